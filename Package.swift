@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Data flows one way through these modules; see docs/ARCHITECTURE.md.
+// No package dependencies: libpcap comes from the system (Debian's libpcap-dev).
+let package = Package(
+    name: "Switchyard",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "switchyard", targets: ["switchyard"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CPcap",
+            pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"]), .brew(["libpcap"])]
+        ),
+        .target(name: "PacketCapture", dependencies: ["CPcap"]),
+        .target(name: "PacketDecoding", dependencies: ["PacketCapture"]),
+        .target(name: "StreamReassembly", dependencies: ["PacketDecoding"]),
+        .target(name: "HTTP1"),
+        .target(name: "Findings", dependencies: ["PacketDecoding"]),
+        .target(name: "UpgradeAnalysis", dependencies: ["HTTP1", "Findings", "StreamReassembly"]),
+        .target(name: "SwitchedProtocols", dependencies: ["Findings"]),
+        .target(name: "Reporting", dependencies: ["Findings"]),
+        .target(
+            name: "SwitchyardKit",
+            dependencies: ["PacketCapture", "PacketDecoding", "StreamReassembly", "HTTP1",
+                           "UpgradeAnalysis", "SwitchedProtocols", "Findings", "Reporting"]
+        ),
+        .executableTarget(name: "switchyard", dependencies: ["SwitchyardKit", "PacketCapture"]),
+        .target(name: "TestSupport", dependencies: ["PacketCapture"]),
+        .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture", "TestSupport"]),
+        .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding", "TestSupport"]),
+        .testTarget(name: "StreamReassemblyTests", dependencies: ["StreamReassembly", "TestSupport"]),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"]),
+        .testTarget(name: "UpgradeAnalysisTests", dependencies: ["UpgradeAnalysis", "TestSupport"]),
+        .testTarget(name: "FindingsTests", dependencies: ["Findings"]),
+        .testTarget(
+            name: "SwitchyardKitTests",
+            dependencies: ["SwitchyardKit", "TestSupport"],
+            resources: []
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,143 @@
+/// HTTP version from a request or status line.
+public struct HTTPVersion: Hashable, Sendable, CustomStringConvertible {
+    public var major: UInt8
+    public var minor: UInt8
+    public init(major: UInt8, minor: UInt8) {
+        self.major = major
+        self.minor = minor
+    }
+    public static let http10 = HTTPVersion(major: 1, minor: 0)
+    public static let http11 = HTTPVersion(major: 1, minor: 1)
+    public var description: String { "HTTP/\(major).\(minor)" }
+}
+
+/// One header field as it appeared on the wire (name case preserved, value with
+/// surrounding whitespace removed; obs-fold continuation lines joined by a single space).
+public struct HTTPField: Hashable, Sendable {
+    public var name: String
+    public var value: String
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// A parsed request or response head (start line and header fields).
+///
+/// Only heads are materialised; bodies are skipped by length and never copied.
+public struct HTTPMessageHead: Sendable {
+    public enum Kind: Sendable { case request, response }
+    public var kind: Kind
+    /// Request method as sent (case-sensitive, RFC 9110 §9.1); empty for responses.
+    public var method: String
+    /// Request target as sent; empty for responses.
+    public var target: String
+    public var version: HTTPVersion
+    /// Status code; 0 for requests.
+    public var status: Int
+    /// Reason phrase, possibly empty; empty for requests.
+    public var reason: String
+    public var fields: [HTTPField]
+    /// Size of the head on the wire, start line through the blank line.
+    public var byteCount: Int
+    /// Leniencies the parser applied to accept this head (each one named).
+    public var anomalies: [HTTPAnomaly]
+
+    public init(kind: Kind, method: String = "", target: String = "", version: HTTPVersion,
+                status: Int = 0, reason: String = "", fields: [HTTPField], byteCount: Int,
+                anomalies: [HTTPAnomaly] = []) {
+        self.kind = kind
+        self.method = method
+        self.target = target
+        self.version = version
+        self.status = status
+        self.reason = reason
+        self.fields = fields
+        self.byteCount = byteCount
+        self.anomalies = anomalies
+    }
+
+    /// Every value of the named field, in order (names compare case-insensitively, RFC 9110 §5.1).
+    public func values(_ name: String) -> [String] {
+        fields.compactMap { $0.name.utf8.elementsEqual(name.utf8, by: { asciiLower($0) == asciiLower($1) }) ? $0.value : nil }
+    }
+
+    public func contains(_ name: String) -> Bool { !values(name).isEmpty }
+
+    /// The field's comma-separated list members over all its lines (RFC 9110 §5.6.1),
+    /// commas inside quoted strings respected, empty members dropped, whitespace trimmed.
+    public func listMembers(_ name: String) -> [String] {
+        values(name).flatMap(HTTPMessageHead.splitList)
+    }
+
+    /// Whether the field's list contains `token`, case-insensitively (e.g. Connection: upgrade).
+    public func listContains(_ name: String, token: String) -> Bool {
+        let wanted = token.lowercased()
+        return listMembers(name).contains { $0.lowercased() == wanted }
+    }
+
+    public static func splitList(_ value: String) -> [String] {
+        var members: [String] = []
+        var current: [UInt8] = []
+        var inQuotes = false
+        var escaped = false
+        for byte in value.utf8 {
+            if inQuotes {
+                current.append(byte)
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inQuotes = false }
+                continue
+            }
+            if byte == UInt8(ascii: ",") {
+                appendTrimmed(current, to: &members)
+                current.removeAll(keepingCapacity: true)
+            } else {
+                if byte == UInt8(ascii: "\"") { inQuotes = true }
+                current.append(byte)
+            }
+        }
+        appendTrimmed(current, to: &members)
+        return members
+    }
+
+    private static func appendTrimmed(_ bytes: [UInt8], to members: inout [String]) {
+        var start = 0, end = bytes.count
+        while start < end && (bytes[start] == 0x20 || bytes[start] == 0x09) { start += 1 }
+        while end > start && (bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09) { end -= 1 }
+        if start < end { members.append(String(decoding: bytes[start..<end], as: UTF8.self)) }
+    }
+}
+
+@inline(__always)
+func asciiLower(_ byte: UInt8) -> UInt8 {
+    byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+}
+
+/// A leniency the parser applied, or a framing ambiguity it resolved. Each is named so
+/// that the analysis can report it (llhttp's rule: strict by default, every leniency named).
+public struct HTTPAnomaly: Hashable, Sendable {
+    public enum Kind: String, Sendable {
+        /// A header line continued with leading whitespace (RFC 9112 §5.2).
+        case obsFold = "obs_fold"
+        /// Whitespace between a field name and the colon (RFC 9112 §5.1: must be rejected).
+        case whitespaceBeforeColon = "whitespace_before_colon"
+        /// Several Content-Length values that agree (tolerated, RFC 9110 §8.6).
+        case duplicateContentLength = "duplicate_content_length"
+        /// Content-Length values that disagree (RFC 9112 §6.3 item 5: unrecoverable).
+        case conflictingContentLength = "conflicting_content_length"
+        /// Both Transfer-Encoding and Content-Length (RFC 9112 §6.1: smuggling risk).
+        case contentLengthWithTransferEncoding = "content_length_with_transfer_encoding"
+        /// Transfer-Encoding whose final coding is not chunked, in a request (RFC 9112 §6.3 item 4).
+        case transferEncodingNotChunked = "transfer_encoding_not_chunked"
+        /// A bare LF used as a line terminator (RFC 9112 §2.2).
+        case bareLF = "bare_lf"
+        /// A field-value with a control character other than HTAB.
+        case invalidFieldValue = "invalid_field_value"
+    }
+    public var kind: Kind
+    /// The offending line or values, for evidence.
+    public var evidence: String
+    public init(_ kind: Kind, evidence: String) {
+        self.kind = kind
+        self.evidence = evidence
+    }
+}

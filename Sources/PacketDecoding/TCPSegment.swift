@@ -1,0 +1,92 @@
+import PacketCapture
+
+/// TCP header flags (RFC 9293 §3.1), as the low 8 bits of the flags field.
+public struct TCPFlags: OptionSet, Hashable, Sendable {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let fin = TCPFlags(rawValue: 0x01)
+    public static let syn = TCPFlags(rawValue: 0x02)
+    public static let rst = TCPFlags(rawValue: 0x04)
+    public static let psh = TCPFlags(rawValue: 0x08)
+    public static let ack = TCPFlags(rawValue: 0x10)
+    public static let urg = TCPFlags(rawValue: 0x20)
+    public static let ece = TCPFlags(rawValue: 0x40)
+    public static let cwr = TCPFlags(rawValue: 0x80)
+}
+
+/// A decoded TCP segment. `payload` points into the packet's bytes (no copy) and is valid
+/// only as long as the `CapturedPacket` it came from.
+public struct TCPSegment {
+    public var source: Endpoint
+    public var destination: Endpoint
+    public var sequenceNumber: UInt32
+    public var acknowledgmentNumber: UInt32
+    public var flags: TCPFlags
+    public var window: UInt16
+    /// The captured payload bytes.
+    public var payload: UnsafeRawBufferPointer
+    /// Payload bytes the segment carried on the wire but the capture did not keep
+    /// (snaplen cut). The reassembler reports them as a gap after `payload`.
+    public var missingPayloadLength: Int
+
+    public init(source: Endpoint, destination: Endpoint, sequenceNumber: UInt32,
+                acknowledgmentNumber: UInt32, flags: TCPFlags, window: UInt16,
+                payload: UnsafeRawBufferPointer, missingPayloadLength: Int = 0) {
+        self.source = source
+        self.destination = destination
+        self.sequenceNumber = sequenceNumber
+        self.acknowledgmentNumber = acknowledgmentNumber
+        self.flags = flags
+        self.window = window
+        self.payload = payload
+        self.missingPayloadLength = missingPayloadLength
+    }
+}
+
+/// Why a packet did not yield a TCP segment. Every packet read lands in exactly one
+/// bucket (`DecodeCounters`), so the run summary accounts for all of them.
+public enum SkipReason: Int, CaseIterable, Sendable {
+    case nonTCP               // ARP, UDP, ICMP, …
+    case fragment             // IPv4/IPv6 fragments (not reassembled)
+    case truncated            // snaplen cut inside a header
+    case malformed            // impossible header fields
+    case unsupportedLinkType
+
+    public var name: String {
+        switch self {
+        case .nonTCP: return "non_tcp"
+        case .fragment: return "fragment"
+        case .truncated: return "truncated"
+        case .malformed: return "malformed"
+        case .unsupportedLinkType: return "unsupported_link_type"
+        }
+    }
+}
+
+public enum DecodeOutcome {
+    case tcp(TCPSegment)
+    case skipped(SkipReason)
+}
+
+/// Per-reason packet counts, plus the number of TCP segments decoded.
+public struct DecodeCounters: Sendable, Equatable {
+    public var tcpSegments: UInt64 = 0
+    public var skipped: [UInt64] = Array(repeating: 0, count: SkipReason.allCases.count)
+    /// Link types met that are not supported, with packet counts (for the summary).
+    public var unsupportedLinkTypes: [UInt32: UInt64] = [:]
+
+    public init() {}
+
+    public subscript(reason: SkipReason) -> UInt64 {
+        get { skipped[reason.rawValue] }
+        set { skipped[reason.rawValue] = newValue }
+    }
+
+    public var total: UInt64 { skipped.reduce(tcpSegments, +) }
+
+    public mutating func add(_ other: DecodeCounters) {
+        tcpSegments += other.tcpSegments
+        for i in skipped.indices { skipped[i] += other.skipped[i] }
+        for (k, v) in other.unsupportedLinkTypes { unsupportedLinkTypes[k, default: 0] += v }
+    }
+}

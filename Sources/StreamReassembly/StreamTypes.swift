@@ -1,0 +1,140 @@
+import PacketCapture
+import PacketDecoding
+
+/// Stable, capture-local identity of a connection (1, 2, 3 … in order of first packet).
+public struct ConnectionID: Hashable, Comparable, Sendable {
+    public var rawValue: UInt64
+    public init(_ rawValue: UInt64) { self.rawValue = rawValue }
+    public static func < (a: ConnectionID, b: ConnectionID) -> Bool { a.rawValue < b.rawValue }
+}
+
+public enum Direction: Int, Sendable, CaseIterable {
+    case clientToServer = 0
+    case serverToClient = 1
+
+    public var reversed: Direction { self == .clientToServer ? .serverToClient : .clientToServer }
+    /// `"client_to_server"` / `"server_to_client"`, as findings spell it.
+    public var name: String { self == .clientToServer ? "client_to_server" : "server_to_client" }
+}
+
+/// What is known about a connection when its first event is delivered.
+public struct Connection: Sendable {
+    public var id: ConnectionID
+    public var client: Endpoint
+    public var server: Endpoint
+    /// True when the capture did not see the connection's SYN: roles were inferred
+    /// (HTTP request line, else port) and data before the capture began is missing.
+    public var partial: Bool
+    public var firstFrame: UInt64
+    public var firstTimestamp: Timestamp
+
+    public init(id: ConnectionID, client: Endpoint, server: Endpoint, partial: Bool,
+                firstFrame: UInt64, firstTimestamp: Timestamp) {
+        self.id = id
+        self.client = client
+        self.server = server
+        self.partial = partial
+        self.firstFrame = firstFrame
+        self.firstTimestamp = firstTimestamp
+    }
+}
+
+/// Per-direction counters, as `switchyard flows` reports them.
+public struct DirectionStatistics: Sendable, Equatable {
+    public var packets: UInt64 = 0
+    /// Payload bytes delivered in order (each byte once, retransmissions not counted).
+    public var payloadBytes: UInt64 = 0
+    public var gaps: UInt64 = 0
+    public var gapBytes: UInt64 = 0
+    public var retransmittedBytes: UInt64 = 0
+    public var outOfOrderSegments: UInt64 = 0
+    public var sawSYN = false
+    public var sawFIN = false
+    public var sawRST = false
+    public init() {}
+}
+
+public enum CloseReason: String, Sendable {
+    case fin = "closed"            // both FINs reached in sequence
+    case reset = "reset"           // RST
+    case idleTimeout = "timeout"   // evicted after the idle timeout
+    case reused = "reused"         // a new SYN reused the 4-tuple
+    case endOfInput = "open"       // still open when the capture ended
+    case limit = "limit"           // evicted because the connection table was full
+}
+
+public struct ConnectionSummary: Sendable {
+    public var connection: Connection
+    public var lastFrame: UInt64
+    public var lastTimestamp: Timestamp
+    public var closeReason: CloseReason
+    /// Indexed by `Direction.rawValue`.
+    public var statistics: [DirectionStatistics]
+
+    public init(connection: Connection, lastFrame: UInt64, lastTimestamp: Timestamp,
+                closeReason: CloseReason, statistics: [DirectionStatistics]) {
+        self.connection = connection
+        self.lastFrame = lastFrame
+        self.lastTimestamp = lastTimestamp
+        self.closeReason = closeReason
+        self.statistics = statistics
+    }
+
+    public subscript(direction: Direction) -> DirectionStatistics { statistics[direction.rawValue] }
+}
+
+/// Something the reassembler noticed that a user should be told about.
+public struct ReassemblyFinding: Sendable {
+    public enum Kind: Sendable {
+        /// Overlapping bytes differed; the first-seen version was kept (RFC 9293 leaves this
+        /// to the receiver, so endpoints and monitors may disagree — an evasion technique).
+        case overlapConflict(sequenceNumber: UInt32, keptBytes: [UInt8], discardedBytes: [UInt8], keptFrame: UInt64)
+        /// A buffer or table limit was hit; `limit` names it (e.g. `reassembly_connection_buffer`).
+        case limitReached(limit: String, detail: String)
+    }
+    public var kind: Kind
+    public var connection: Connection
+    public var direction: Direction
+    public var frame: UInt64
+    public var timestamp: Timestamp
+
+    public init(kind: Kind, connection: Connection, direction: Direction, frame: UInt64, timestamp: Timestamp) {
+        self.kind = kind
+        self.connection = connection
+        self.direction = direction
+        self.frame = frame
+        self.timestamp = timestamp
+    }
+}
+
+/// Receives reassembled streams. Calls arrive in capture order; a connection's
+/// `connectionOpened` comes before any other call for it and `connectionClosed` last.
+///
+/// `bytes` in `streamData` may point into the current packet (no copy) and is valid only
+/// during the call.
+public protocol StreamConsumer {
+    mutating func connectionOpened(_ connection: Connection)
+    mutating func streamData(_ connection: Connection, _ direction: Direction, _ bytes: UnsafeRawBufferPointer,
+                             frame: UInt64, timestamp: Timestamp)
+    /// `length` bytes of this direction are missing (lost, not captured, snaplen-cut, or given up on).
+    mutating func streamGap(_ connection: Connection, _ direction: Direction, length: UInt64,
+                            frame: UInt64, timestamp: Timestamp)
+    /// The direction ended (its FIN reached in sequence, or an RST); no more data follows in it.
+    mutating func streamEnd(_ connection: Connection, _ direction: Direction, frame: UInt64, timestamp: Timestamp)
+    mutating func connectionClosed(_ summary: ConnectionSummary)
+    mutating func reassemblyFinding(_ finding: ReassemblyFinding)
+}
+
+/// Bounds on reassembly state, each with a sane default (DEVELOPERS.md: bounded everything).
+public struct ReassemblyLimits: Sendable {
+    /// Out-of-order bytes buffered per connection (both directions).
+    public var connectionBufferBytes = 1 << 20
+    /// Out-of-order bytes buffered over all connections.
+    public var globalBufferBytes = 256 << 20
+    /// Connections tracked at once; the least recently active is evicted beyond it.
+    public var maxConnections = 262_144
+    /// Capture-time seconds without a packet after which a connection is closed.
+    public var idleTimeoutSeconds: Int64 = 120
+
+    public init() {}
+}

@@ -1,0 +1,2 @@
+import PacketCapture
+// PENDING (helper): classic pcap / pcapng writer and packet builders for tests.

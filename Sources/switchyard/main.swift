@@ -1,0 +1,2 @@
+import SwitchyardKit
+print("switchyard")

@@ -1,0 +1,2 @@
+import XCTest
+final class FindingsPlaceholderTests: XCTestCase { func testPlaceholder() {} }

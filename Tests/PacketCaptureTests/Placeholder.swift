@@ -1,0 +1,2 @@
+import XCTest
+final class PacketCapturePlaceholderTests: XCTestCase { func testPlaceholder() {} }

@@ -1,0 +1,2 @@
+import XCTest
+final class PacketDecodingPlaceholderTests: XCTestCase { func testPlaceholder() {} }

@@ -1,0 +1,2 @@
+import XCTest
+final class StreamReassemblyPlaceholderTests: XCTestCase { func testPlaceholder() {} }

@@ -1,0 +1,2 @@
+import XCTest
+final class SwitchyardKitPlaceholderTests: XCTestCase { func testPlaceholder() {} }

@@ -1,0 +1,2 @@
+import XCTest
+final class UpgradeAnalysisPlaceholderTests: XCTestCase { func testPlaceholder() {} }
