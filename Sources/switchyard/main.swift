@@ -1,2 +1,20 @@
+import Findings
+import PacketCapture
 import SwitchyardKit
-print("switchyard")
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Exit codes: 0 nothing at or above --fail-on, 1 something was, 2 unusable input, usage
+// error, or output lost (docs/OUTPUT.md).
+signal(SIGPIPE, SIG_IGN)
+let arguments = Array(CommandLine.arguments.dropFirst())
+let status: Int32
+do {
+    status = try runCommand(arguments)
+} catch let error as Arguments.UsageError {
+    printError("switchyard: \(error.message)")
+    printError("Try 'switchyard help'.")
+    status = 2
+}
+exit(status)

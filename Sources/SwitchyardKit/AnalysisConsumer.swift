@@ -1,0 +1,88 @@
+import Findings
+import PacketCapture
+import PacketDecoding
+import StreamReassembly
+import UpgradeAnalysis
+
+/// Runs one `UpgradeTracker` per connection and forwards every finding to the sink.
+struct AnalysisConsumer<Sink: FindingSink>: StreamConsumer {
+    var sink: Sink
+    let capture: String
+    let options: UpgradeAnalysisOptions
+    var trackers: [ConnectionID: UpgradeTracker] = [:]
+    var http = HTTPStatistics()
+    var connections: UInt64 = 0
+
+    init(sink: Sink, capture: String, options: UpgradeAnalysisOptions) {
+        self.sink = sink
+        self.capture = capture
+        self.options = options
+    }
+
+    private mutating func drain(_ tracker: UpgradeTracker) {
+        guard tracker.hasFindings else { return }
+        for finding in tracker.takeFindings() { sink.emit(finding, capture: capture) }
+    }
+
+    mutating func connectionOpened(_ connection: Connection) {
+        connections += 1
+        trackers[connection.id] = UpgradeTracker(connection: ConnectionRef(connection), options: options)
+    }
+
+    mutating func streamData(_ connection: Connection, _ direction: Direction, _ bytes: UnsafeRawBufferPointer,
+                             frame: UInt64, timestamp: Timestamp) {
+        guard let tracker = trackers[connection.id] else { return }
+        tracker.data(direction, bytes, frame: frame, timestamp: timestamp)
+        drain(tracker)
+    }
+
+    mutating func streamGap(_ connection: Connection, _ direction: Direction, length: UInt64,
+                            frame: UInt64, timestamp: Timestamp) {
+        guard let tracker = trackers[connection.id] else { return }
+        tracker.gap(direction, length: length, frame: frame, timestamp: timestamp)
+        drain(tracker)
+    }
+
+    mutating func streamEnd(_ connection: Connection, _ direction: Direction, frame: UInt64, timestamp: Timestamp) {
+        guard let tracker = trackers[connection.id] else { return }
+        tracker.end(direction, frame: frame, timestamp: timestamp)
+        drain(tracker)
+    }
+
+    mutating func connectionClosed(_ summary: ConnectionSummary) {
+        guard let tracker = trackers.removeValue(forKey: summary.connection.id) else { return }
+        tracker.close(lastTimestamp: summary.lastTimestamp)
+        drain(tracker)
+        http.add(tracker.statistics)
+    }
+
+    mutating func reassemblyFinding(_ finding: ReassemblyFinding) {
+        sink.emit(.violation(Violation(finding)), capture: capture)
+    }
+}
+
+extension ConnectionRef {
+    init(_ connection: Connection) {
+        self.init(client: connection.client, server: connection.server, partial: connection.partial)
+    }
+}
+
+extension Violation {
+    /// Reassembly findings become catalogue violations.
+    init(_ finding: ReassemblyFinding) {
+        let connection = ConnectionRef(finding.connection)
+        switch finding.kind {
+        case .overlapConflict(let sequenceNumber, let kept, let discarded, let keptFrame):
+            self.init(rule: .tcpOverlapConflict,
+                      message: "Overlapping TCP segments carried different bytes at sequence number \(sequenceNumber); the first version (frame \(keptFrame)) was kept.",
+                      timestamp: finding.timestamp, frame: finding.frame, direction: finding.direction.name,
+                      connection: connection,
+                      evidence: ["sequence_number": .integer(Int64(sequenceNumber)), "kept_frame": .integer(Int64(keptFrame)),
+                                 "kept_bytes": .bytes(kept), "discarded_bytes": .bytes(discarded)])
+        case .limitReached(let limit, let detail):
+            self.init(rule: .analyzerLimitReached, message: "Limit \(limit) reached: \(detail).",
+                      timestamp: finding.timestamp, frame: finding.frame, direction: finding.direction.name,
+                      connection: connection, evidence: ["limit": .text(limit), "detail": .text(detail)])
+        }
+    }
+}

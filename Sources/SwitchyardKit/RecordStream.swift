@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Buffered writes to a file descriptor. Writes whole records only: a failed write (closed
+/// pipe, full disk) stops all further output, so no partial JSON line follows a failure.
+public final class RecordStream {
+    private let descriptor: Int32
+    private let ownsDescriptor: Bool
+    private var buffer: [UInt8] = []
+    private let flushThreshold: Int
+    /// Set when a write failed; the text of the error.
+    public private(set) var failure: String?
+    /// Flush after every record (live output, terminals).
+    public var flushEachRecord = false
+
+    public init(descriptor: Int32, ownsDescriptor: Bool = false, flushThreshold: Int = 1 << 16) {
+        self.descriptor = descriptor
+        self.ownsDescriptor = ownsDescriptor
+        self.flushThreshold = flushThreshold
+        buffer.reserveCapacity(flushThreshold + 4096)
+    }
+
+    /// Opens (creates or truncates) a file for writing.
+    public static func file(path: String) -> Result<RecordStream, OutputError> {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return .failure(OutputError(message: "\(path): \(String(cString: strerror(errno)))")) }
+        return .success(RecordStream(descriptor: fd, ownsDescriptor: true))
+    }
+
+
+    public func write(record bytes: [UInt8]) {
+        guard failure == nil else { return }
+        buffer.append(contentsOf: bytes)
+        if flushEachRecord || buffer.count >= flushThreshold { flush() }
+    }
+
+    public func flush() {
+        guard failure == nil, !buffer.isEmpty else {
+            buffer.removeAll(keepingCapacity: true)
+            return
+        }
+        var written = 0
+        buffer.withUnsafeBytes { raw in
+            while written < raw.count {
+                let result = Glibc.write(descriptor, raw.baseAddress! + written, raw.count - written)
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    failure = String(cString: strerror(errno))
+                    return
+                }
+                written += result
+            }
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    public func close() {
+        flush()
+        if ownsDescriptor { _ = Glibc.close(descriptor) }
+    }
+}
+
+public struct OutputError: Error, Sendable {
+    public var message: String
+}

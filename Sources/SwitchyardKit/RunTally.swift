@@ -1,0 +1,153 @@
+import Findings
+import PacketCapture
+import PacketDecoding
+import UpgradeAnalysis
+
+/// One input's account, for the summary record.
+public struct CaptureAccount: Sendable {
+    public var name: String
+    public var format: String
+    public var packets: UInt64 = 0
+    public var bytes: UInt64 = 0
+    public var firstTimestamp: Timestamp?
+    public var lastTimestamp: Timestamp?
+    /// Why reading stopped early (truncated file, read error), if it did.
+    public var error: String?
+    public var decode = DecodeCounters()
+    public var connections: UInt64 = 0
+    public var gaps: UInt64 = 0
+    public var gapBytes: UInt64 = 0
+
+    public init(name: String, format: String) {
+        self.name = name
+        self.format = format
+    }
+}
+
+/// Everything the run's last record (`"type": "summary"`) reports, so nothing is silently lost.
+public struct RunTally: Sendable {
+    public var captures: [CaptureAccount] = []
+    /// Inputs that could not be read at all (name, reason).
+    public var unreadable: [(name: String, reason: String)] = []
+    public var http = HTTPStatistics()
+    public var switchesByProtocol: [String: UInt64] = [:]
+    public var upgradesDeclined: UInt64 = 0
+    public var violationsByRule: [String: UInt64] = [:]
+    public var violationsBySeverity: [String: UInt64] = [:]
+    /// Findings not written because of --min-severity / --rules.
+    public var suppressed: UInt64 = 0
+    public var worstSeverityEmitted: Severity?
+
+    public init() {}
+
+    public mutating func count(_ finding: Finding) {
+        switch finding {
+        case .violation(let violation):
+            violationsByRule[violation.rule.id, default: 0] += 1
+            violationsBySeverity[violation.rule.severity.name, default: 0] += 1
+        case .switched(let record):
+            switchesByProtocol[record.protocolName, default: 0] += 1
+        case .upgradeDeclined:
+            upgradesDeclined += 1
+        case .flow:
+            break
+        }
+    }
+
+    public var totalPackets: UInt64 { captures.reduce(0) { $0 + $1.packets } }
+
+    public func writeSummary(into json: inout JSONWriter) {
+        let first = captures.compactMap(\.firstTimestamp).min()
+        let last = captures.compactMap(\.lastTimestamp).max()
+        json.beginObject()
+        json.key("type"); json.string("summary")
+        json.key("ts"); json.string((last ?? Timestamp.zero).rfc3339)
+        json.key("capture"); json.string(captures.count == 1 ? captures[0].name : "*")
+        json.key("first_ts")
+        if let first { json.string(first.rfc3339) } else { json.null() }
+        json.key("last_ts")
+        if let last { json.string(last.rfc3339) } else { json.null() }
+        json.key("captures")
+        json.beginArray()
+        for account in captures { writeAccount(account, into: &json) }
+        json.endArray()
+        json.key("unreadable")
+        json.beginArray()
+        for entry in unreadable {
+            json.beginObject()
+            json.key("capture"); json.string(entry.name)
+            json.key("error"); json.string(entry.reason)
+            json.endObject()
+        }
+        json.endArray()
+        var total = CaptureAccount(name: "*", format: "")
+        for account in captures {
+            total.packets += account.packets
+            total.bytes += account.bytes
+            total.decode.add(account.decode)
+            total.connections += account.connections
+            total.gaps += account.gaps
+            total.gapBytes += account.gapBytes
+        }
+        json.key("packets"); json.int(total.packets)
+        json.key("bytes"); json.int(total.bytes)
+        json.key("packet_disposition"); writeDisposition(total.decode, into: &json)
+        json.key("connections"); json.int(total.connections)
+        json.key("gaps"); json.int(total.gaps)
+        json.key("gap_bytes"); json.int(total.gapBytes)
+        json.key("http_messages")
+        json.beginObject()
+        json.key("requests"); json.int(http.requests)
+        json.key("responses"); json.int(http.responses)
+        json.key("non_http_directions"); json.int(http.nonHTTPDirections)
+        json.key("parse_errors"); writeCounts(http.parseErrors, into: &json)
+        json.endObject()
+        json.key("switches"); json.int(switchesByProtocol.values.reduce(0, +))
+        json.key("switches_by_protocol"); writeCounts(switchesByProtocol, into: &json)
+        json.key("upgrades_declined"); json.int(upgradesDeclined)
+        json.key("violations"); json.int(violationsByRule.values.reduce(0, +))
+        json.key("violations_by_severity"); writeCounts(violationsBySeverity, into: &json)
+        json.key("violations_by_rule"); writeCounts(violationsByRule, into: &json)
+        json.key("suppressed_findings"); json.int(suppressed)
+        json.endObject()
+    }
+
+    private func writeAccount(_ account: CaptureAccount, into json: inout JSONWriter) {
+        json.beginObject()
+        json.key("capture"); json.string(account.name)
+        json.key("format"); json.string(account.format)
+        json.key("packets"); json.int(account.packets)
+        json.key("bytes"); json.int(account.bytes)
+        json.key("packet_disposition"); writeDisposition(account.decode, into: &json)
+        json.key("connections"); json.int(account.connections)
+        json.key("error")
+        if let error = account.error { json.string(error) } else { json.null() }
+        json.endObject()
+    }
+
+    /// Where every packet went; the values add up to `packets`.
+    private func writeDisposition(_ decode: DecodeCounters, into json: inout JSONWriter) {
+        json.beginObject()
+        json.key("tcp"); json.int(decode.tcpSegments)
+        for reason in SkipReason.allCases {
+            json.key(reason.name); json.int(decode[reason])
+        }
+        if !decode.unsupportedLinkTypes.isEmpty {
+            json.key("unsupported_link_types")
+            json.beginObject()
+            for (type, count) in decode.unsupportedLinkTypes.sorted(by: { $0.key < $1.key }) {
+                json.key(LinkType(rawValue: type).description); json.int(count)
+            }
+            json.endObject()
+        }
+        json.endObject()
+    }
+
+    private func writeCounts(_ counts: [String: UInt64], into json: inout JSONWriter) {
+        json.beginObject()
+        for (key, value) in counts.sorted(by: { $0.key < $1.key }) {
+            json.key(key); json.int(value)
+        }
+        json.endObject()
+    }
+}

@@ -1,0 +1,154 @@
+import Findings
+import HTTP1
+import StreamReassembly
+
+/// Parser callbacks for the client → server direction.
+struct RequestDelegate: HTTPParserDelegate {
+    unowned let tracker: UpgradeTracker
+
+    init(tracker: UpgradeTracker) {
+        self.tracker = tracker
+    }
+
+    mutating func headComplete(_ head: HTTPMessageHead, streamOffset: UInt64) -> HTTPHeadAction {
+        tracker.requestHead(head, streamOffset: streamOffset)
+    }
+
+    mutating func messageComplete(streamOffset: UInt64) {
+        tracker.requestComplete(streamOffset: streamOffset)
+    }
+
+    mutating func parseError(_ error: HTTPParseError) {
+        tracker.parseError(error, .clientToServer)
+    }
+}
+
+extension UpgradeTracker {
+    func requestHead(_ head: HTTPMessageHead, streamOffset: UInt64) -> HTTPHeadAction {
+        statistics.requests &+= 1
+        anyRequestSeen = true
+        reportAnomalies(head, .clientToServer)
+
+        let upgrade = head.listMembers("Upgrade")
+        let hasUpgrade = head.contains("Upgrade")
+        let connectionUpgrade = head.listContains("Connection", token: "upgrade")
+        if hasUpgrade && !connectionUpgrade {
+            report(.httpUpgradeMissingConnectionToken, .clientToServer,
+                   "The request carries Upgrade but its Connection header lacks the `upgrade` option.",
+                   ["upgrade": .texts(head.values("Upgrade")), "connection": .texts(head.values("Connection"))])
+        } else if connectionUpgrade && !hasUpgrade {
+            report(.httpConnectionUpgradeWithoutUpgrade, .clientToServer,
+                   "The request's Connection header names `upgrade` but there is no Upgrade header.",
+                   ["connection": .texts(head.values("Connection"))])
+        }
+
+        let request = PendingRequest(
+            sequence: nextSequence, summary: MessageSummary(head: head, frame: frame, timestamp: timestamp),
+            method: head.method, version: head.version, upgradeOffered: upgrade, hasUpgradeHeader: hasUpgrade,
+            expectsContinue: head.listContains("Expect", token: "100-continue"))
+        nextSequence &+= 1
+        if pending.count < options.maxPendingRequests {
+            pending.append(request)
+            parsingRequest = request.sequence
+        } else {
+            parsingRequest = nil
+            if !pendingLimitReported {
+                pendingLimitReported = true
+                reportLimit("http_max_pending_requests",
+                            "more than \(options.maxPendingRequests) requests awaited responses; later ones are not paired",
+                            .clientToServer)
+            }
+        }
+        // A request that may switch protocols: what the client sends after it depends on the answer.
+        if hasUpgrade || connectionUpgrade || head.method == "CONNECT" {
+            return .pauseAfterMessage
+        }
+        return .proceed
+    }
+
+    func requestComplete(streamOffset: UInt64) {
+        defer { parsingRequest = nil }
+        guard let sequence = parsingRequest else { return }
+        lastCompletedRequest = sequence
+        if let index = pending.lastIndex(where: { $0.sequence == sequence }) {
+            pending[index].complete = true
+            pending[index].endOffset = streamOffset
+        } else if let answered = lastAnswered, answered.sequence == sequence, answered.switched {
+            // The 101 came before the body ended: the new protocol starts here.
+            switchRecord?.clientHandoffOffset = streamOffset
+        }
+    }
+
+    func reportAnomalies(_ head: HTTPMessageHead, _ direction: Direction) {
+        for anomaly in head.anomalies {
+            let rule: Rule
+            switch anomaly.kind {
+            case .obsFold: rule = .httpObsFold
+            case .whitespaceBeforeColon: rule = .httpWhitespaceBeforeColon
+            case .conflictingContentLength: rule = .httpConflictingContentLength
+            case .contentLengthWithTransferEncoding: rule = .httpContentLengthWithTransferEncoding
+            case .duplicateContentLength, .bareLF, .invalidFieldValue, .transferEncodingNotChunked:
+                rule = .httpMalformedMessage
+            }
+            report(rule, direction, anomalyMessage(anomaly.kind),
+                   ["anomaly": .text(anomaly.kind.rawValue), "line": .text(anomaly.evidence)])
+        }
+    }
+
+    private func anomalyMessage(_ kind: HTTPAnomaly.Kind) -> String {
+        switch kind {
+        case .obsFold: return "A header field value is folded onto a continuation line (obs-fold)."
+        case .whitespaceBeforeColon: return "A header field name is followed by whitespace before the colon."
+        case .duplicateContentLength: return "Content-Length is repeated (with equal values)."
+        case .conflictingContentLength: return "Content-Length values disagree, so the message length is ambiguous."
+        case .contentLengthWithTransferEncoding: return "The message has both Transfer-Encoding and Content-Length."
+        case .transferEncodingNotChunked: return "The request's Transfer-Encoding does not end in chunked."
+        case .bareLF: return "A line ends in a bare LF instead of CRLF."
+        case .invalidFieldValue: return "A header field value contains a control character."
+        }
+    }
+
+    func parseError(_ error: HTTPParseError, _ direction: Direction) {
+        statistics.parseErrors[error.kind.rawValue, default: 0] &+= 1
+        switch error.kind {
+        case .notHTTP:
+            statistics.nonHTTPDirections &+= 1
+            if declined != nil { reportDeclinedTunnel(direction, error.evidence) }
+        case .gap, .truncatedMessage:
+            break
+        case .headTooLarge:
+            reportLimit("http_max_head_bytes",
+                        "a header block exceeded \(options.parser.maxHeadBytes) bytes at stream offset \(error.streamOffset)",
+                        direction)
+        case .invalidStartLine, .invalidHeader, .invalidVersion, .invalidContentLength, .invalidChunk:
+            if declined != nil {
+                reportDeclinedTunnel(direction, error.evidence)
+            } else {
+                report(.httpMalformedMessage, direction,
+                       "An HTTP/1.x message did not parse (\(error.kind.rawValue)) at stream offset \(error.streamOffset).",
+                       ["error": .text(error.kind.rawValue), "stream_offset": .integer(Int64(clamping: error.streamOffset)),
+                        "bytes": .bytes(error.evidence)])
+            }
+        }
+    }
+
+    /// RFC 9110 §7.8: a declined upgrade leaves the connection in HTTP/1.1. Non-HTTP bytes
+    /// after it mean one side switched anyway — what a front proxy that saw the refusal will
+    /// not expect (WebSocket request smuggling).
+    func reportDeclinedTunnel(_ direction: Direction, _ bytes: [UInt8]) {
+        guard let declined, !declinedTunnelReported else { return }
+        declinedTunnelReported = true
+        var evidence: Evidence = [
+            "offered": .texts(declined.request.upgrade),
+            "response_status": .integer(Int64(declined.response.status ?? 0)),
+            "response_frame": .integer(Int64(declined.response.frame)),
+        ]
+        evidence.append("first_bytes", .bytes(Array(bytes.prefix(options.firstBytesKept))))
+        report(.httpUpgradeDeclinedThenTunnel, direction,
+               "The upgrade was declined with \(declined.response.status ?? 0), yet the connection then carried non-HTTP bytes.",
+               evidence)
+        // Stop reading this connection as HTTP: it is a tunnel now.
+        clientMode = .ignored
+        tunnelOnly = true
+    }
+}

@@ -1,0 +1,217 @@
+import Findings
+import PacketCapture
+import SwitchyardKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let version = "0.1.0"
+
+let usage = """
+    Usage: switchyard COMMAND [OPTIONS] CAPTURE…
+
+    Commands:
+      analyze CAPTURE…|DIR|-   audit HTTP/1.1 upgrades; JSON Lines findings on stdout
+      flows CAPTURE…|DIR|-     one JSON line per TCP connection (--write-streams DIR)
+      rules                    list the rule catalogue
+      version                  print the version
+
+    analyze options:
+      --format json|text       output format (default json)
+      -o, --output FILE        write findings to FILE instead of stdout
+      --min-severity S         write only violations at or above S (info, low, medium, high)
+      --rules LIST             comma-separated rule ids: ids keep only those, -id disables one
+      --fail-on S|never        exit 1 when a violation at or above S is written (default low)
+      -q, --quiet              no progress line on stderr
+    limits (analyze and flows):
+      --max-head-bytes N       largest HTTP header block (default 65536)
+      --connection-buffer N    out-of-order bytes per connection (default 1048576)
+      --global-buffer N        out-of-order bytes overall (default 268435456)
+      --max-connections N      connections tracked at once (default 262144)
+      --idle-timeout S         seconds of capture time before an idle connection closes (default 120)
+    flows options:
+      --write-streams DIR      write each direction's reassembled bytes under DIR/<capture>/
+      --gap-fill none|zero     leave gaps out of stream files (default) or fill them with zeros
+
+    Exit status: 0 nothing at or above --fail-on, 1 something was, 2 usage error,
+    no readable input, or output lost.
+    """
+
+func printError(_ text: String) {
+    var line = Array(text.utf8)
+    line.append(0x0A)
+    line.withUnsafeBytes { _ = write(2, $0.baseAddress!, $0.count) }
+}
+
+func runCommand(_ arguments: [String]) throws -> Int32 {
+    guard let command = arguments.first else {
+        print(usage)
+        return 2
+    }
+    let rest = Array(arguments.dropFirst())
+    switch command {
+    case "analyze": return try analyzeCommand(rest, flows: false)
+    case "flows": return try analyzeCommand(rest, flows: true)
+    case "rules": return try rulesCommand(rest)
+    case "version", "--version": print("switchyard \(version)"); return 0
+    case "help", "--help", "-h": print(usage); return 0
+    default: throw Arguments.UsageError(message: "unknown command '\(command)'")
+    }
+}
+
+func rulesCommand(_ arguments: [String]) throws -> Int32 {
+    let parsed = try Arguments(arguments, valued: ["format"], flagNames: [])
+    if parsed.value("format") == "json" {
+        for rule in Rule.catalogue {
+            var json = JSONWriter()
+            json.beginObject()
+            json.key("rule"); json.string(rule.id)
+            json.key("severity"); json.string(rule.severity.name)
+            json.key("reference"); json.string(rule.reference)
+            json.key("summary"); json.string(rule.summary)
+            json.endObject()
+            print(String(decoding: json.bytes, as: UTF8.self))
+        }
+        return 0
+    }
+    let width = Rule.catalogue.map(\.id.count).max() ?? 0
+    for rule in Rule.catalogue {
+        let padded = rule.id + String(repeating: " ", count: width - rule.id.count)
+        let severity = rule.severity.name + String(repeating: " ", count: 6 - rule.severity.name.count)
+        print("\(padded)  \(severity)  \(rule.reference)\n\(String(repeating: " ", count: width + 10))\(rule.summary)")
+    }
+    return 0
+}
+
+func parseRules(_ text: String, filter: inout FindingFilter, options: inout PipelineOptions) throws {
+    for item in text.split(separator: ",").map({ $0.trimmingCharacters() }) where !item.isEmpty {
+        let disable = item.hasPrefix("-")
+        let id = disable ? String(item.dropFirst()) : item
+        guard Rule.named(id) != nil else { throw Arguments.UsageError(message: "unknown rule '\(id)' (see 'switchyard rules')") }
+        if disable {
+            filter.disabledRules.insert(id)
+            options.analysis.disabledRules.insert(id)
+        } else {
+            filter.onlyRules.insert(id)
+        }
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}
+
+func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
+    let parsed = try Arguments(
+        arguments,
+        valued: ["format", "output", "min-severity", "rules", "fail-on", "max-head-bytes", "connection-buffer",
+                 "global-buffer", "max-connections", "idle-timeout", "write-streams", "gap-fill"],
+        flagNames: ["quiet"], aliases: ["o": "output", "q": "quiet"])
+    guard !parsed.positional.isEmpty else { throw Arguments.UsageError(message: "no capture given") }
+
+    var options = PipelineOptions()
+    if let n = try parsed.integer("max-head-bytes", range: 256...(64 << 20)) { options.analysis.parser.maxHeadBytes = n }
+    if let n = try parsed.integer("connection-buffer", range: 0...(1 << 34)) { options.reassembly.connectionBufferBytes = n }
+    if let n = try parsed.integer("global-buffer", range: 0...(1 << 40)) { options.reassembly.globalBufferBytes = n }
+    if let n = try parsed.integer("max-connections", range: 1...(1 << 26)) { options.reassembly.maxConnections = n }
+    if let n = try parsed.integer("idle-timeout", range: 1...(1 << 31)) { options.reassembly.idleTimeoutSeconds = Int64(n) }
+
+    var filter = FindingFilter()
+    if let text = parsed.value("min-severity") {
+        guard let severity = Severity(name: text) else {
+            throw Arguments.UsageError(message: "--min-severity takes info, low, medium or high")
+        }
+        filter.minimumSeverity = severity
+    }
+    if let text = parsed.value("rules") { try parseRules(text, filter: &filter, options: &options) }
+    var failOn: Severity? = .low
+    if let text = parsed.value("fail-on") {
+        if text == "never" { failOn = nil } else {
+            guard let severity = Severity(name: text) else {
+                throw Arguments.UsageError(message: "--fail-on takes info, low, medium, high or never")
+            }
+            failOn = severity
+        }
+    }
+    let format: OutputFormat
+    switch parsed.value("format") ?? "json" {
+    case "json": format = .json
+    case "text": format = .text
+    default: throw Arguments.UsageError(message: "--format takes json or text")
+    }
+    let gapFill: GapFill
+    switch parsed.value("gap-fill") ?? "none" {
+    case "none": gapFill = .none
+    case "zero": gapFill = .zero
+    default: throw Arguments.UsageError(message: "--gap-fill takes none or zero")
+    }
+    if !flows && (parsed.value("write-streams") != nil || parsed.value("gap-fill") != nil) {
+        throw Arguments.UsageError(message: "--write-streams and --gap-fill belong to 'switchyard flows'")
+    }
+
+    let stream: RecordStream
+    if let path = parsed.value("output") {
+        switch RecordStream.file(path: path) {
+        case .success(let opened): stream = opened
+        case .failure(let error):
+            printError("switchyard: cannot write output: \(error.message)")
+            return 2
+        }
+    } else {
+        stream = RecordStream(descriptor: 1)
+        stream.flushEachRecord = isatty(1) != 0
+    }
+    let sink = OutputSink(stream: stream, format: format, filter: filter)
+    let progress = ProgressLine(enabled: !parsed.flag("quiet") && isatty(2) != 0)
+
+    var readable = 0
+    for input in InputResolver.resolve(parsed.positional) {
+        if stream.failure != nil { break }
+        let name = input.name
+        var reader: CaptureFileReader
+        switch input {
+        case .unusable(let name, let reason):
+            printError("switchyard: \(name): \(reason)")
+            sink.tally.unreadable.append((name, reason))
+            continue
+        case .file(let path):
+            do { reader = try CaptureFileReader(path: path) } catch {
+                printError("switchyard: \(path): \(error.description)")
+                sink.tally.unreadable.append((path, error.description))
+                continue
+            }
+        case .standardInput:
+            do { reader = try CaptureFileReader(path: "-") } catch {
+                printError("switchyard: -: \(error.description)")
+                sink.tally.unreadable.append(("-", error.description))
+                continue
+            }
+        }
+        readable += 1
+        progress.start(name)
+        let handler: ProgressHandler? = progress.enabled ? { progress.update($0, $1) } : nil
+        if flows {
+            let errors = flowsSource(&reader, name: name, format: reader.formatName, options: options, sink: sink,
+                                     streamDirectory: parsed.value("write-streams"), gapFill: gapFill, progress: handler)
+            for error in errors.prefix(5) { printError("switchyard: cannot write stream file: \(error)") }
+        } else {
+            analyzeSource(&reader, name: name, format: reader.formatName, options: options, sink: sink,
+                          progress: handler, shouldStop: { stream.failure != nil })
+        }
+        progress.finish()
+        if let error = sink.tally.captures.last?.error {
+            printError("switchyard: \(name): \(error); the packets before it were analysed")
+        }
+    }
+    sink.writeSummary()
+    stream.close()
+    if let failure = stream.failure {
+        printError("switchyard: output: \(failure); findings were lost")
+        return 2
+    }
+    if readable == 0 { return 2 }
+    if let failOn, let worst = sink.tally.worstSeverityEmitted, worst >= failOn { return 1 }
+    return 0
+}
