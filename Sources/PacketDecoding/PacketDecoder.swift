@@ -1,11 +1,348 @@
 import PacketCapture
 
-/// Decodes link → IP → TCP in place. IMPLEMENTATION PENDING (helper).
+/// Decodes link → IP → TCP in place: the returned segment's payload points into the
+/// packet's own bytes, and nothing is allocated per packet.
+///
+/// Every packet lands in exactly one `counters` bucket (a TCP segment or one `SkipReason`),
+/// so a run summary can account for all of them. Checksums are not verified: capture
+/// hosts with checksum offload record garbage there.
 public struct PacketDecoder {
     public private(set) var counters = DecodeCounters()
+
+    /// How many IP headers (the outer one included) one packet may stack through IP-in-IP,
+    /// 6in4 and 4in6 before it is reported as malformed instead of being unwrapped further.
+    public static let maximumIPNesting = 4
+    /// How many VLAN tags (802.1Q, 802.1ad, legacy QinQ) one Ethernet frame may stack.
+    public static let maximumVLANTags = 8
+    /// How many IPv6 extension headers one packet may chain.
+    public static let maximumIPv6ExtensionHeaders = 16
+    /// How many NFLOG TLVs are examined looking for the payload.
+    public static let maximumNFLOGAttributes = 64
+
     public init() {}
 
     public mutating func decode(_ packet: CapturedPacket) -> DecodeOutcome {
-        fatalError("pending")
+        decode(linkType: packet.linkType, bytes: packet.bytes, originalLength: packet.originalLength)
+    }
+
+    /// Decodes and counts one frame given without a `CapturedPacket` (tests, other sources).
+    /// `originalLength` is the on-wire length; nil means the frame was captured whole.
+    public mutating func decode(linkType: LinkType, bytes: UnsafeRawBufferPointer,
+                                originalLength: Int? = nil) -> DecodeOutcome {
+        let outcome = Self.decodeFrame(linkType: linkType, bytes: bytes,
+                                       originalLength: originalLength ?? bytes.count)
+        switch outcome {
+        case .tcp:
+            counters.tcpSegments &+= 1
+        case .skipped(let reason):
+            counters[reason] &+= 1
+            if reason == .unsupportedLinkType {
+                counters.unsupportedLinkTypes[linkType.rawValue, default: 0] &+= 1
+            }
+        }
+        return outcome
+    }
+
+    /// Clears the counters (e.g. between capture files when the caller merges them itself).
+    public mutating func resetCounters() {
+        counters = DecodeCounters()
+    }
+
+    /// Decodes one frame without counting it.
+    public static func decodeFrame(linkType: LinkType, bytes: UnsafeRawBufferPointer,
+                                   originalLength: Int) -> DecodeOutcome {
+        // A record whose original length is below its captured length is bogus; trust the bytes.
+        let frame = Region(start: 0, capturedEnd: bytes.count, wireLength: max(originalLength, bytes.count))
+        switch linkType {
+        case .ethernet:
+            return decodeEthernet(bytes, frame)
+        case .linuxSLL:
+            // Linux cooked v1: 16-byte header, protocol (an ethertype) last.
+            guard frame.captured >= 16 else { return .skipped(.truncated) }
+            return decodeEtherType(bytes, bytes.u16(14), frame.dropping(16))
+        case .linuxSLL2:
+            // Linux cooked v2: 20-byte header, protocol first.
+            guard frame.captured >= 20 else { return .skipped(.truncated) }
+            return decodeEtherType(bytes, bytes.u16(0), frame.dropping(20))
+        case .null:
+            guard frame.captured >= 4 else { return .skipped(.truncated) }
+            // The writer's host byte order: address families are small, so a value with
+            // high bits set was written by the other endianness.
+            var family = bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian
+            if family & 0xffff_0000 != 0 { family = family.byteSwapped }
+            return decodeAddressFamily(bytes, family, frame.dropping(4))
+        case .loop:
+            guard frame.captured >= 4 else { return .skipped(.truncated) }
+            return decodeAddressFamily(bytes, bytes.u32(0), frame.dropping(4))
+        case .raw:
+            guard frame.captured >= 1 else { return .skipped(.truncated) }
+            switch bytes[0] >> 4 {
+            case 4: return decodeIP(bytes, .ipv4, frame)
+            case 6: return decodeIP(bytes, .ipv6, frame)
+            default: return .skipped(.malformed)
+            }
+        case .ipv4:
+            return decodeIP(bytes, .ipv4, frame)
+        case .ipv6:
+            return decodeIP(bytes, .ipv6, frame)
+        case .nflog:
+            return decodeNFLOG(bytes, frame)
+        default:
+            return .skipped(.unsupportedLinkType)
+        }
+    }
+
+    // MARK: - Link layers
+
+    /// Ethernet II with any stack of VLAN tags (IEEE 802.1Q §9.6).
+    private static func decodeEthernet(_ bytes: UnsafeRawBufferPointer, _ frame: Region) -> DecodeOutcome {
+        guard frame.captured >= 14 else { return .skipped(.truncated) }
+        return decodeEtherType(bytes, bytes.u16(12), frame.dropping(14))
+    }
+
+    /// Dispatches on an ethertype, unwrapping VLAN tags (4 bytes each: TCI, then the next ethertype).
+    private static func decodeEtherType(_ bytes: UnsafeRawBufferPointer, _ etherType: UInt16,
+                                        _ region: Region) -> DecodeOutcome {
+        var type = etherType
+        var region = region
+        var tags = 0
+        while type == 0x8100 || type == 0x88a8 || type == 0x9100 {
+            tags += 1
+            guard tags <= maximumVLANTags else { return .skipped(.malformed) }
+            guard region.captured >= 4 else { return .skipped(.truncated) }
+            type = bytes.u16(region.start + 2)
+            region = region.dropping(4)
+        }
+        switch type {
+        case 0x0800: return decodeIP(bytes, .ipv4, region)
+        case 0x86dd: return decodeIP(bytes, .ipv6, region)
+        default: return .skipped(.nonTCP)
+        }
+    }
+
+    /// BSD loopback address families: AF_INET is 2 everywhere; AF_INET6 is 10 (Linux),
+    /// 24 (OpenBSD, NetBSD), 28 (FreeBSD) or 30 (macOS).
+    private static func decodeAddressFamily(_ bytes: UnsafeRawBufferPointer, _ family: UInt32,
+                                            _ region: Region) -> DecodeOutcome {
+        switch family {
+        case 2: return decodeIP(bytes, .ipv4, region)
+        case 10, 24, 28, 30: return decodeIP(bytes, .ipv6, region)
+        default: return .skipped(.nonTCP)
+        }
+    }
+
+    /// Linux NFLOG (LINKTYPE_NFLOG): a 4-byte header (family, version, resource id) then
+    /// netlink-style TLVs in the writer's byte order, each padded to 4 bytes;
+    /// NFULA_PAYLOAD (9) holds the IP packet.
+    private static func decodeNFLOG(_ bytes: UnsafeRawBufferPointer, _ frame: Region) -> DecodeOutcome {
+        guard frame.captured >= 4 else { return .skipped(.truncated) }
+        let family = bytes[0]
+        guard bytes[1] == 0 else { return .skipped(.malformed) }   // only version 0 exists
+        var offset = 4
+        var attributes = 0
+        while offset < frame.capturedEnd {
+            attributes += 1
+            guard attributes <= maximumNFLOGAttributes else { return .skipped(.malformed) }
+            guard frame.capturedEnd - offset >= 4 else { return .skipped(.truncated) }
+            // Types are small numbers: in little-endian order the first type byte carries
+            // them, in big-endian order it holds at most the two flag bits.
+            let littleEndian = bytes[offset + 2] & 0x3f != 0
+            let rawLength = bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self)
+            let rawType = bytes.loadUnaligned(fromByteOffset: offset + 2, as: UInt16.self)
+            let length = Int(littleEndian ? UInt16(littleEndian: rawLength) : UInt16(bigEndian: rawLength))
+            let type = (littleEndian ? UInt16(littleEndian: rawType) : UInt16(bigEndian: rawType)) & 0x3fff
+            guard length >= 4, offset + length <= frame.wireLength else { return .skipped(.malformed) }
+            if type == 9 {
+                let payload = Region(start: offset + 4, capturedEnd: min(frame.capturedEnd, offset + length),
+                                     wireLength: length - 4)
+                switch family {
+                case 2: return decodeIP(bytes, .ipv4, payload)
+                case 10: return decodeIP(bytes, .ipv6, payload)
+                default: return .skipped(.nonTCP)
+                }
+            }
+            offset += (length + 3) & ~3
+        }
+        // The snaplen may have cut the list before the payload attribute.
+        return offset < frame.wireLength ? .skipped(.truncated) : .skipped(.nonTCP)
+    }
+
+    // MARK: - IP
+
+    private enum IPVersion { case ipv4, ipv6 }
+
+    /// Walks IPv4/IPv6 headers, unwrapping IP-in-IP (protocol 4) and 6in4/IPv6-in-IP
+    /// (protocol 41) up to `maximumIPNesting` levels, down to TCP.
+    private static func decodeIP(_ bytes: UnsafeRawBufferPointer, _ version: IPVersion,
+                                 _ region: Region) -> DecodeOutcome {
+        var version = version
+        var region = region
+        for _ in 0..<maximumIPNesting {
+            let next: Next
+            switch version {
+            case .ipv4: next = decodeIPv4(bytes, region)
+            case .ipv6: next = decodeIPv6(bytes, region)
+            }
+            switch next {
+            case .done(let outcome):
+                return outcome
+            case .tcp(let source, let destination, let payload):
+                return decodeTCP(bytes, source, destination, payload)
+            case .ip(let innerVersion, let payload):
+                version = innerVersion
+                region = payload
+            }
+        }
+        return .skipped(.malformed)
+    }
+
+    private enum Next {
+        case done(DecodeOutcome)
+        case tcp(IPAddress, IPAddress, Region)
+        case ip(IPVersion, Region)
+    }
+
+    private static func upperLayer(_ protocolNumber: UInt8, _ source: IPAddress, _ destination: IPAddress,
+                                   _ payload: Region) -> Next {
+        switch protocolNumber {
+        case 6: return .tcp(source, destination, payload)
+        case 4: return .ip(.ipv4, payload)
+        case 41: return .ip(.ipv6, payload)
+        default: return .done(.skipped(.nonTCP))
+        }
+    }
+
+    /// IPv4 (RFC 791 §3.1). The payload ends at the total length, which trims Ethernet padding;
+    /// a total length beyond the captured bytes but within the wire length was cut by the snaplen.
+    private static func decodeIPv4(_ bytes: UnsafeRawBufferPointer, _ region: Region) -> Next {
+        guard region.captured >= 20 else { return .done(.skipped(.truncated)) }
+        let start = region.start
+        let versionAndIHL = bytes[start]
+        guard versionAndIHL >> 4 == 4 else { return .done(.skipped(.malformed)) }
+        let headerLength = Int(versionAndIHL & 0x0f) * 4
+        guard headerLength >= 20 else { return .done(.skipped(.malformed)) }
+        var totalLength = Int(bytes.u16(start + 2))
+        // A zero total length is what TCP segmentation offload leaves in captures taken on
+        // the sending host; the frame's length is the only length there is.
+        if totalLength == 0 { totalLength = region.wireLength }
+        guard totalLength >= headerLength, totalLength <= region.wireLength else {
+            return .done(.skipped(.malformed))
+        }
+        guard region.captured >= headerLength else { return .done(.skipped(.truncated)) }
+        // MF set or a non-zero offset: a fragment, which we do not reassemble.
+        let fragment = bytes.u16(start + 6)
+        if fragment & 0x3fff != 0 { return .done(.skipped(.fragment)) }
+        let source = IPAddress(bytes: bytes, offset: start + 12, isIPv6: false)
+        let destination = IPAddress(bytes: bytes, offset: start + 16, isIPv6: false)
+        let payload = Region(start: start + headerLength,
+                             capturedEnd: min(region.capturedEnd, start + totalLength),
+                             wireLength: totalLength - headerLength)
+        return upperLayer(bytes[start + 9], source, destination, payload)
+    }
+
+    /// IPv6 (RFC 8200 §3) and its extension header chain (§4).
+    private static func decodeIPv6(_ bytes: UnsafeRawBufferPointer, _ region: Region) -> Next {
+        guard region.captured >= 40 else { return .done(.skipped(.truncated)) }
+        let start = region.start
+        guard bytes[start] >> 4 == 6 else { return .done(.skipped(.malformed)) }
+        var payloadLength = Int(bytes.u16(start + 4))
+        var nextHeader = bytes[start + 6]
+        // Zero with something to carry: a jumbogram (RFC 2675) or a segmentation-offload
+        // capture; either way the frame's length is the only length there is.
+        if payloadLength == 0 && nextHeader != 59 { payloadLength = region.wireLength - 40 }
+        guard 40 + payloadLength <= region.wireLength else { return .done(.skipped(.malformed)) }
+        let source = IPAddress(bytes: bytes, offset: start + 8, isIPv6: true)
+        let destination = IPAddress(bytes: bytes, offset: start + 24, isIPv6: true)
+        let end = start + 40 + payloadLength
+        let capturedEnd = min(region.capturedEnd, end)
+        var offset = start + 40
+        for _ in 0...maximumIPv6ExtensionHeaders {
+            let headerLength: Int
+            switch nextHeader {
+            case 0, 43, 60:
+                // Hop-by-hop, routing, destination options: length in 8-byte units, not counting the first 8.
+                guard capturedEnd - offset >= 2 else { return .done(truncatedOrMalformed(offset + 2, end)) }
+                headerLength = (Int(bytes[offset + 1]) + 1) * 8
+            case 44:
+                // Fragment (§4.5). An atomic fragment (offset 0, M = 0) is processed as a whole
+                // packet (RFC 6946 §4); anything else is a piece we do not reassemble.
+                guard capturedEnd - offset >= 8 else { return .done(truncatedOrMalformed(offset + 8, end)) }
+                if bytes.u16(offset + 2) & 0xfff9 != 0 { return .done(.skipped(.fragment)) }
+                headerLength = 8
+            case 51:
+                // Authentication header (RFC 4302 §2.2): length in 4-byte units, minus 2.
+                guard capturedEnd - offset >= 2 else { return .done(truncatedOrMalformed(offset + 2, end)) }
+                headerLength = (Int(bytes[offset + 1]) + 2) * 4
+            default:
+                let payload = Region(start: offset, capturedEnd: capturedEnd, wireLength: end - offset)
+                return upperLayer(nextHeader, source, destination, payload)
+            }
+            guard offset + headerLength <= end else { return .done(.skipped(.malformed)) }
+            nextHeader = bytes[offset]
+            offset += headerLength
+        }
+        return .done(.skipped(.malformed))
+    }
+
+    /// A header needing bytes up to `needed` that the capture lacks: truncated if the packet
+    /// (ending at `end`) was long enough on the wire, malformed if it never had them.
+    private static func truncatedOrMalformed(_ needed: Int, _ end: Int) -> DecodeOutcome {
+        needed <= end ? .skipped(.truncated) : .skipped(.malformed)
+    }
+
+    // MARK: - TCP
+
+    /// TCP (RFC 9293 §3.1). The segment length comes from IP; what the capture lacks of the
+    /// payload is reported as `missingPayloadLength`.
+    private static func decodeTCP(_ bytes: UnsafeRawBufferPointer, _ sourceAddress: IPAddress,
+                                  _ destinationAddress: IPAddress, _ region: Region) -> DecodeOutcome {
+        guard region.wireLength >= 20 else { return .skipped(.malformed) }
+        guard region.captured >= 20 else { return .skipped(.truncated) }
+        let start = region.start
+        let headerLength = Int(bytes[start + 12] >> 4) * 4
+        guard headerLength >= 20, headerLength <= region.wireLength else { return .skipped(.malformed) }
+        guard region.captured >= headerLength else { return .skipped(.truncated) }
+        let payloadStart = start + headerLength
+        let payload = UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<region.capturedEnd])
+        let segment = TCPSegment(
+            source: Endpoint(address: sourceAddress, port: bytes.u16(start)),
+            destination: Endpoint(address: destinationAddress, port: bytes.u16(start + 2)),
+            sequenceNumber: bytes.u32(start + 4),
+            acknowledgmentNumber: bytes.u32(start + 8),
+            flags: TCPFlags(rawValue: bytes[start + 13]),
+            window: bytes.u16(start + 14),
+            payload: payload,
+            missingPayloadLength: region.wireLength - headerLength - payload.count)
+        return .tcp(segment)
+    }
+}
+
+/// A layer's bytes: they begin at `start`, the capture kept them up to `capturedEnd`
+/// (exclusive), and on the wire the layer was `wireLength` long (>= what was captured).
+private struct Region {
+    var start: Int
+    var capturedEnd: Int
+    var wireLength: Int
+
+    /// Captured bytes available from `start`.
+    var captured: Int { capturedEnd - start }
+
+    /// The same region after a header of `count` bytes (the caller checked `captured >= count`).
+    func dropping(_ count: Int) -> Region {
+        Region(start: start + count, capturedEnd: capturedEnd, wireLength: max(wireLength - count, capturedEnd - start - count))
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// Big-endian 16-bit value at `offset` (the caller checks bounds).
+    @inline(__always)
+    fileprivate func u16(_ offset: Int) -> UInt16 {
+        UInt16(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+    }
+
+    /// Big-endian 32-bit value at `offset` (the caller checks bounds).
+    @inline(__always)
+    fileprivate func u32(_ offset: Int) -> UInt32 {
+        UInt32(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
 }

@@ -1,0 +1,329 @@
+/// Builds packet bytes for tests: IPv4/IPv6 + TCP packets, IP options, IPv6 extension
+/// headers, fragments, tunnels, and the link-layer wrappers the decoder supports.
+///
+/// Addresses are written as text: `"10.0.0.1:1234"`, `"[2001:db8::1]:80"`, or bare
+/// addresses where no port is involved. A malformed literal is a bug in the test and stops it.
+/// Checksums (IPv4 header, TCP) are filled in correctly so tools like tshark accept the output.
+public enum PacketBuilder {
+    /// TCP flag bits (RFC 9293 §3.1) as the decoder's `TCPFlags` raw values; TestSupport
+    /// cannot import PacketDecoding, so tests pass `flags: UInt8`.
+    public enum TCPFlagBits {
+        public static let fin: UInt8 = 0x01
+        public static let syn: UInt8 = 0x02
+        public static let rst: UInt8 = 0x04
+        public static let psh: UInt8 = 0x08
+        public static let ack: UInt8 = 0x10
+        public static let urg: UInt8 = 0x20
+        public static let ece: UInt8 = 0x40
+        public static let cwr: UInt8 = 0x80
+    }
+
+    /// IP protocol / IPv6 next-header numbers used by the builders.
+    public enum IPProtocol {
+        public static let hopByHop: UInt8 = 0
+        public static let ipv4: UInt8 = 4
+        public static let tcp: UInt8 = 6
+        public static let udp: UInt8 = 17
+        public static let ipv6: UInt8 = 41
+        public static let routing: UInt8 = 43
+        public static let fragment: UInt8 = 44
+        public static let authentication: UInt8 = 51
+        public static let noNextHeader: UInt8 = 59
+        public static let destinationOptions: UInt8 = 60
+    }
+
+    /// One IPv6 extension header (RFC 8200 §4); the builder chains the next-header fields.
+    public enum IPv6ExtensionHeader {
+        /// Hop-by-hop options padded with PadN to `length` bytes (a multiple of 8, at least 8).
+        case hopByHop(length: Int = 8)
+        /// Destination options padded with PadN to `length` bytes (a multiple of 8, at least 8).
+        case destinationOptions(length: Int = 8)
+        /// Routing header (type 0 layout) with `segmentsLeft` and room for `addresses` addresses.
+        case routing(segmentsLeft: UInt8 = 0, addresses: Int = 1)
+        /// Fragment header; offset in 8-byte units.
+        case fragment(offset: UInt16 = 0, moreFragments: Bool = false, identification: UInt32 = 1)
+        /// Authentication header with `icvLength` bytes of integrity check value (a multiple of 4).
+        case authentication(icvLength: Int = 12)
+
+        var protocolNumber: UInt8 {
+            switch self {
+            case .hopByHop: return IPProtocol.hopByHop
+            case .destinationOptions: return IPProtocol.destinationOptions
+            case .routing: return IPProtocol.routing
+            case .fragment: return IPProtocol.fragment
+            case .authentication: return IPProtocol.authentication
+            }
+        }
+
+        func bytes(nextHeader: UInt8) -> [UInt8] {
+            switch self {
+            case .hopByHop(let length), .destinationOptions(let length):
+                precondition(length >= 8 && length % 8 == 0, "options header length must be a multiple of 8")
+                // PadN option covering the rest of the header (RFC 8200 §4.2).
+                return [nextHeader, UInt8(length / 8 - 1), 1, UInt8(length - 4)]
+                    + [UInt8](repeating: 0, count: length - 4)
+            case .routing(let segmentsLeft, let addresses):
+                return [nextHeader, UInt8(2 * addresses), 0, segmentsLeft, 0, 0, 0, 0]
+                    + [UInt8](repeating: 0, count: 16 * addresses)
+            case .fragment(let offset, let moreFragments, let identification):
+                let field = offset << 3 | (moreFragments ? 1 : 0)
+                return [nextHeader, 0] + bigEndian(field) + bigEndian(identification)
+            case .authentication(let icvLength):
+                precondition(icvLength % 4 == 0, "AH ICV length must be a multiple of 4")
+                let total = 12 + icvLength
+                return [nextHeader, UInt8(total / 4 - 2), 0, 0] + bigEndian(UInt32(0x100)) + bigEndian(UInt32(1))
+                    + [UInt8](repeating: 0xab, count: icvLength)
+            }
+        }
+    }
+
+    // MARK: - TCP packets
+
+    /// An IP + TCP packet: IPv4, or IPv6 when the addresses are IPv6 (`"[::1]:80"`).
+    public static func tcp(src: String, dst: String, seq: UInt32 = 0, ack: UInt32 = 0,
+                           flags: UInt8 = TCPFlagBits.ack, payload: [UInt8] = [], window: UInt16 = 65535,
+                           tcpOptions: [UInt8] = [], ipOptions: [UInt8] = [],
+                           extensionHeaders: [IPv6ExtensionHeader] = [], ttl: UInt8 = 64) -> [UInt8] {
+        let source = parseEndpoint(src), destination = parseEndpoint(dst)
+        precondition(source.address.count == destination.address.count, "mixed IPv4/IPv6 endpoints")
+        let segment = tcpSegment(srcPort: source.port, dstPort: destination.port, seq: seq, ack: ack,
+                                 flags: flags, window: window, options: tcpOptions, payload: payload,
+                                 pseudoSource: source.address, pseudoDestination: destination.address)
+        if source.address.count == 4 {
+            return ipv4(src: source.address, dst: destination.address, protocol: IPProtocol.tcp,
+                        payload: segment, options: ipOptions, ttl: ttl)
+        }
+        return ipv6(src: source.address, dst: destination.address, nextHeader: IPProtocol.tcp,
+                     payload: segment, extensionHeaders: extensionHeaders, hopLimit: ttl)
+    }
+
+    /// A TCP header (plus options padded to 4 bytes) followed by `payload`. With pseudo-header
+    /// addresses the checksum is computed (RFC 9293 §3.1), otherwise left zero.
+    public static func tcpSegment(srcPort: UInt16, dstPort: UInt16, seq: UInt32 = 0, ack: UInt32 = 0,
+                                  flags: UInt8 = TCPFlagBits.ack, window: UInt16 = 65535,
+                                  options: [UInt8] = [], payload: [UInt8] = [],
+                                  dataOffsetOverride: UInt8? = nil,
+                                  pseudoSource: [UInt8]? = nil, pseudoDestination: [UInt8]? = nil) -> [UInt8] {
+        var paddedOptions = options
+        while paddedOptions.count % 4 != 0 { paddedOptions.append(0) }   // EOL padding
+        let dataOffset = dataOffsetOverride ?? UInt8((20 + paddedOptions.count) / 4)
+        var header = bigEndian(srcPort) + bigEndian(dstPort) + bigEndian(seq) + bigEndian(ack)
+        header += [dataOffset << 4, flags] + bigEndian(window) + [0, 0, 0, 0]
+        var segment = header + paddedOptions + payload
+        if let source = pseudoSource, let destination = pseudoDestination {
+            var pseudo = source + destination
+            if source.count == 4 {
+                pseudo += [0, IPProtocol.tcp] + bigEndian(UInt16(truncatingIfNeeded: segment.count))
+            } else {
+                pseudo += bigEndian(UInt32(truncatingIfNeeded: segment.count)) + [0, 0, 0, IPProtocol.tcp]
+            }
+            let sum = internetChecksum(pseudo + segment)
+            segment[16] = UInt8(sum >> 8)
+            segment[17] = UInt8(sum & 0xff)
+        }
+        return segment
+    }
+
+    // MARK: - IP
+
+    /// An IPv4 header (RFC 791 §3.1) with `options` (padded to 4 bytes) before `payload`.
+    /// Overrides let tests write impossible headers.
+    public static func ipv4(src: [UInt8], dst: [UInt8], protocol protocolNumber: UInt8, payload: [UInt8],
+                            options: [UInt8] = [], identification: UInt16 = 0x1234, dontFragment: Bool = true,
+                            moreFragments: Bool = false, fragmentOffset: UInt16 = 0, ttl: UInt8 = 64,
+                            totalLengthOverride: UInt16? = nil, ihlOverride: UInt8? = nil,
+                            versionOverride: UInt8? = nil) -> [UInt8] {
+        precondition(src.count == 4 && dst.count == 4, "IPv4 addresses are 4 bytes")
+        var paddedOptions = options
+        while paddedOptions.count % 4 != 0 { paddedOptions.append(0) }   // End of Option List
+        let headerLength = 20 + paddedOptions.count
+        let ihl = ihlOverride ?? UInt8(headerLength / 4)
+        let totalLength = totalLengthOverride ?? UInt16(truncatingIfNeeded: headerLength + payload.count)
+        let fragmentField = (dontFragment ? 0x4000 : 0) | (moreFragments ? 0x2000 : 0) | (fragmentOffset & 0x1fff)
+        var header: [UInt8] = [(versionOverride ?? 4) << 4 | (ihl & 0x0f), 0]
+        header += bigEndian(totalLength) + bigEndian(identification) + bigEndian(fragmentField)
+        header += [ttl, protocolNumber, 0, 0] + src + dst + paddedOptions
+        let sum = internetChecksum(header)
+        header[10] = UInt8(sum >> 8)
+        header[11] = UInt8(sum & 0xff)
+        return header + payload
+    }
+
+    public static func ipv4(src: String, dst: String, protocol protocolNumber: UInt8, payload: [UInt8],
+                            options: [UInt8] = [], moreFragments: Bool = false, fragmentOffset: UInt16 = 0) -> [UInt8] {
+        ipv4(src: parseAddress(src), dst: parseAddress(dst), protocol: protocolNumber, payload: payload,
+             options: options, dontFragment: !moreFragments && fragmentOffset == 0,
+             moreFragments: moreFragments, fragmentOffset: fragmentOffset)
+    }
+
+    /// An IPv6 header (RFC 8200 §3), then `extensionHeaders` in order, then `payload`
+    /// whose protocol is `nextHeader`.
+    public static func ipv6(src: [UInt8], dst: [UInt8], nextHeader: UInt8, payload: [UInt8],
+                            extensionHeaders: [IPv6ExtensionHeader] = [], hopLimit: UInt8 = 64,
+                            payloadLengthOverride: UInt16? = nil) -> [UInt8] {
+        precondition(src.count == 16 && dst.count == 16, "IPv6 addresses are 16 bytes")
+        var chain = [UInt8]()
+        for (index, header) in extensionHeaders.enumerated() {
+            let next = index + 1 < extensionHeaders.count ? extensionHeaders[index + 1].protocolNumber : nextHeader
+            chain += header.bytes(nextHeader: next)
+        }
+        let first = extensionHeaders.first?.protocolNumber ?? nextHeader
+        let payloadLength = payloadLengthOverride ?? UInt16(truncatingIfNeeded: chain.count + payload.count)
+        var header: [UInt8] = [0x60, 0, 0, 0]
+        header += bigEndian(payloadLength) + [first, hopLimit] + src + dst
+        return header + chain + payload
+    }
+
+    public static func ipv6(src: String, dst: String, nextHeader: UInt8, payload: [UInt8],
+                            extensionHeaders: [IPv6ExtensionHeader] = []) -> [UInt8] {
+        ipv6(src: parseAddress(src), dst: parseAddress(dst), nextHeader: nextHeader, payload: payload,
+             extensionHeaders: extensionHeaders)
+    }
+
+    /// Wraps an IP packet in another IP header: IPv4 outer when the outer addresses are IPv4,
+    /// IPv6 otherwise; protocol 4 (IP-in-IP, RFC 2003) or 41 (6in4, RFC 4213) after the inner version.
+    public static func tunnel(_ inner: [UInt8], outerSrc: String, outerDst: String) -> [UInt8] {
+        let protocolNumber = inner.first.map { $0 >> 4 == 6 } == true ? IPProtocol.ipv6 : IPProtocol.ipv4
+        let source = parseAddress(outerSrc), destination = parseAddress(outerDst)
+        if source.count == 4 {
+            return ipv4(src: source, dst: destination, protocol: protocolNumber, payload: inner)
+        }
+        return ipv6(src: source, dst: destination, nextHeader: protocolNumber, payload: inner)
+    }
+
+    // MARK: - Link layers
+
+    /// Ethernet II (no FCS) around an IP packet, with 802.1Q tags outermost first. `qinq`
+    /// makes the outer tag 802.1ad (0x88a8); `tagTypes` sets each tag's TPID explicitly.
+    /// Frames shorter than 60 bytes are zero-padded as on the wire unless `pad` is false.
+    public static func ethernet(_ ip: [UInt8], vlanTags: [UInt16] = [], qinq: Bool = false,
+                                tagTypes: [UInt16]? = nil, etherType: UInt16? = nil, pad: Bool = true) -> [UInt8] {
+        var frame: [UInt8] = [0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01]   // dst, src MAC
+        for (index, tag) in vlanTags.enumerated() {
+            let tpid = tagTypes.map { $0[index] } ?? (qinq && index == 0 && vlanTags.count > 1 ? 0x88a8 : 0x8100)
+            frame += bigEndian(tpid) + bigEndian(tag & 0x0fff)
+        }
+        frame += bigEndian(etherType ?? etherTypeFor(ip)) + ip
+        if pad && frame.count < 60 { frame += [UInt8](repeating: 0, count: 60 - frame.count) }
+        return frame
+    }
+
+    /// Linux cooked capture v1 (LINKTYPE_LINUX_SLL): 16-byte header, protocol last.
+    public static func linuxSLL(_ ip: [UInt8], packetType: UInt16 = 0, protocolType: UInt16? = nil) -> [UInt8] {
+        bigEndian(packetType) + bigEndian(UInt16(1)) + bigEndian(UInt16(6))
+            + [0x02, 0, 0, 0, 0, 0x01, 0, 0] + bigEndian(protocolType ?? etherTypeFor(ip)) + ip
+    }
+
+    /// Linux cooked capture v2 (LINKTYPE_LINUX_SLL2): 20-byte header, protocol first.
+    public static func linuxSLL2(_ ip: [UInt8], interfaceIndex: UInt32 = 2, protocolType: UInt16? = nil) -> [UInt8] {
+        bigEndian(protocolType ?? etherTypeFor(ip)) + [0, 0] + bigEndian(interfaceIndex)
+            + bigEndian(UInt16(1)) + [0, 6] + [0x02, 0, 0, 0, 0, 0x01, 0, 0] + ip
+    }
+
+    /// BSD loopback (LINKTYPE_NULL): address family in the writer's byte order. The default
+    /// family is 2 for IPv4 and 30 (macOS AF_INET6) for IPv6.
+    public static func null(_ ip: [UInt8], family: UInt32? = nil, bigEndian useBigEndian: Bool = false) -> [UInt8] {
+        let value = family ?? defaultFamily(ip)
+        return (useBigEndian ? bigEndian(value) : littleEndian(value)) + ip
+    }
+
+    /// OpenBSD loopback (LINKTYPE_LOOP): address family in network byte order; default 2 or 24.
+    public static func loop(_ ip: [UInt8], family: UInt32? = nil) -> [UInt8] {
+        bigEndian(family ?? (isIPv6(ip) ? 24 : 2)) + ip
+    }
+
+    /// Raw IP (LINKTYPE_RAW, IPV4, IPV6): the packet itself.
+    public static func raw(_ ip: [UInt8]) -> [UInt8] { ip }
+
+    /// Linux NFLOG (LINKTYPE_NFLOG): header, an NFULA_PACKET_HDR TLV, a prefix TLV, then
+    /// NFULA_PAYLOAD (9) holding the packet; TLVs in the writer's byte order, padded to 4.
+    public static func nflog(_ ip: [UInt8], family: UInt8? = nil, bigEndian useBigEndian: Bool = false) -> [UInt8] {
+        func tlv(_ type: UInt16, _ value: [UInt8]) -> [UInt8] {
+            let length = UInt16(truncatingIfNeeded: 4 + value.count)
+            var bytes = useBigEndian ? bigEndian(length) + bigEndian(type) : littleEndian(length) + littleEndian(type)
+            bytes += value
+            while bytes.count % 4 != 0 { bytes.append(0) }
+            return bytes
+        }
+        var frame: [UInt8] = [family ?? (isIPv6(ip) ? 10 : 2), 0, 0, 0]
+        frame += tlv(1, bigEndian(etherTypeFor(ip)) + [3, 0])   // NFULA_PACKET_HDR: hw_protocol, hook
+        frame += tlv(10, Array("test\0".utf8))                 // NFULA_PREFIX
+        frame += tlv(9, ip)                                     // NFULA_PAYLOAD
+        return frame
+    }
+
+    // MARK: - Address text
+
+    /// Parses `"a.b.c.d:port"` or `"[v6]:port"`.
+    public static func parseEndpoint(_ text: String) -> (address: [UInt8], port: UInt16) {
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            let address = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":"), let port = UInt16(rest.dropFirst()) else {
+                preconditionFailure("bad endpoint \(text)")
+            }
+            return (parseAddress(address), port)
+        }
+        guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else {
+            preconditionFailure("bad endpoint \(text)")
+        }
+        return (parseAddress(String(text[..<colon])), port)
+    }
+
+    /// Parses a dotted-quad IPv4 address (4 bytes) or an IPv6 address with optional `::` (16 bytes).
+    public static func parseAddress(_ text: String) -> [UInt8] {
+        if !text.contains(":") {
+            let parts = text.split(separator: ".", omittingEmptySubsequences: false).map { UInt8($0) }
+            guard parts.count == 4, parts.allSatisfy({ $0 != nil }) else { preconditionFailure("bad IPv4 \(text)") }
+            return parts.map { $0 ?? 0 }
+        }
+        func groups(_ part: Substring) -> [UInt16] {
+            guard !part.isEmpty else { return [] }
+            return part.split(separator: ":", omittingEmptySubsequences: false).map {
+                guard let group = UInt16($0, radix: 16), $0.count <= 4 else { preconditionFailure("bad IPv6 \(text)") }
+                return group
+            }
+        }
+        var words: [UInt16]
+        let characters = Array(text)
+        if let index = characters.indices.dropLast().first(where: { characters[$0] == ":" && characters[$0 + 1] == ":" }) {
+            let head = groups(Substring(String(characters[..<index])))
+            let tail = groups(Substring(String(characters[(index + 2)...])))
+            guard head.count + tail.count <= 7 else { preconditionFailure("bad IPv6 \(text)") }
+            words = head + [UInt16](repeating: 0, count: 8 - head.count - tail.count) + tail
+        } else {
+            words = groups(text[...])
+        }
+        guard words.count == 8 else { preconditionFailure("bad IPv6 \(text)") }
+        return words.flatMap { bigEndian($0) }
+    }
+
+    // MARK: - Helpers
+
+    /// The RFC 1071 one's-complement checksum.
+    public static func internetChecksum(_ bytes: [UInt8]) -> UInt16 {
+        var sum: UInt32 = 0
+        var index = 0
+        while index + 1 < bytes.count {
+            sum += UInt32(bytes[index]) << 8 | UInt32(bytes[index + 1])
+            index += 2
+        }
+        if index < bytes.count { sum += UInt32(bytes[index]) << 8 }
+        while sum > 0xffff { sum = (sum & 0xffff) + (sum >> 16) }
+        return ~UInt16(sum)
+    }
+
+    public static func bigEndian<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
+        withUnsafeBytes(of: value.bigEndian) { Array($0) }
+    }
+
+    public static func littleEndian<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
+        withUnsafeBytes(of: value.littleEndian) { Array($0) }
+    }
+
+    private static func isIPv6(_ ip: [UInt8]) -> Bool { (ip.first ?? 0) >> 4 == 6 }
+
+    private static func etherTypeFor(_ ip: [UInt8]) -> UInt16 { isIPv6(ip) ? 0x86dd : 0x0800 }
+
+    private static func defaultFamily(_ ip: [UInt8]) -> UInt32 { isIPv6(ip) ? 30 : 2 }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class PacketDecodingPlaceholderTests: XCTestCase { func testPlaceholder() {} }
