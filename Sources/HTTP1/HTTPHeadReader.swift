@@ -21,6 +21,8 @@ struct HTTPHeadReader {
     let startLineBareLF: Bool
     /// Stream offset of `raw[0]`.
     let headOffset: UInt64
+    /// Lines after the start line, blank line included (sizes the field array once).
+    let fieldLineCount: Int
 
     private static let evidenceLimit = 64
 
@@ -56,6 +58,7 @@ struct HTTPHeadReader {
         }
 
         var fields: [HTTPField] = []
+        fields.reserveCapacity(fieldLineCount)
         var contentLengthLine: Range<Int>?
         var transferEncodingLine: Range<Int>?
         var lineStart = startLineEnd
@@ -199,7 +202,12 @@ struct HTTPHeadReader {
     }
 
     private func containsInvalidValueByte(_ start: Int, _ end: Int) -> Bool {
-        (start..<end).contains { isInvalidFieldValueByte(raw[$0]) }
+        var index = start
+        while index < end {
+            if isInvalidFieldValueByte(raw[index]) { return true }
+            index &+= 1
+        }
+        return false
     }
 
     /// Anomaly evidence, at most `evidenceLimit` bytes of the line.

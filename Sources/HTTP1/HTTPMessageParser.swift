@@ -5,12 +5,17 @@
 /// decision depends only on stream positions, never on where a chunk happens to end. Heads
 /// are buffered (at most `options.maxHeadBytes`) and materialised once complete; bodies are
 /// skipped by length without being copied. After a framing error or a gap it resynchronises
-/// at the next line that plausibly starts a message; a direction that does not start like
-/// HTTP is reported once (`.notHTTP`) and then ignored.
+/// at the next line that plausibly starts a message. A direction whose first bytes cannot
+/// start a message of its role (requests: a method token of at most `maxMethodLength` bytes
+/// and SP; responses: "HTTP/"), or that starts with the HTTP/2 preface, is reported once
+/// (`.notHTTP`) at the first impossible byte and then ignored.
 ///
-/// While paused, nothing is consumed: `feed` returns `.paused(at: 0)`, and `gap` and `finish`
-/// do nothing, so the caller re-presents what it held back after `resume()`.
-public struct HTTPMessageParser {
+/// Every head delivered to `headComplete` is followed by `messageComplete` (for
+/// `.switchProtocols`, at once, just before the pause) unless a framing error, a gap or
+/// `finish` is reported first. While paused, nothing is consumed: `feed` returns
+/// `.paused(at: 0)`, and `gap` and `finish` do nothing, so the caller re-presents what it held
+/// back after `resume()`.
+public struct HTTPMessageParser: Sendable {
     public let role: HTTPRole
     public let options: HTTPParserOptions
     /// Bytes of this direction consumed so far, gaps included.
@@ -72,6 +77,7 @@ public struct HTTPMessageParser {
     private var startLineEnd = 0
     private var startLineBareLF = false
     private var headerLineStart = 0
+    private var fieldLineCount = 0
     private var atLineStart = true
     private var pauseAfterMessage = false
     /// Stream offset of the current chunk line, chunk-data terminator or trailer section.
@@ -316,16 +322,25 @@ public struct HTTPMessageParser {
                 enterResync(atLineStart: atLineStart)
                 return index
             }
-            if firstMessage {
+            if firstMessage && !matchedProtocolPrefix {
                 declareNotHTTP(delegate: &delegate)
                 return count
             }
+            firstMessage = false
             report(.invalidStartLine, at: messageStart, evidence: headPrefix, delegate: &delegate)
             enterResync(atLineStart: atLineStart)
             return index
         case .needMore:
             return index < count ? headTooLarge(at: index, delegate: &delegate) : index
         }
+    }
+
+    /// Whether the start line so far shows that the direction speaks HTTP: a method token and
+    /// its SP for requests, "HTTP/" for responses. A first start line that fails before this
+    /// point means the direction is not HTTP; one that fails after it is an invalid start line
+    /// (a client that sends a space inside its target still speaks HTTP).
+    private var matchedProtocolPrefix: Bool {
+        role == .request ? lineState > 0 : (lineState > 0 || counter >= 5)
     }
 
     /// `method SP request-target SP HTTP-version CRLF` (RFC 9112 §3), one byte at a time so
@@ -484,6 +499,7 @@ public struct HTTPMessageParser {
         candidate = false
         state = .headerLines
         headerLineStart = startLineEnd
+        fieldLineCount = 0
         return index
     }
 
@@ -526,6 +542,7 @@ public struct HTTPMessageParser {
                 return headComplete(at: index, delegate: &delegate)
             }
             headerLineStart = headBuffer.count
+            fieldLineCount += 1
         }
         return index
     }
@@ -534,7 +551,8 @@ public struct HTTPMessageParser {
         let headEnd = offset(index)
         let reader = { (raw: UnsafeRawBufferPointer) in
             HTTPHeadReader(role: self.role, raw: raw, startLineEnd: self.startLineEnd,
-                           startLineBareLF: self.startLineBareLF, headOffset: self.messageStart).read()
+                           startLineBareLF: self.startLineBareLF, headOffset: self.messageStart,
+                           fieldLineCount: self.fieldLineCount).read()
         }
         switch headBuffer.withUnsafeBytes(reader) {
         case .failure(let error):
@@ -547,7 +565,9 @@ public struct HTTPMessageParser {
         return index
     }
 
-    /// Applies RFC 9112 §6.3 with the delegate's knowledge of the other direction.
+    /// Applies RFC 9112 §6.3 with the delegate's knowledge of the other direction. A message
+    /// that has no body (switch, HEAD, 1xx/204/304) ignores its framing fields, even invalid ones
+    /// (RFC 9110 §9.3.6: a 2xx to CONNECT ignores them too); their anomalies stay on the head.
     private mutating func startBody<D: HTTPParserDelegate>(status: Int, framing: BodyFraming, action: HTTPHeadAction,
                                                           at offset: UInt64, delegate: inout D) {
         if action == .switchProtocols {

@@ -175,3 +175,53 @@ final class HeaderFieldTests: XCTestCase {
         XCTAssertFalse(outcome.isSkipping)
     }
 }
+
+final class EvidenceAndLimitTests: XCTestCase {
+    func testErrorAndAnomalyEvidenceIsCappedAt64Bytes() {
+        let longName = String(repeating: "n", count: 100)
+        let badLine = longName + " x: value"
+        let before = "GET / HTTP/1.1\r\nX-Fold: a\r\n " + String(repeating: "f", count: 100) + "\r\n"
+        let request = before + badLine + "\r\n\r\n"
+        let outcome = assertParsesIdentically([.text(request)], role: .request,
+                                              expect: ["error invalid_header @\(length(before))"])
+        XCTAssertEqual(outcome.errors.first?.evidence, Array(bytes(badLine).prefix(64)))
+
+        let folded = "GET / HTTP/1.1\r\nX-Fold: a\r\n " + String(repeating: "f", count: 100) + "\r\n\r\n"
+        let head = assertParsesIdentically([.text(folded)], role: .request).heads.first
+        XCTAssertEqual(head?.anomalies.first?.evidence.utf8.count, 64)
+        XCTAssertEqual(head?.values("x-fold").first?.utf8.count, 102)
+    }
+
+    func testOverlongChunkLineIsInvalid() {
+        let head = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        let line = "5;ext=" + String(repeating: "v", count: HTTPMessageParser.maxChunkLineBytes) + "\r\nhello\r\n0\r\n\r\n"
+        let outcome = assertParsesIdentically([.text(head + line)], role: .request, expect: [
+            "head POST / @\(length(head))", "error invalid_chunk @\(length(head))",
+        ])
+        XCTAssertEqual(outcome.errors.first?.evidence, Array(bytes(line).prefix(64)))
+    }
+
+    func testMalformedChunkExtensionsAreInvalid() {
+        let head = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        for (line, evidence) in [("5;\"q\"\r\n", "5;\""), ("5;a=\"x\u{1}\"\r\n", "5;a=\"x\u{1}"), ("5;a=b c\r\n", "5;a=b c"),
+                                 ("\r\n", "\r"), ("5;=v\r\n", "5;="), ("5;a=\r\n", "5;a=\r"),
+                                 ("11111111111111111\r\n", "11111111111111111")] {
+            let outcome = assertParsesIdentically([.text(head + line)], role: .request, expect: [
+                "head POST / @\(length(head))", "error invalid_chunk @\(length(head))",
+            ])
+            XCTAssertEqual(outcome.errors.first?.evidence, bytes(evidence), line)
+        }
+    }
+
+    func testOversizedTrailerSectionIsReported() {
+        var options = HTTPParserOptions()
+        options.maxHeadBytes = 100
+        let head = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        let body = "0\r\n" + String(repeating: "X-T: 1234567890\r\n", count: 10) + "\r\n"
+        let next = "GET /b HTTP/1.1\r\n\r\n"
+        assertParsesIdentically([.text(head + body + next)], role: .request, options: options, expect: [
+            "head POST / @\(length(head))", "error head_too_large @\(length(head, "0\r\n"))",
+            "head GET /b @\(length(head, body, next))", "complete @\(length(head, body, next))",
+        ])
+    }
+}

@@ -38,21 +38,41 @@ final class NonHTTPAndResyncTests: XCTestCase {
         XCTAssertTrue(outcome.isSkipping)
     }
 
-    func testOtherProtocolsAreNotHTTP() {
+    func testFirstStartLineFailingBeforeTheProtocolPrefixIsNotHTTP() {
         let cases: [(HTTPRole, String, UInt64, String)] = [
-            (.request, "EHLO mail.example.com\r\n", 0, "EHLO mail.example.com\r"),
-            (.request, "HELLO world\n", 0, "HELLO world\n"),
             (.request, " GET / HTTP/1.1\r\n", 0, " "),
-            (.request, "GET /\r\n", 0, "GET /\r"),
             (.request, "\r\n\r\n\u{0}\u{0}", 4, "\u{0}"),
+            (.request, "GET\r\n", 0, "GET\r"),
+            (.request, "{\"jsonrpc\": \"2.0\"}", 0, "{"),
+            (.request, "ABCDEFGHIJKLMNOPQRSTUVWXYZ / HTTP/1.1\r\n", 0, "ABCDEFGHIJKLMNOPQRSTU"),
             (.response, "220 smtp.example.com ESMTP\r\n", 0, "2"),
-            (.response, "HTTP/1.1 2xx\r\n", 0, "HTTP/1.1 2x"),
             (.response, "HTTPS/1.1 200 OK\r\n", 0, "HTTPS"),
+            (.response, "\r\nHTTP 200\r\n", 2, "HTTP "),
         ]
         for (role, input, offset, evidence) in cases {
             let outcome = assertParsesIdentically([.text(input)], role: role, expect: ["error not_http @\(offset)"])
             XCTAssertEqual(outcome.errors.first?.evidence, bytes(evidence), input)
             XCTAssertTrue(outcome.isSkipping, input)
+        }
+    }
+
+    func testFirstStartLineFailingAfterTheProtocolPrefixIsAnInvalidStartLine() {
+        let cases: [(HTTPRole, String, String)] = [
+            (.request, "GET /a b HTTP/1.1\r\n\r\n", "GET /a b"),  // unencoded space in the target
+            (.request, "EHLO mail.example.com\r\n", "EHLO mail.example.com\r"),
+            (.request, "GET /\r\n", "GET /\r"),
+            (.response, "HTTP/1.1 2xx\r\n", "HTTP/1.1 2x"),
+            (.response, "HTTP/1.1\r\n", "HTTP/1.1\r"),
+        ]
+        for (role, input, evidence) in cases {
+            let next = role == .request ? "GET /next HTTP/1.1\r\n\r\n" : "HTTP/1.1 204 No Content\r\n\r\n"
+            let end = length(input, next)
+            let outcome = assertParsesIdentically([.text(input + next)], role: role, expect: [
+                "error invalid_start_line @0", role == .request ? "head GET /next @\(end)" : "head 204 No Content @\(end)",
+                "complete @\(end)",
+            ])
+            XCTAssertEqual(outcome.errors.first?.evidence, bytes(evidence), input)
+            XCTAssertFalse(outcome.isSkipping, input)
         }
     }
 
