@@ -29,7 +29,7 @@ private let server = Endpoint(address: IPAddress(ipv4: 0x7F00_0001), port: 8080)
 
 /// Runs the steps; each step is its own frame (1, 2, 3…). With `chunk`, every step's bytes
 /// are delivered in pieces of that size (same frame), to check segmentation independence.
-private func run(_ steps: [Step], partial: Bool = false, chunk: Int? = nil) -> Outcome {
+private func runScript(_ steps: [Step], partial: Bool = false, chunk: Int? = nil) -> Outcome {
     let tracker = UpgradeTracker(connection: ConnectionRef(client: client, server: server, partial: partial))
     var findings: [Finding] = []
     for (index, step) in steps.enumerated() {
@@ -172,17 +172,17 @@ final class UpgradeTrackerTests: XCTestCase {
 
     func testScenarioTable() {
         for scenario in table {
-            let whole = run(scenario.steps, partial: scenario.partial)
+            let whole = runScript(scenario.steps, partial: scenario.partial)
             XCTAssertEqual(whole.rules, scenario.rules, scenario.name)
             XCTAssertEqual(whole.switches.map(\.protocolName), scenario.switches, scenario.name)
-            let bytewise = run(scenario.steps, partial: scenario.partial, chunk: 1)
+            let bytewise = runScript(scenario.steps, partial: scenario.partial, chunk: 1)
             XCTAssertEqual(bytewise.rules, scenario.rules, "\(scenario.name), fed byte by byte")
             XCTAssertEqual(bytewise.switches.map(\.protocolName), scenario.switches, "\(scenario.name), byte by byte")
         }
     }
 
     func testSwitchRecordCarriesFramesOffsetsAndPostSwitchBytes() {
-        let outcome = run([.client(wsRequest), .server(ws101 + "\u{81}\u{02}Hi"), .clientBytes(clientFrame)])
+        let outcome = runScript([.client(wsRequest), .serverBytes(Array(ws101.utf8) + serverFrame), .clientBytes(clientFrame)])
         XCTAssertEqual(outcome.switches.count, 1)
         let record = outcome.switches[0]
         XCTAssertEqual(record.request?.frame, 1)
@@ -199,7 +199,7 @@ final class UpgradeTrackerTests: XCTestCase {
     }
 
     func testDeclinedRecordAndViolationEvidence() {
-        let outcome = run([.client(wsRequest), .server("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"),
+        let outcome = runScript([.client(wsRequest), .server("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"),
                            .clientBytes(clientFrame)])
         XCTAssertEqual(outcome.declined.count, 1)
         XCTAssertEqual(outcome.declined[0].response.status, 403)
@@ -211,7 +211,7 @@ final class UpgradeTrackerTests: XCTestCase {
     }
 
     func testHTTPStatisticsCountMessages() {
-        let outcome = run([.client("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n"),
+        let outcome = runScript([.client("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n"),
                            .server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n")])
         XCTAssertEqual(outcome.statistics.requests, 2)
         XCTAssertEqual(outcome.statistics.responses, 2)
