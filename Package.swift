@@ -20,7 +20,7 @@ let package = Package(
         .target(name: "StreamReassembly", dependencies: ["PacketDecoding"]),
         .target(name: "HTTP1"),
         .target(name: "Findings", dependencies: ["PacketDecoding"]),
-        .target(name: "UpgradeAnalysis", dependencies: ["HTTP1", "Findings", "StreamReassembly"]),
+        .target(name: "UpgradeAnalysis", dependencies: ["HTTP1", "Findings", "StreamReassembly", "SwitchedProtocols"]),
         .target(name: "SwitchedProtocols", dependencies: ["Findings"]),
         .target(name: "Reporting", dependencies: ["Findings"]),
         .target(
