@@ -152,6 +152,33 @@ private var cases: [ReassemblyCase] { [
             .closed(1, .endOfInput),
         ]),
     ReassemblyCase(
+        name: "conflict in the older of two delivered segments names the older frame",
+        segments: hs + [t.c(0, "abcd"), t.c(4, "efgh"), t.c(1, "bXdefgh")],
+        expected: [
+            opened1,
+            .data(1, c2s, "abcd", frame: 4),
+            .data(1, c2s, "efgh", frame: 5),
+            .conflict(1, c2s, sequence: 1003, kept: "cdefgh", discarded: "Xdefgh", keptFrame: 4),
+            .closed(1, .endOfInput),
+        ]),
+    ReassemblyCase(
+        name: "mid-stream: data before the first captured byte is dropped as old",
+        segments: {
+            let m = Script(clientISN: 0x7FFF_FFF0)
+            return [m.c(4, "GET / HTTP/1.1\r\n"), m.c(0, "abcd"), m.c(2, "xyGE"), m.c(24, "more")]
+        }(),
+        expected: [
+            .opened(1, client: "10.0.0.1:40000", partial: true),
+            .data(1, c2s, "GET / HTTP/1.1\r\n", frame: 1),
+            .gap(1, c2s, 4, frame: 4),
+            .data(1, c2s, "more", frame: 4),
+            .closed(1, .endOfInput),
+        ],
+        check: { consumer, _ in
+            expect(consumer.summary(1)?[c2s].retransmittedBytes, 8, "retransmitted")
+                + expect(consumer.summary(1)?[c2s].outOfOrderSegments, 1, "out of order")
+        }),
+    ReassemblyCase(
         name: "overlaps older than the history window are dropped without comparison",
         limits: limits { $0.historyBytes = 16 },
         segments: hs + [t.c(0, "0123456789abcdefghijklmnopqrstuvwxyzABCD"), t.c(0, "X123"), t.c(36, "ABXD")],
@@ -303,6 +330,17 @@ private var cases: [ReassemblyCase] { [
             .end(1, s2c, frame: 6),
             .closed(1, .fin),
         ]),
+    ReassemblyCase(
+        name: "buffered data beyond a FIN is never delivered",
+        segments: hs + [t.c(6, "ghij"), t.c(3, "def", flags: [.fin, .ack, .psh]), t.c(0, "abc"), t.c(6, "GHIJ")],
+        expected: [
+            opened1,
+            .data(1, c2s, "abc", frame: 6),
+            .data(1, c2s, "def", frame: 5),
+            .end(1, c2s, frame: 5),
+            .closed(1, .endOfInput),
+        ],
+        check: { _, reassembler in expect(reassembler.statistics.bufferedBytes, 0, "buffered") }),
     ReassemblyCase(
         name: "bare FIN before the data",
         segments: hs + [t.c(3, flags: [.fin, .ack]), t.c(0, "abc"), t.c(0, "abcdef")],
