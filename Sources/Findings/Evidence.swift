@@ -6,6 +6,8 @@ public enum EvidenceValue: Sendable, Equatable {
     case bytes([UInt8])
     case integer(Int64)
     case flag(Bool)
+    /// Nested evidence, e.g. a protocol's summary inside a switch record's `observed`.
+    indirect case object(Evidence)
 }
 
 /// Ordered key/value evidence (order is kept so output is deterministic).
@@ -44,6 +46,7 @@ extension JSONWriter {
         case .bytes(let raw): byteEvidence(raw)
         case .integer(let number): int(number)
         case .flag(let flag): bool(flag)
+        case .object(let nested): evidence(nested)
         }
     }
 

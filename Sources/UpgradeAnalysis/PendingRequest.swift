@@ -12,6 +12,8 @@ struct PendingRequest {
     var upgradeOffered: [String]
     var hasUpgradeHeader: Bool
     var expectsContinue: Bool
+    /// All header fields, kept only for requests that offer an upgrade (handshake checks).
+    var fields: [HTTPField]?
     var seen100 = false
     /// Body fully received.
     var complete = false

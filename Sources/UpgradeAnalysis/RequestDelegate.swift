@@ -45,7 +45,8 @@ extension UpgradeTracker {
         let request = PendingRequest(
             sequence: nextSequence, summary: MessageSummary(head: head, frame: frame, timestamp: timestamp),
             method: head.method, version: head.version, upgradeOffered: upgrade, hasUpgradeHeader: hasUpgrade,
-            expectsContinue: head.listContains("Expect", token: "100-continue"))
+            expectsContinue: head.listContains("Expect", token: "100-continue"),
+            fields: hasUpgrade ? head.fields : nil)
         nextSequence &+= 1
         if pending.count < options.maxPendingRequests {
             pending.append(request)

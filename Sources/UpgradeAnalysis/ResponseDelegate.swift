@@ -49,6 +49,7 @@ extension UpgradeTracker {
         lastAnswered = (request.sequence, false)
         let response = MessageSummary(head: head, frame: frame, timestamp: timestamp)
         if request.hasUpgradeHeader {
+            _ = checkHandshake(request, head)
             outbox.append(.upgradeDeclined(UpgradeDeclinedRecord(connection: connection, request: request.summary,
                                                                  response: response)))
             declined = (request.summary, response)
@@ -131,6 +132,7 @@ extension UpgradeTracker {
         switchRecord = SwitchRecord(connection: connection, protocolName: protocolName, request: request?.summary,
                                     response: response, clientHandoffOffset: nil, serverHandoffOffset: streamOffset,
                                     lastTimestamp: timestamp)
+        startPostSwitchAnalysis(request, head, protocolName: protocolName)
         switchClientSide(request)
         return .switchProtocols
     }
@@ -193,18 +195,12 @@ extension UpgradeTracker {
             held.removeAll()
             heldDropped = 0
             reportEarlyClientBytes(bytes, droppedCount: dropped)
-            bytes.withUnsafeBytes { switchedClientBytes($0) }
+            bytes.withUnsafeBytes { postSwitchClient($0) }
             switchRecord?.bytesAfterSwitchClient &+= dropped
+            if dropped > 0 { postSwitchGap(fromClient: true, length: dropped) }
         } else if clientMode == .http {
             // Parser is between messages (a request without Upgrade was answered by 101).
             clientMode = .switched
-        }
-    }
-
-    private func switchedClientBytes(_ bytes: UnsafeRawBufferPointer) {
-        switchRecord?.bytesAfterSwitchClient &+= UInt64(bytes.count)
-        if firstClientBytes.count < options.firstBytesKept {
-            firstClientBytes.append(contentsOf: bytes.prefix(options.firstBytesKept - firstClientBytes.count))
         }
     }
 

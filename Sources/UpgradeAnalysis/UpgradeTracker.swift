@@ -38,6 +38,7 @@ public final class UpgradeTracker {
 
     /// The switch record being built (emitted at connection close).
     var switchRecord: SwitchRecord?
+    var postSwitch = PostSwitchAnalyzer.none
     var firstClientBytes: [UInt8] = []
     var firstServerBytes: [UInt8] = []
     var serverPostSwitchChecked = false
@@ -95,11 +96,13 @@ public final class UpgradeTracker {
                 heldDropped &+= length
             case .switched:
                 switchRecord?.bytesAfterSwitchClient &+= length
+                postSwitchGap(fromClient: true, length: length)
             case .ignored:
                 break
             }
         } else if serverSwitched {
             switchRecord?.bytesAfterSwitchServer &+= length
+            postSwitchGap(fromClient: false, length: length)
         } else if !tunnelOnly {
             var delegate = ResponseDelegate(tracker: self)
             responseParser.gap(length: length, delegate: &delegate)
@@ -123,7 +126,9 @@ public final class UpgradeTracker {
     /// The connection closed: emits the switch record with its post-switch byte counts.
     public func close(lastTimestamp: Timestamp) {
         checkServerPostSwitchBytes(final: true)
+        let postSwitchSummary = finishPostSwitch()
         if var record = switchRecord {
+            if let postSwitchSummary { record.observed.append(postSwitchSummary.name, .object(postSwitchSummary.summary)) }
             record.lastTimestamp = lastTimestamp
             if !firstClientBytes.isEmpty { record.observed.append("client_first_bytes", .bytes(firstClientBytes)) }
             if !firstServerBytes.isEmpty { record.observed.append("server_first_bytes", .bytes(firstServerBytes)) }
@@ -186,11 +191,13 @@ public final class UpgradeTracker {
         }
     }
 
-    private func postSwitchClient(_ bytes: UnsafeRawBufferPointer) {
+    func postSwitchClient(_ bytes: UnsafeRawBufferPointer) {
+        guard !bytes.isEmpty else { return }
         switchRecord?.bytesAfterSwitchClient &+= UInt64(bytes.count)
         if firstClientBytes.count < options.firstBytesKept {
             firstClientBytes.append(contentsOf: bytes.prefix(options.firstBytesKept - firstClientBytes.count))
         }
+        postSwitchData(fromClient: true, bytes)
     }
 
     // MARK: Server side
@@ -215,6 +222,7 @@ public final class UpgradeTracker {
             firstServerBytes.append(contentsOf: bytes.prefix(options.firstBytesKept - firstServerBytes.count))
         }
         checkServerPostSwitchBytes(final: false)
+        postSwitchData(fromClient: false, bytes)
     }
 
     /// RFC 9110 §15.2.2: after the 101 the server speaks the new protocol. A second HTTP/1.x
