@@ -36,6 +36,7 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"]),
         .testTarget(name: "UpgradeAnalysisTests", dependencies: ["UpgradeAnalysis", "TestSupport"]),
         .testTarget(name: "FindingsTests", dependencies: ["Findings"]),
+        .testTarget(name: "SwitchedProtocolsTests", dependencies: ["SwitchedProtocols"]),
         .testTarget(
             name: "SwitchyardKitTests",
             dependencies: ["SwitchyardKit", "TestSupport"],
