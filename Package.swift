@@ -20,7 +20,7 @@ let package = Package(
         .target(name: "StreamReassembly", dependencies: ["PacketDecoding"]),
         .target(name: "HTTP1"),
         .target(name: "Findings", dependencies: ["PacketDecoding"]),
-        .target(name: "UpgradeAnalysis", dependencies: ["HTTP1", "Findings", "StreamReassembly"]),
+        .target(name: "UpgradeAnalysis", dependencies: ["HTTP1", "Findings", "StreamReassembly", "SwitchedProtocols"]),
         .target(name: "SwitchedProtocols", dependencies: ["Findings"]),
         .target(name: "Reporting", dependencies: ["Findings"]),
         .target(
@@ -36,7 +36,7 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"]),
         .testTarget(name: "UpgradeAnalysisTests", dependencies: ["UpgradeAnalysis", "TestSupport"]),
         .testTarget(name: "FindingsTests", dependencies: ["Findings"]),
-        .testTarget(name: "SwitchedProtocolsTests", dependencies: ["SwitchedProtocols"]),
+        .testTarget(name: "SwitchedProtocolsTests", dependencies: ["SwitchedProtocols"], exclude: ["Fixtures"]),
         .testTarget(
             name: "SwitchyardKitTests",
             dependencies: ["SwitchyardKit", "TestSupport"],

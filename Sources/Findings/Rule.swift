@@ -20,7 +20,7 @@ extension Rule {
         id: "tcp_overlap_conflict", severity: .high, reference: "RFC 9293 §3.10.7.4",
         summary: "Overlapping TCP segments carried different bytes; endpoints and monitors may each see a different stream.")
     public static let analyzerLimitReached = Rule(
-        id: "analyzer_limit_reached", severity: .info, reference: "Switchyard limits (docs/RULES.md)",
+        id: "analyzer_limit_reached", severity: .info, reference: "Switchyard limits",
         summary: "A configured buffer or table limit was reached; part of the traffic was not analysed.")
 
     // MARK: HTTP/1.1 upgrade (RFC 9110 §7.8)
@@ -87,7 +87,7 @@ extension Rule {
         id: "http_content_length_with_transfer_encoding", severity: .medium, reference: "RFC 9112 §6.1",
         summary: "Both Transfer-Encoding and Content-Length in one message (request smuggling vector).")
     public static let httpMalformedMessage = Rule(
-        id: "http_malformed_message", severity: .low, reference: "RFC 9112 §2-§7",
+        id: "http_malformed_message", severity: .low, reference: "RFC 9112 §2–§7",
         summary: "An HTTP/1.x message that does not parse; analysis resumed at the next message start.")
 
     /// Every rule, in catalogue order.

@@ -25,7 +25,7 @@ public struct HTTPField: Hashable, Sendable {
 /// A parsed request or response head (start line and header fields).
 ///
 /// Only heads are materialised; bodies are skipped by length and never copied.
-public struct HTTPMessageHead: Sendable {
+public struct HTTPMessageHead: Sendable, Equatable {
     public enum Kind: Sendable { case request, response }
     public var kind: Kind
     /// Request method as sent (case-sensitive, RFC 9110 §9.1); empty for responses.

@@ -1,32 +1,822 @@
-/// Incremental HTTP/1.x parser for one direction of a connection (RFC 9112).
-/// IMPLEMENTATION PENDING (helper).
-public struct HTTPMessageParser {
+/// Incremental HTTP/1.x parser for one direction of a connection (RFC 9112), after llhttp
+/// and picohttpparser.
+///
+/// It is fed chunks of any size and reports the same events whatever the chunking: every
+/// decision depends only on stream positions, never on where a chunk happens to end. Heads
+/// are buffered (at most `options.maxHeadBytes`) and materialised once complete; bodies are
+/// skipped by length without being copied. After a framing error or a gap it resynchronises
+/// at the next line that plausibly starts a message. A direction whose first bytes cannot
+/// start a message of its role (requests: a method token of at most `maxMethodLength` bytes
+/// and SP; responses: "HTTP/"), or that starts with the HTTP/2 preface, is reported once
+/// (`.notHTTP`) at the first impossible byte and then ignored.
+///
+/// Every head delivered to `headComplete` is followed by `messageComplete` (for
+/// `.switchProtocols`, at once, just before the pause) unless a framing error, a gap or
+/// `finish` is reported first. While paused, nothing is consumed: `feed` returns
+/// `.paused(at: 0)`, and `gap` and `finish` do nothing, so the caller re-presents what it held
+/// back after `resume()`.
+public struct HTTPMessageParser: Sendable {
     public let role: HTTPRole
     public let options: HTTPParserOptions
     /// Bytes of this direction consumed so far, gaps included.
     public private(set) var streamOffset: UInt64 = 0
     /// True once the direction was found not to carry HTTP; further input is ignored cheaply.
-    public private(set) var isSkipping = false
-    public private(set) var isPaused = false
+    public var isSkipping: Bool { state == .skipping }
+    public var isPaused: Bool { state == .paused }
+
+    /// Longest method accepted as the first token of a direction: beyond it the direction is
+    /// not HTTP (an SSH banner, for instance, is one long token).
+    public static let maxMethodLength = 20
+    /// Longest chunk-size line, extensions included. It is scanned, not buffered; the bound
+    /// keeps a stream that never ends the line from hiding inside a chunked body.
+    public static let maxChunkLineBytes = 4096
+    /// Evidence attached to parse errors is at most this many bytes.
+    public static let evidenceLimit = 64
+
+    private enum State: UInt8 {
+        case idle            // between messages, at a line start (empty lines skipped)
+        case startLine       // validating the request or status line byte by byte
+        case headerLines     // buffering field lines up to the blank line
+        case bodyLength      // `remaining` body bytes to skip
+        case chunkLine       // chunk-size line (RFC 9112 §7.1)
+        case chunkData       // `remaining` chunk bytes to skip
+        case chunkDataEnd    // the CRLF after chunk data
+        case trailers        // trailer section up to its blank line (RFC 9112 §7.1.2)
+        case untilClose      // body delimited by the end of the direction (RFC 9112 §6.3 item 8)
+        case resync          // scanning for a line that starts a message
+        case paused
+        case skipping        // not HTTP
+    }
+
+    private enum LineOutcome { case needMore, done, failed }
+
+    private var state = State.idle
+    /// The state `resume()` returns to.
+    private var resumeState = State.idle
+    /// Stream offset of byte 0 of the chunk being fed.
+    private var feedBase: UInt64 = 0
+    /// The head being parsed; during chunked bodies, the current chunk line's first bytes (evidence).
+    private var headBuffer: [UInt8] = []
+    /// Stream offset of the current message's first byte.
+    private var messageStart: UInt64 = 0
+    /// Body or chunk bytes left to skip; the chunk size while parsing a chunk line.
+    private var remaining: UInt64 = 0
+    /// Sub-state of the line being validated byte by byte.
+    private var lineState: UInt8 = 0
+    /// Length of the current token, version position, status digits or line length.
+    private var counter = 0
+    /// The method's bytes packed into an integer, to recognise known methods cheaply.
+    private var methodPacked: UInt64 = 0
+    private var lastWasCR = false
+    /// No message has started yet and no gap was seen: a bad start means "not HTTP".
+    private var firstMessage = true
+    /// The start line being validated was found by resynchronisation: stricter rules, silent failure.
+    private var candidate = false
+    /// A resync candidate whose method is not a known one needs a target starting "/", "*" or "http".
+    private var candidateTargetCheck = false
+    private var startLineEnd = 0
+    private var startLineBareLF = false
+    private var headerLineStart = 0
+    private var fieldLineCount = 0
+    private var atLineStart = true
+    private var pauseAfterMessage = false
+    /// Stream offset of the current chunk line, chunk-data terminator or trailer section.
+    private var chunkLineStart: UInt64 = 0
+    private var trailerBytes = 0
 
     public init(role: HTTPRole, options: HTTPParserOptions = HTTPParserOptions()) {
         self.role = role
         self.options = options
     }
 
+    // MARK: - Public entry points
+
     public mutating func feed<D: HTTPParserDelegate>(_ bytes: UnsafeRawBufferPointer, delegate: inout D) -> HTTPParseResult {
-        fatalError("pending")
+        switch state {
+        case .skipping:
+            streamOffset &+= UInt64(bytes.count)
+            return .consumedAll
+        case .paused:
+            return .paused(at: 0)
+        default:
+            break
+        }
+        feedBase = streamOffset
+        let count = bytes.count
+        var index = 0
+        while index < count {
+            switch state {
+            case .idle:
+                index = skipEmptyLines(bytes, from: index)
+            case .startLine:
+                index = parseStartLine(bytes, from: index, delegate: &delegate)
+            case .headerLines:
+                index = parseHeaderLines(bytes, from: index, delegate: &delegate)
+            case .bodyLength:
+                index = skipBody(bytes, from: index, delegate: &delegate)
+            case .chunkLine:
+                index = parseChunkLine(bytes, from: index, delegate: &delegate)
+            case .chunkData:
+                index = skipChunkData(bytes, from: index)
+            case .chunkDataEnd:
+                index = parseChunkDataEnd(bytes, from: index, delegate: &delegate)
+            case .trailers:
+                index = parseTrailers(bytes, from: index, delegate: &delegate)
+            case .untilClose, .skipping:
+                index = count
+            case .resync:
+                index = resynchronise(bytes, from: index)
+            case .paused:
+                streamOffset = feedBase &+ UInt64(index)
+                return .paused(at: index)
+            }
+        }
+        streamOffset = feedBase &+ UInt64(count)
+        return state == .paused ? .paused(at: count) : .consumedAll
     }
 
+    /// `length` bytes of the direction are missing. Inside a body of known length (or one read
+    /// until close) they are skipped in sync; anywhere else the parser reports `.gap` (unless it
+    /// is already resynchronising) and resynchronises, treating the byte after the gap as a line start.
     public mutating func gap<D: HTTPParserDelegate>(length: UInt64, delegate: inout D) {
-        fatalError("pending")
+        guard length > 0 else { return }
+        let start = streamOffset
+        switch state {
+        case .paused:
+            return
+        case .skipping, .untilClose:
+            break
+        case .resync:
+            atLineStart = true
+        case .bodyLength:
+            if length < remaining {
+                remaining -= length
+            } else {
+                // The message ends inside the gap; what followed it is lost.
+                let end = start &+ remaining
+                let lost = length - remaining
+                remaining = 0
+                completeMessage(at: end, delegate: &delegate)
+                if lost > 0 { lostSync(at: end, delegate: &delegate) }
+            }
+        case .chunkData:
+            if length <= remaining {
+                remaining -= length
+                if remaining == 0 { beginChunkDataEnd(at: start &+ length) }
+            } else {
+                lostSync(at: start, delegate: &delegate)
+            }
+        case .startLine where candidate:
+            enterResync(atLineStart: true)
+        case .idle, .startLine, .headerLines, .chunkLine, .chunkDataEnd, .trailers:
+            lostSync(at: start, delegate: &delegate)
+        }
+        firstMessage = false
+        streamOffset = start &+ length
     }
 
+    /// The direction ended: completes a body read until close, or reports `.truncatedMessage`
+    /// (at the message's first byte) when it ended inside a head or a delimited body.
     public mutating func finish<D: HTTPParserDelegate>(delegate: inout D) {
-        fatalError("pending")
+        switch state {
+        case .untilClose:
+            completeMessage(at: streamOffset, delegate: &delegate)
+        case .startLine where candidate:
+            enterResync(atLineStart: true)
+        case .startLine, .headerLines:
+            report(.truncatedMessage, at: messageStart, evidence: headPrefix, delegate: &delegate)
+            state = .idle
+        case .bodyLength, .chunkLine, .chunkData, .chunkDataEnd, .trailers:
+            report(.truncatedMessage, at: messageStart, evidence: [], delegate: &delegate)
+            state = .idle
+        case .idle, .resync, .paused, .skipping:
+            break
+        }
+        if state != .paused { pauseAfterMessage = false }
     }
 
+    /// Continue parsing as HTTP after a pause; the caller re-feeds the bytes it held back.
     public mutating func resume() {
-        isPaused = false
+        guard state == .paused else { return }
+        state = resumeState
+        resumeState = .idle
+    }
+
+    // MARK: - Between messages and resynchronisation
+
+    @inline(__always)
+    private func offset(_ index: Int) -> UInt64 { feedBase &+ UInt64(index) }
+
+    private var headPrefix: [UInt8] { Array(headBuffer.prefix(Self.evidenceLimit)) }
+
+    /// Empty lines before a start line are ignored (RFC 9112 §2.2); any other byte starts one.
+    private mutating func skipEmptyLines(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        var index = start
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte != ASCII.cr && byte != ASCII.lf {
+                beginStartLine(at: index, candidate: state == .resync)
+                return index
+            }
+            index += 1
+        }
+        return index
+    }
+
+    /// Finds the next line start (a word-at-a-time scan, nothing buffered) and tries it as a
+    /// message start. Every byte is looked at a bounded number of times: linear overall.
+    private mutating func resynchronise(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        var index = start
+        if !atLineStart {
+            guard let lineFeed = firstIndex(of: ASCII.lf, in: bytes, from: index, to: bytes.count) else {
+                return bytes.count
+            }
+            index = lineFeed + 1
+            atLineStart = true
+        }
+        return skipEmptyLines(bytes, from: index)
+    }
+
+    private mutating func enterResync(atLineStart: Bool) {
+        state = .resync
+        self.atLineStart = atLineStart
+        candidate = false
+        pauseAfterMessage = false
+    }
+
+    private mutating func lostSync<D: HTTPParserDelegate>(at offset: UInt64, delegate: inout D) {
+        report(.gap, at: offset, evidence: [], delegate: &delegate)
+        if state == .paused {
+            resumeState = .resync
+            atLineStart = true
+            candidate = false
+        } else {
+            enterResync(atLineStart: true)
+        }
+    }
+
+    private func report<D: HTTPParserDelegate>(_ kind: HTTPParseError.Kind, at offset: UInt64, evidence: [UInt8],
+                                               delegate: inout D) {
+        delegate.parseError(HTTPParseError(kind, streamOffset: offset, evidence: evidence))
+    }
+
+    private mutating func declareNotHTTP<D: HTTPParserDelegate>(delegate: inout D) {
+        report(.notHTTP, at: messageStart, evidence: headPrefix, delegate: &delegate)
+        state = .skipping
+        headBuffer = []
+    }
+
+    private mutating func completeMessage<D: HTTPParserDelegate>(at offset: UInt64, delegate: inout D) {
+        delegate.messageComplete(streamOffset: offset)
+        if pauseAfterMessage {
+            pauseAfterMessage = false
+            state = .paused
+            resumeState = .idle
+        } else {
+            state = .idle
+        }
+    }
+
+    // MARK: - Start line
+
+    private mutating func beginStartLine(at index: Int, candidate: Bool) {
+        state = .startLine
+        self.candidate = candidate
+        messageStart = offset(index)
+        headBuffer.removeAll(keepingCapacity: true)
+        lineState = 0
+        counter = 0
+        methodPacked = 0
+        lastWasCR = false
+        candidateTargetCheck = false
+        startLineBareLF = false
+    }
+
+    private mutating func parseStartLine<D: HTTPParserDelegate>(_ bytes: UnsafeRawBufferPointer, from start: Int,
+                                                               delegate: inout D) -> Int {
+        let count = bytes.count
+        let room = max(0, options.maxHeadBytes - headBuffer.count)
+        let limit = start + min(count - start, room)
+        var index = start
+        var outcome = LineOutcome.needMore
+        if role == .request {
+            while index < limit {
+                outcome = requestLineByte(bytes[index])
+                index += 1
+                if outcome != .needMore { break }
+            }
+        } else {
+            while index < limit {
+                outcome = statusLineByte(bytes[index])
+                index += 1
+                if outcome != .needMore { break }
+            }
+        }
+        headBuffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
+        switch outcome {
+        case .done:
+            return startLineComplete(bytes, at: index, delegate: &delegate)
+        case .failed:
+            let atLineStart = headBuffer.last == ASCII.lf
+            if candidate {
+                enterResync(atLineStart: atLineStart)
+                return index
+            }
+            if firstMessage && !matchedProtocolPrefix {
+                declareNotHTTP(delegate: &delegate)
+                return count
+            }
+            firstMessage = false
+            report(.invalidStartLine, at: messageStart, evidence: headPrefix, delegate: &delegate)
+            enterResync(atLineStart: atLineStart)
+            return index
+        case .needMore:
+            return index < count ? headTooLarge(at: index, delegate: &delegate) : index
+        }
+    }
+
+    /// Whether the start line so far shows that the direction speaks HTTP: a method token and
+    /// its SP for requests, "HTTP/" for responses. A first start line that fails before this
+    /// point means the direction is not HTTP; one that fails after it is an invalid start line
+    /// (a client that sends a space inside its target still speaks HTTP).
+    private var matchedProtocolPrefix: Bool {
+        role == .request ? lineState > 0 : (lineState > 0 || counter >= 5)
+    }
+
+    /// `method SP request-target SP HTTP-version CRLF` (RFC 9112 §3), one byte at a time so
+    /// that a direction that is not HTTP is recognised at its first impossible byte.
+    @inline(__always)
+    private mutating func requestLineByte(_ byte: UInt8) -> LineOutcome {
+        switch lineState {
+        case 0:  // method
+            if isTokenByte(byte) {
+                if candidate && !((byte >= 0x41 && byte <= 0x5A) || byte == 0x2D || byte == 0x5F) { return .failed }
+                counter += 1
+                if counter > Self.maxMethodLength { return .failed }
+                methodPacked = methodPacked << 8 | UInt64(byte)
+                return .needMore
+            }
+            guard byte == ASCII.space, counter > 0 else { return .failed }
+            if candidate {
+                candidateTargetCheck = !(counter <= 8 && Self.knownMethods.contains(methodPacked))
+            }
+            lineState = 1
+            counter = 0
+            return .needMore
+        case 1:  // request-target: any visible byte, no whitespace
+            if byte == ASCII.space {
+                guard counter > 0, !candidateTargetCheck else { return .failed }
+                lineState = 2
+                counter = 0
+                return .needMore
+            }
+            guard byte > ASCII.space, byte != ASCII.delete else { return .failed }
+            if candidateTargetCheck {
+                if counter == 0 && (byte == ASCII.slash || byte == ASCII.asterisk) {
+                    candidateTargetCheck = false
+                } else if asciiLower(byte) == Self.httpLowercase(counter) {
+                    if counter == 3 { candidateTargetCheck = false }
+                } else {
+                    return .failed
+                }
+            }
+            counter += 1
+            return .needMore
+        case 2:  // HTTP-version, then CRLF or a bare LF
+            if counter < 8 {
+                guard versionByte(byte) else { return .failed }
+                counter += 1
+                return .needMore
+            }
+            if byte == ASCII.cr {
+                lineState = 3
+                return .needMore
+            }
+            if byte == ASCII.lf {
+                startLineBareLF = true
+                return .done
+            }
+            return .failed
+        default:  // after CR
+            return byte == ASCII.lf ? .done : .failed
+        }
+    }
+
+    /// `HTTP-version SP 3DIGIT SP reason-phrase CRLF` (RFC 9112 §4). The reason may be empty
+    /// or absent together with its space ("HTTP/1.1 101"), as real servers send.
+    @inline(__always)
+    private mutating func statusLineByte(_ byte: UInt8) -> LineOutcome {
+        switch lineState {
+        case 0:  // HTTP-version SP
+            if counter < 8 {
+                guard versionByte(byte) else { return .failed }
+                counter += 1
+                return .needMore
+            }
+            guard byte == ASCII.space else { return .failed }
+            lineState = 1
+            counter = 0
+            return .needMore
+        case 1:  // status code, then SP, CRLF or a bare LF
+            if counter < 3 {
+                guard isDigit(byte), counter > 0 || byte != ASCII.zero else { return .failed }
+                counter += 1
+                return .needMore
+            }
+            switch byte {
+            case ASCII.space:
+                lineState = 2
+                return .needMore
+            case ASCII.cr:
+                lineState = 3
+                return .needMore
+            case ASCII.lf:
+                startLineBareLF = true
+                return .done
+            default:
+                return .failed
+            }
+        case 2:  // reason-phrase: anything up to the LF
+            if byte == ASCII.lf {
+                startLineBareLF = !lastWasCR
+                return .done
+            }
+            lastWasCR = byte == ASCII.cr
+            return .needMore
+        default:  // after CR
+            return byte == ASCII.lf ? .done : .failed
+        }
+    }
+
+    /// Byte `counter` (0...7) of "HTTP/" DIGIT "." DIGIT; a resync candidate must be HTTP/1.x.
+    @inline(__always)
+    private func versionByte(_ byte: UInt8) -> Bool {
+        switch counter {
+        case 0: return byte == 0x48  // H
+        case 1, 2: return byte == 0x54  // T
+        case 3: return byte == 0x50  // P
+        case 4: return byte == ASCII.slash
+        case 5: return isDigit(byte) && (!candidate || byte == ASCII.one)
+        case 6: return byte == ASCII.period
+        default: return isDigit(byte)
+        }
+    }
+
+    @inline(__always)
+    private static func httpLowercase(_ index: Int) -> UInt8 {
+        switch index {
+        case 0: return 0x68  // h
+        case 3: return 0x70  // p
+        default: return 0x74  // t
+        }
+    }
+
+    /// Methods a resync candidate may start with before any target (RFC 9110 §9, RFC 5789, RFC 9113 §3.4).
+    private static let knownMethods: [UInt64] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "PRI",
+    ].map { name in name.utf8.reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
+
+    private mutating func startLineComplete<D: HTTPParserDelegate>(_ bytes: UnsafeRawBufferPointer, at index: Int,
+                                                                  delegate: inout D) -> Int {
+        startLineEnd = headBuffer.count
+        let major: UInt8
+        if role == .request {
+            if Self.isHTTP2Preface(headBuffer) {
+                // RFC 9113 §3.4: the client connection preface; let the caller sniff it.
+                declareNotHTTP(delegate: &delegate)
+                return bytes.count
+            }
+            major = headBuffer[startLineEnd - (startLineBareLF ? 1 : 2) - 3]
+        } else {
+            major = headBuffer[5]
+        }
+        firstMessage = false
+        guard major == ASCII.one else {
+            report(.invalidVersion, at: messageStart, evidence: headPrefix, delegate: &delegate)
+            enterResync(atLineStart: true)
+            return index
+        }
+        candidate = false
+        state = .headerLines
+        headerLineStart = startLineEnd
+        fieldLineCount = 0
+        return index
+    }
+
+    private static func isHTTP2Preface(_ line: [UInt8]) -> Bool {
+        let preface: StaticString = "PRI * HTTP/2.0"
+        guard line.count >= preface.utf8CodeUnitCount else { return false }
+        return (0..<preface.utf8CodeUnitCount).allSatisfy { line[$0] == preface.utf8Start[$0] }
+    }
+
+    private mutating func headTooLarge<D: HTTPParserDelegate>(at index: Int, delegate: inout D) -> Int {
+        let atLineStart = headBuffer.last == ASCII.lf
+        if !candidate {
+            firstMessage = false
+            report(.headTooLarge, at: messageStart, evidence: headPrefix, delegate: &delegate)
+        }
+        enterResync(atLineStart: atLineStart)
+        return index
+    }
+
+    // MARK: - Field lines and the head
+
+    /// Buffers whole lines (found with a word-at-a-time scan) until the blank line.
+    private mutating func parseHeaderLines<D: HTTPParserDelegate>(_ bytes: UnsafeRawBufferPointer, from start: Int,
+                                                                 delegate: inout D) -> Int {
+        let count = bytes.count
+        var index = start
+        while index < count {
+            let lineFeed = firstIndex(of: ASCII.lf, in: bytes, from: index, to: count)
+            let end = lineFeed.map { $0 + 1 } ?? count
+            let room = max(0, options.maxHeadBytes - headBuffer.count)
+            if end - index > room {
+                headBuffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + room)]))
+                return headTooLarge(at: index + room, delegate: &delegate)
+            }
+            headBuffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<end]))
+            index = end
+            guard lineFeed != nil else { break }
+            let lineLength = headBuffer.count - headerLineStart
+            if lineLength == 1 || (lineLength == 2 && headBuffer[headerLineStart] == ASCII.cr) {
+                return headComplete(at: index, delegate: &delegate)
+            }
+            headerLineStart = headBuffer.count
+            fieldLineCount += 1
+        }
+        return index
+    }
+
+    private mutating func headComplete<D: HTTPParserDelegate>(at index: Int, delegate: inout D) -> Int {
+        let headEnd = offset(index)
+        let reader = { (raw: UnsafeRawBufferPointer) in
+            HTTPHeadReader(role: self.role, raw: raw, startLineEnd: self.startLineEnd,
+                           startLineBareLF: self.startLineBareLF, headOffset: self.messageStart,
+                           fieldLineCount: self.fieldLineCount).read()
+        }
+        switch headBuffer.withUnsafeBytes(reader) {
+        case .failure(let error):
+            delegate.parseError(error)
+            enterResync(atLineStart: true)
+        case .success(let (head, framing)):
+            let action = delegate.headComplete(head, streamOffset: headEnd)
+            startBody(status: head.status, framing: framing, action: action, at: headEnd, delegate: &delegate)
+        }
+        return index
+    }
+
+    /// Applies RFC 9112 §6.3 with the delegate's knowledge of the other direction. A message
+    /// that has no body (switch, HEAD, 1xx/204/304) ignores its framing fields, even invalid ones
+    /// (RFC 9110 §9.3.6: a 2xx to CONNECT ignores them too); their anomalies stay on the head.
+    private mutating func startBody<D: HTTPParserDelegate>(status: Int, framing: BodyFraming, action: HTTPHeadAction,
+                                                          at offset: UInt64, delegate: inout D) {
+        if action == .switchProtocols {
+            // The message ends with its head; the next byte belongs to the new protocol.
+            pauseAfterMessage = true
+            completeMessage(at: offset, delegate: &delegate)
+            return
+        }
+        pauseAfterMessage = action == .pauseAfterMessage
+        let bodiless = role == .response && (status < 200 || status == 204 || status == 304)
+        if action == .skipBody || bodiless {
+            completeMessage(at: offset, delegate: &delegate)
+            return
+        }
+        switch framing {
+        case .none:
+            completeMessage(at: offset, delegate: &delegate)
+        case .length(let length):
+            remaining = length
+            state = .bodyLength
+        case .chunked:
+            beginChunkLine(at: offset)
+        case .untilClose:
+            state = .untilClose
+        case .invalid(let error):
+            delegate.parseError(error)
+            enterResync(atLineStart: true)
+        }
+    }
+
+    // MARK: - Bodies
+
+    /// Content-Length bodies: O(1) per chunk, nothing copied.
+    private mutating func skipBody<D: HTTPParserDelegate>(_ bytes: UnsafeRawBufferPointer, from start: Int,
+                                                         delegate: inout D) -> Int {
+        let available = UInt64(bytes.count - start)
+        if available < remaining {
+            remaining -= available
+            return bytes.count
+        }
+        let end = start + Int(remaining)
+        remaining = 0
+        completeMessage(at: offset(end), delegate: &delegate)
+        return end
+    }
+
+    private mutating func beginChunkLine(at offset: UInt64) {
+        state = .chunkLine
+        lineState = 0
+        counter = 0
+        remaining = 0
+        chunkLineStart = offset
+        headBuffer.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func parseChunkLine<D: HTTPParserDelegate>(_ bytes: UnsafeRawBufferPointer, from start: Int,
+                                                               delegate: inout D) -> Int {
+        var index = start
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            if headBuffer.count < Self.evidenceLimit { headBuffer.append(byte) }
+            counter += 1
+            let outcome = counter > Self.maxChunkLineBytes ? .failed : chunkLineByte(byte)
+            switch outcome {
+            case .needMore:
+                continue
+            case .done:
+                if remaining == 0 {
+                    beginTrailers(at: offset(index))
+                } else {
+                    state = .chunkData
+                }
+                return index
+            case .failed:
+                report(.invalidChunk, at: chunkLineStart, evidence: headBuffer, delegate: &delegate)
+                enterResync(atLineStart: byte == ASCII.lf)
+                return index
+            }
+        }
+        return index
+    }
+
+    /// `chunk-size [ chunk-ext ] CRLF`, with
+    /// `chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ( token / quoted-string ) ] )`
+    /// (RFC 9112 §7.1.1). A bare LF is tolerated here, as by most servers.
+    @inline(__always)
+    private mutating func chunkLineByte(_ byte: UInt8) -> LineOutcome {
+        switch lineState {
+        case 0:  // first hex digit
+            guard let digit = hexValue(byte) else { return .failed }
+            remaining = UInt64(digit)
+            lineState = 1
+            return .needMore
+        case 1:  // more hex digits
+            if let digit = hexValue(byte) {
+                guard remaining <= UInt64.max >> 4 else { return .failed }
+                remaining = remaining << 4 | UInt64(digit)
+                return .needMore
+            }
+            return chunkLineEndOrExtension(byte, whitespaceState: 2)
+        case 2, 10:  // BWS after the size or after an extension value
+            return chunkLineEndOrExtension(byte, whitespaceState: lineState)
+        case 3:  // BWS before an extension name
+            if isWhitespace(byte) { return .needMore }
+            guard isTokenByte(byte) else { return .failed }
+            lineState = 4
+            return .needMore
+        case 4:  // extension name
+            if isTokenByte(byte) { return .needMore }
+            if byte == ASCII.equals {
+                lineState = 6
+                return .needMore
+            }
+            return chunkLineEndOrExtension(byte, whitespaceState: 5)
+        case 5:  // BWS after an extension name
+            if byte == ASCII.equals {
+                lineState = 6
+                return .needMore
+            }
+            return chunkLineEndOrExtension(byte, whitespaceState: 5)
+        case 6:  // BWS before an extension value
+            if isWhitespace(byte) { return .needMore }
+            if byte == ASCII.quote {
+                lineState = 8
+                return .needMore
+            }
+            guard isTokenByte(byte) else { return .failed }
+            lineState = 7
+            return .needMore
+        case 7:  // token value
+            if isTokenByte(byte) { return .needMore }
+            return chunkLineEndOrExtension(byte, whitespaceState: 10)
+        case 8:  // quoted-string
+            if byte == ASCII.quote {
+                lineState = 10
+                return .needMore
+            }
+            if byte == ASCII.backslash {
+                lineState = 9
+                return .needMore
+            }
+            return isQuotedTextByte(byte) ? .needMore : .failed
+        case 9:  // quoted-pair
+            guard isQuotedTextByte(byte) || byte == ASCII.quote || byte == ASCII.backslash else { return .failed }
+            lineState = 8
+            return .needMore
+        default:  // after CR
+            return byte == ASCII.lf ? .done : .failed
+        }
+    }
+
+    @inline(__always)
+    private mutating func chunkLineEndOrExtension(_ byte: UInt8, whitespaceState: UInt8) -> LineOutcome {
+        switch byte {
+        case ASCII.space, ASCII.tab:
+            lineState = whitespaceState
+            return .needMore
+        case ASCII.semicolon:
+            lineState = 3
+            return .needMore
+        case ASCII.cr:
+            lineState = 11
+            return .needMore
+        case ASCII.lf:
+            return .done
+        default:
+            return .failed
+        }
+    }
+
+    /// qdtext and the bytes of a quoted-pair (RFC 9110 §5.6.4): HTAB, SP, VCHAR, obs-text.
+    @inline(__always)
+    private func isQuotedTextByte(_ byte: UInt8) -> Bool {
+        byte == ASCII.tab || (byte >= ASCII.space && byte != ASCII.delete)
+    }
+
+    private mutating func skipChunkData(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        let available = UInt64(bytes.count - start)
+        if available < remaining {
+            remaining -= available
+            return bytes.count
+        }
+        let end = start + Int(remaining)
+        remaining = 0
+        beginChunkDataEnd(at: offset(end))
+        return end
+    }
+
+    private mutating func beginChunkDataEnd(at offset: UInt64) {
+        state = .chunkDataEnd
+        lineState = 0
+        chunkLineStart = offset
+        headBuffer.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func parseChunkDataEnd<D: HTTPParserDelegate>(_ bytes: UnsafeRawBufferPointer, from start: Int,
+                                                                  delegate: inout D) -> Int {
+        let byte = bytes[start]
+        let index = start + 1
+        headBuffer.append(byte)
+        if lineState == 0 && byte == ASCII.cr {
+            lineState = 1
+        } else if byte == ASCII.lf {
+            beginChunkLine(at: offset(index))
+        } else {
+            report(.invalidChunk, at: chunkLineStart, evidence: headBuffer, delegate: &delegate)
+            enterResync(atLineStart: false)
+        }
+        return index
+    }
+
+    private mutating func beginTrailers(at offset: UInt64) {
+        state = .trailers
+        counter = 0
+        lastWasCR = false
+        trailerBytes = 0
+        chunkLineStart = offset
+    }
+
+    /// The trailer section is skipped line by line up to its blank line, bounded like a head.
+    private mutating func parseTrailers<D: HTTPParserDelegate>(_ bytes: UnsafeRawBufferPointer, from start: Int,
+                                                              delegate: inout D) -> Int {
+        let count = bytes.count
+        var index = start
+        while index < count {
+            let lineFeed = firstIndex(of: ASCII.lf, in: bytes, from: index, to: count)
+            let end = lineFeed.map { $0 + 1 } ?? count
+            let room = max(0, options.maxHeadBytes - trailerBytes)
+            if end - index > room {
+                report(.headTooLarge, at: chunkLineStart, evidence: [], delegate: &delegate)
+                enterResync(atLineStart: false)
+                return index + room
+            }
+            trailerBytes += end - index
+            let contentEnd = lineFeed ?? count
+            if contentEnd > index {
+                counter += contentEnd - index
+                lastWasCR = bytes[contentEnd - 1] == ASCII.cr
+            }
+            index = end
+            guard lineFeed != nil else { break }
+            if counter == 0 || (counter == 1 && lastWasCR) {
+                completeMessage(at: offset(index), delegate: &delegate)
+                return index
+            }
+            counter = 0
+            lastWasCR = false
+        }
+        return index
     }
 }

@@ -10,3 +10,7 @@ extension PacketSource {
         (self as? ProgressReporting)?.progress ?? (0, nil)
     }
 }
+
+extension CaptureFileReader: ProgressReporting {
+    public var progress: (done: UInt64, total: UInt64?) { (bytesRead, totalBytes) }
+}

@@ -202,12 +202,49 @@ public struct PacketDecoder {
         case ip(IPVersion, Region)
     }
 
-    private static func upperLayer(_ protocolNumber: UInt8, _ source: IPAddress, _ destination: IPAddress,
-                                   _ payload: Region) -> Next {
+    private static func upperLayer(_ bytes: UnsafeRawBufferPointer, _ protocolNumber: UInt8, _ source: IPAddress,
+                                   _ destination: IPAddress, _ payload: Region) -> Next {
         switch protocolNumber {
         case 6: return .tcp(source, destination, payload)
         case 4: return .ip(.ipv4, payload)
         case 41: return .ip(.ipv6, payload)
+        case 17: return decodeGTPU(bytes, payload)
+        default: return .done(.skipped(.nonTCP))
+        }
+    }
+
+    /// GTP-U (3GPP TS 29.281 §5): mobile-network captures carry users' IP packets in UDP
+    /// port 2152. Only G-PDUs (message type 255) of version 1 are unwrapped; anything else
+    /// in UDP is non-TCP.
+    private static func decodeGTPU(_ bytes: UnsafeRawBufferPointer, _ udp: Region) -> Next {
+        guard udp.captured >= 8 else { return .done(.skipped(.nonTCP)) }
+        let sourcePort = bytes.u16(udp.start), destinationPort = bytes.u16(udp.start + 2)
+        guard sourcePort == 2152 || destinationPort == 2152 else { return .done(.skipped(.nonTCP)) }
+        let gtp = udp.dropping(8)
+        guard gtp.captured >= 8 else { return .done(.skipped(.truncated)) }
+        let flags = bytes[gtp.start]
+        guard flags >> 5 == 1, flags & 0x10 != 0, bytes[gtp.start + 1] == 0xFF else { return .done(.skipped(.nonTCP)) }
+        var offset = 8
+        if flags & 0x07 != 0 {
+            // Sequence number, N-PDU number and next-extension-type fields are present together.
+            offset = 12
+            guard gtp.captured >= offset else { return .done(.skipped(.truncated)) }
+            var nextExtension = bytes[gtp.start + 11]
+            var extensions = 0
+            while nextExtension != 0 {
+                extensions += 1
+                guard extensions <= 8, gtp.captured > offset else { return .done(.skipped(.malformed)) }
+                let length = Int(bytes[gtp.start + offset]) * 4
+                guard length > 0, gtp.captured >= offset + length else { return .done(.skipped(.malformed)) }
+                nextExtension = bytes[gtp.start + offset + length - 1]
+                offset += length
+            }
+        }
+        let inner = gtp.dropping(offset)
+        guard inner.captured >= 1 else { return .done(.skipped(.truncated)) }
+        switch bytes[inner.start] >> 4 {
+        case 4: return .ip(.ipv4, inner)
+        case 6: return .ip(.ipv6, inner)
         default: return .done(.skipped(.nonTCP))
         }
     }
@@ -237,7 +274,7 @@ public struct PacketDecoder {
         let payload = Region(start: start + headerLength,
                              capturedEnd: min(region.capturedEnd, start + totalLength),
                              wireLength: totalLength - headerLength)
-        return upperLayer(bytes[start + 9], source, destination, payload)
+        return upperLayer(bytes, bytes[start + 9], source, destination, payload)
     }
 
     /// IPv6 (RFC 8200 §3) and its extension header chain (§4).
@@ -275,7 +312,7 @@ public struct PacketDecoder {
                 headerLength = (Int(bytes[offset + 1]) + 2) * 4
             default:
                 let payload = Region(start: offset, capturedEnd: capturedEnd, wireLength: end - offset)
-                return upperLayer(nextHeader, source, destination, payload)
+                return upperLayer(bytes, nextHeader, source, destination, payload)
             }
             guard offset + headerLength <= end else { return .done(.skipped(.malformed)) }
             nextHeader = bytes[offset]

@@ -51,6 +51,9 @@ public struct DirectionStatistics: Sendable, Equatable {
     public var sawSYN = false
     public var sawFIN = false
     public var sawRST = false
+    /// Overlaps whose bytes differed from the first-seen version (each reported or not,
+    /// see `ReassemblyLimits.overlapFindingsPerDirection`).
+    public var overlapConflicts: UInt64 = 0
     public init() {}
 }
 
@@ -134,7 +137,21 @@ public struct ReassemblyLimits: Sendable {
     /// Connections tracked at once; the least recently active is evicted beyond it.
     public var maxConnections = 262_144
     /// Capture-time seconds without a packet after which a connection is closed.
+    /// Zero or negative disables the idle timeout.
     public var idleTimeoutSeconds: Int64 = 120
+    /// Out-of-order segments buffered per connection (both directions). Bounds the cost of
+    /// keeping the buffer sorted when an attacker sends many tiny segments.
+    public var connectionBufferSegments = 4096
+    /// Recently delivered bytes kept per direction to compare retransmissions against
+    /// (rounded down to a power of two; 0 disables the comparison). Overlaps older than
+    /// this window are dropped without comparison.
+    public var historyBytes = 64 << 10
+    /// Total bytes of those history windows over all connections; when exhausted, windows
+    /// stop growing (and new ones are not allocated), so comparison becomes best effort.
+    public var globalHistoryBytes = 256 << 20
+    /// `overlapConflict` findings reported per direction; further conflicts are only
+    /// counted (`DirectionStatistics.overlapConflicts`).
+    public var overlapFindingsPerDirection = 16
 
     public init() {}
 }

@@ -2,24 +2,648 @@ import PacketCapture
 import PacketDecoding
 
 /// Reassembles TCP connections, both directions, into ordered byte streams with gaps.
-/// IMPLEMENTATION PENDING (helper).
+///
+/// - Connections are keyed by their 4-tuple in either direction; the table is bounded
+///   (`maxConnections`, least recently active evicted) and idle connections expire.
+/// - In-order payload is handed to the consumer straight from the packet (no copy, no
+///   allocation); only out-of-order data is copied into a bounded, sorted per-direction buffer.
+/// - Missing data is always reported as a gap, never joined silently; overlapping bytes that
+///   differ are reported and the first-seen version is kept.
+///
+/// A closed connection (FIN/RST) stays in the table, absorbing late packets such as the final
+/// ACK, until it idles out, is evicted, or a new SYN reuses its 4-tuple.
+///
+/// This struct holds references to its connection objects: do not copy a reassembler and keep
+/// using both copies.
 public struct TCPReassembler {
     public let limits: ReassemblyLimits
+    public private(set) var statistics = ReassemblyStatistics()
+
+    private var table: [FlowKey: ConnectionState] = [:]
+    /// Consecutive packets usually belong to the same connection: skip the hash lookup.
+    private var cachedConnection: ConnectionState?
+    /// Least-recently-active list (see `ConnectionState`).
+    private unowned(unsafe) var newest: ConnectionState?
+    private unowned(unsafe) var oldest: ConnectionState?
+    private var nextID: UInt64 = 1
+    /// Capture time: the latest timestamp seen, in nanoseconds.
+    private var nowNanos = Int64.min
+    private let idleTimeoutNanos: UInt64
+    private let historyCapacity: Int
+    private var reportedTableLimit = false
 
     public init(limits: ReassemblyLimits = ReassemblyLimits()) {
         self.limits = limits
+        if limits.idleTimeoutSeconds > 0 {
+            let (nanos, overflow) = limits.idleTimeoutSeconds.multipliedReportingOverflow(by: 1_000_000_000)
+            idleTimeoutNanos = overflow ? .max : UInt64(nanos)
+        } else {
+            idleTimeoutNanos = .max
+        }
+        var capacity = 1
+        while capacity <= limits.historyBytes / 2 { capacity *= 2 }
+        historyCapacity = limits.historyBytes > 0 ? capacity : 0
+        table.reserveCapacity(min(max(limits.maxConnections, 1), 4096))
     }
 
     /// Feeds one segment (in capture order). Also evicts connections idle for longer than
     /// the idle timeout as capture time advances.
     public mutating func process<C: StreamConsumer>(_ segment: TCPSegment, frame: UInt64, timestamp: Timestamp,
                                                    into consumer: inout C) {
-        fatalError("pending")
+        let nanos = timestamp.totalNanoseconds
+        if nanos > nowNanos {
+            nowNanos = nanos
+            expireIdle(&consumer)
+        }
+        let key = FlowKey(segment.source, segment.destination)
+        var found: ConnectionState?
+        if let cached = cachedConnection, cached.key == key {
+            found = cached
+        } else {
+            found = table[key]
+            if found != nil { cachedConnection = found }
+        }
+        let flags = segment.flags
+        let opening = flags.contains(.syn) && !flags.contains(.ack) && !flags.contains(.rst)
+        if let existing = found {
+            if existing.isClosed {
+                // Late packets of a closed connection (the last ACK, retransmitted FINs) are
+                // absorbed; only a new SYN starts a new connection.
+                guard opening else {
+                    touch(existing, frame: frame, timestamp: timestamp)
+                    return
+                }
+                remove(existing)
+                found = nil
+            } else if opening && startsNewConnection(existing, segment) {
+                close(existing, .reused, frame: frame, timestamp: timestamp, &consumer)
+                remove(existing)
+                found = nil
+            }
+        }
+        let connection = found ?? create(key, source: segment.source, frame: frame, timestamp: timestamp, &consumer)
+        touch(connection, frame: frame, timestamp: timestamp)
+        handle(segment, connection, frame: frame, timestamp: timestamp, &consumer)
     }
 
     /// Flushes every connection at end of input: buffered out-of-order data is delivered
     /// after a gap, then each connection is closed with `.endOfInput`.
     public mutating func finish<C: StreamConsumer>(into consumer: inout C) {
-        fatalError("pending")
+        let open = table.values.filter { !$0.isClosed }.sorted { $0.id < $1.id }
+        for connection in open {
+            close(connection, .endOfInput, frame: connection.lastFrame, timestamp: connection.lastTimestamp, &consumer)
+        }
+        newest = nil
+        oldest = nil
+        cachedConnection = nil
+        table.removeAll()
+    }
+
+    // MARK: - Connection table
+
+    private mutating func create<C: StreamConsumer>(_ key: FlowKey, source: Endpoint, frame: UInt64,
+                                                    timestamp: Timestamp, _ consumer: inout C) -> ConnectionState {
+        let capacity = max(limits.maxConnections, 1)
+        while table.count >= capacity, let victim = oldest {
+            evict(victim, .limit, &consumer)
+        }
+        let connection = ConnectionState(key: key, id: ConnectionID(nextID), firstSender: source == key.a ? 0 : 1,
+                                         frame: frame, timestamp: timestamp, nanos: nowNanos)
+        nextID += 1
+        table[key] = connection
+        cachedConnection = connection
+        statistics.connectionsSeen += 1
+        statistics.connectionsOpen += 1
+        return connection
+    }
+
+    /// A SYN without ACK on an open connection: a retransmitted SYN, a simultaneous open, or
+    /// a new connection reusing the 4-tuple (RFC 9293 §3.10.7.4 TIME-WAIT reuse, or a capture
+    /// that missed the old connection's end).
+    private func startsNewConnection(_ connection: ConnectionState, _ segment: TCPSegment) -> Bool {
+        let index = connection.sideIndex(of: segment.source)
+        let side = connection.side(index)
+        if side.stats.sawSYN { return segment.sequenceNumber != side.initialSequenceNumber }
+        if side.initialized { return segment.sequenceNumber &+ 1 != side.sequenceBase }
+        // This side has not sent anything sequenced: a simultaneous open if the peer is in
+        // its handshake, else the old connection (seen only as ACKs) is over.
+        return !connection.side(index ^ 1).stats.sawSYN
+    }
+
+    @inline(__always)
+    private mutating func touch(_ connection: ConnectionState, frame: UInt64, timestamp: Timestamp) {
+        connection.lastFrame = frame
+        connection.lastTimestamp = timestamp
+        connection.lastNanos = nowNanos
+        if newest !== connection {
+            unlink(connection)
+            connection.older = newest
+            newest?.newer = connection
+            newest = connection
+            if oldest == nil { oldest = connection }
+        }
+    }
+
+    private mutating func unlink(_ connection: ConnectionState) {
+        if let newer = connection.newer {
+            newer.older = connection.older
+        } else if newest === connection {
+            newest = connection.older
+        }
+        if let older = connection.older {
+            older.newer = connection.newer
+        } else if oldest === connection {
+            oldest = connection.newer
+        }
+        connection.newer = nil
+        connection.older = nil
+    }
+
+    private mutating func remove(_ connection: ConnectionState) {
+        unlink(connection)
+        if cachedConnection === connection { cachedConnection = nil }
+        table.removeValue(forKey: connection.key)
+    }
+
+    private mutating func expireIdle<C: StreamConsumer>(_ consumer: inout C) {
+        while let candidate = oldest {
+            let elapsed = nowNanos > candidate.lastNanos ? UInt64(bitPattern: nowNanos &- candidate.lastNanos) : 0
+            guard elapsed > idleTimeoutNanos else { return }
+            evict(candidate, .idleTimeout, &consumer)
+        }
+    }
+
+    private mutating func evict<C: StreamConsumer>(_ connection: ConnectionState, _ reason: CloseReason,
+                                                   _ consumer: inout C) {
+        if !connection.isClosed {
+            if reason == .limit {
+                statistics.connectionsEvicted += 1
+                if !reportedTableLimit {
+                    // Once per run: a full table means every new connection evicts one.
+                    reportedTableLimit = true
+                    ensureOpened(connection, &consumer)
+                    let detail = "connection table full (\(max(limits.maxConnections, 1)) connections); "
+                        + "evicted the least recently active connection (further evictions are only counted)"
+                    consumer.reassemblyFinding(ReassemblyFinding(
+                        kind: .limitReached(limit: "reassembly_max_connections", detail: detail),
+                        connection: connection.info, direction: .clientToServer,
+                        frame: connection.lastFrame, timestamp: connection.lastTimestamp))
+                }
+            } else if reason == .idleTimeout {
+                statistics.connectionsTimedOut += 1
+            }
+            close(connection, reason, frame: connection.lastFrame, timestamp: connection.lastTimestamp, &consumer)
+        }
+        remove(connection)
+    }
+
+    // MARK: - Lifecycle
+
+    private mutating func open<C: StreamConsumer>(_ connection: ConnectionState, clientSide: Int, partial: Bool,
+                                                  _ consumer: inout C) {
+        connection.clientSide = clientSide
+        connection.info.client = connection.endpoint(ofSide: clientSide)
+        connection.info.server = connection.endpoint(ofSide: clientSide ^ 1)
+        connection.info.partial = partial
+        connection.opened = true
+        consumer.connectionOpened(connection.info)
+    }
+
+    /// Decides roles by port when nothing better was seen (connection seen only as ACKs).
+    private mutating func ensureOpened<C: StreamConsumer>(_ connection: ConnectionState, _ consumer: inout C) {
+        guard !connection.opened else { return }
+        let ports = (connection.key.a.port, connection.key.b.port)
+        let client = RoleInference.clientSide(byPorts: ports, sender: connection.firstSender)
+        open(connection, clientSide: client, partial: !(connection.side0.stats.sawSYN || connection.side1.stats.sawSYN),
+             &consumer)
+    }
+
+    /// Flushes both directions (gap, then buffered data), ends them on RST, releases the
+    /// buffers and reports the summary.
+    private mutating func close<C: StreamConsumer>(_ connection: ConnectionState, _ reason: CloseReason,
+                                                   frame: UInt64, timestamp: Timestamp, _ consumer: inout C) {
+        ensureOpened(connection, &consumer)
+        for direction in Direction.allCases {
+            let side = connection.side(for: direction)
+            flushAll(connection, side, direction, frame: frame, timestamp: timestamp, &consumer)
+            if reason == .reset && !side.ended {
+                side.ended = true
+                consumer.streamEnd(connection.info, direction, frame: frame, timestamp: timestamp)
+            }
+        }
+        for side in [connection.side0, connection.side1] {
+            discardBuffer(connection, side)
+            statistics.historyBytes -= side.history.capacity
+            side.history = DeliveredHistory()
+        }
+        connection.isClosed = true
+        statistics.connectionsOpen -= 1
+        let client = connection.side(for: .clientToServer), server = connection.side(for: .serverToClient)
+        consumer.connectionClosed(ConnectionSummary(
+            connection: connection.info, lastFrame: connection.lastFrame, lastTimestamp: connection.lastTimestamp,
+            closeReason: reason, statistics: [client.stats, server.stats]))
+    }
+
+    // MARK: - Segments
+
+    @inline(__always)
+    private mutating func handle<C: StreamConsumer>(_ segment: TCPSegment, _ connection: ConnectionState,
+                                                    frame: UInt64, timestamp: Timestamp, _ consumer: inout C) {
+        let index = connection.sideIndex(of: segment.source)
+        let side = connection.side(index)
+        let peer = connection.side(index ^ 1)
+        let flags = segment.flags
+        let payloadCount = segment.payload.count
+        // A decoder bug or hostile input must not make a gap larger than a TCP window.
+        let missing = Int64(min(max(segment.missingPayloadLength, 0), 1 << 30))
+        let hasData = payloadCount > 0 || missing > 0
+        side.stats.packets &+= 1
+        if flags.contains(.syn) { side.stats.sawSYN = true }
+        if flags.contains(.fin) { side.stats.sawFIN = true }
+        if flags.contains(.rst) { side.stats.sawRST = true }
+
+        if !connection.opened {
+            if flags.contains(.syn) {
+                // RFC 9293 §3.5: the SYN's sender is the client; a SYN-ACK's receiver is.
+                open(connection, clientSide: flags.contains(.ack) ? index ^ 1 : index, partial: false, &consumer)
+            } else if hasData || flags.contains(.fin) || flags.contains(.rst) {
+                let ports = (connection.key.a.port, connection.key.b.port)
+                let client = RoleInference.clientSide(sender: index, payload: segment.payload, ports: ports)
+                open(connection, clientSide: client, partial: true, &consumer)
+            } else {
+                return  // A pure ACK: wait for something that tells the roles.
+            }
+        }
+        if flags.contains(.syn) && !flags.contains(.rst) {
+            // The SYN occupies ISN; data starts at ISN+1 (RFC 9293 §3.4).
+            if !side.initialized {
+                side.start(sequenceBase: segment.sequenceNumber &+ 1)
+                side.initialSequenceNumber = segment.sequenceNumber
+            }
+            if flags.contains(.ack) && !peer.initialized {
+                peer.start(sequenceBase: segment.acknowledgmentNumber)
+            }
+        }
+        if flags.contains(.ack) && peer.isWaiting {
+            acknowledge(connection, peer, connection.direction(ofSide: index ^ 1), segment.acknowledgmentNumber,
+                        frame: frame, timestamp: timestamp, &consumer)
+        }
+        if flags.contains(.rst) {
+            // RFC 9293 §3.5.3; data carried by an RST is diagnostic, never delivered.
+            close(connection, .reset, frame: frame, timestamp: timestamp, &consumer)
+            return
+        }
+        guard hasData || flags.contains(.fin) else { return }
+        let dataSequence = flags.contains(.syn) ? segment.sequenceNumber &+ 1 : segment.sequenceNumber
+        if !side.initialized { side.start(sequenceBase: dataSequence) }
+        let direction = connection.direction(ofSide: index)
+        let start = side.offset(of: dataSequence)
+        if hasData {
+            processData(connection, side, direction, start: start, payload: segment.payload, missing: missing,
+                        frame: frame, timestamp: timestamp, &consumer)
+        }
+        if flags.contains(.fin) {
+            registerFIN(connection, side, direction, at: start + Int64(payloadCount) + missing,
+                        frame: frame, timestamp: timestamp, &consumer)
+        }
+        if connection.side0.ended && connection.side1.ended {
+            close(connection, .fin, frame: frame, timestamp: timestamp, &consumer)
+        }
+    }
+
+    /// A FIN consumes one sequence number after the segment's data (RFC 9293 §3.4); the
+    /// direction ends when it is reached in sequence. The first FIN position seen wins.
+    private mutating func registerFIN<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+                                                         _ direction: Direction, at offset: Int64,
+                                                         frame: UInt64, timestamp: Timestamp, _ consumer: inout C) {
+        guard !side.ended else { return }
+        if side.finOffset == nil && offset >= side.next {
+            side.finOffset = offset
+            side.finFrame = frame
+            side.finTimestamp = timestamp
+        }
+        if side.finOffset == side.next {
+            endDirection(connection, side, direction, &consumer)
+        }
+    }
+
+    private mutating func endDirection<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+                                                          _ direction: Direction, _ consumer: inout C) {
+        side.ended = true
+        discardBuffer(connection, side)
+        consumer.streamEnd(connection.info, direction, frame: side.finFrame, timestamp: side.finTimestamp)
+    }
+
+    /// The peer acknowledged data we have not seen while we wait for it: it was sent but not
+    /// captured, so stop waiting and report it as a gap (only as far as what we wait for).
+    private mutating func acknowledge<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+                                                         _ direction: Direction, _ acknowledgment: UInt32,
+                                                         frame: UInt64, timestamp: Timestamp, _ consumer: inout C) {
+        let target = side.offset(of: acknowledgment)
+        while !side.ended && side.next < target {
+            let to: Int64
+            if let first = side.buffer.first {
+                to = min(target, first.start)
+            } else if let fin = side.finOffset, fin > side.next {
+                to = min(target, fin)
+            } else {
+                return
+            }
+            let before = (side.next, side.buffer.count)
+            forceAdvance(connection, side, direction, to: to, frame: frame, timestamp: timestamp, &consumer)
+            if side.next == before.0 && side.buffer.count == before.1 { return }
+        }
+    }
+
+    /// Delivers `start..<start+payload.count+missing`: the part already delivered or buffered
+    /// is compared and dropped, the part at `next` goes straight from the packet, the part
+    /// beyond a hole is copied into the buffer.
+    @inline(__always)
+    private mutating func processData<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+                                                         _ direction: Direction, start: Int64,
+                                                         payload: UnsafeRawBufferPointer, missing: Int64,
+                                                         frame: UInt64, timestamp: Timestamp, _ consumer: inout C) {
+        let capturedEnd = start + Int64(payload.count)
+        var end = capturedEnd + missing
+        if let fin = side.finOffset, end > fin { end = max(fin, start) }  // nothing follows a FIN
+
+        // Fast path: the next bytes, nothing buffered, nothing cut.
+        if start == side.next && end == capturedEnd && side.buffer.isEmpty {
+            deliver(connection, side, direction, payload, frame: frame, timestamp: timestamp, &consumer)
+            if side.finOffset == side.next { endDirection(connection, side, direction, &consumer) }
+            return
+        }
+        // A keep-alive probe (RFC 9293 §3.8.4) repeats the last byte, or garbage: not data.
+        if start == side.next - 1 && payload.count <= 1 && missing == 0 { return }
+
+        var cursor = start
+        var reported = false
+        if cursor < side.next {
+            let oldEnd = min(end, side.next)
+            if oldEnd > cursor {
+                side.stats.retransmittedBytes &+= UInt64(oldEnd - cursor)
+                let compareFrom = max(cursor, side.history.availableStart(end: side.next))
+                let compareTo = min(oldEnd, capturedEnd)
+                if compareFrom < compareTo, let base = payload.baseAddress,
+                   let difference = side.history.firstDifference(
+                       from: compareFrom, to: compareTo, other: base + Int(compareFrom - start)) {
+                    let count = Int(min(16, compareTo - difference))
+                    let discarded = Array(UnsafeRawBufferPointer(rebasing:
+                        payload[Int(difference - start)..<Int(difference - start) + count]))
+                    reportConflict(connection, side, direction, at: difference,
+                                   kept: side.history.bytes(from: difference, count: count), discarded: discarded,
+                                   keptFrame: side.history.frame(at: difference), frame: frame, timestamp: timestamp,
+                                   &consumer)
+                    reported = true
+                }
+                cursor = oldEnd
+            }
+        }
+        guard cursor < end else { return }
+        if cursor > side.next { side.stats.outOfOrderSegments &+= 1 }
+
+        // Bytes already buffered: the first version is kept; compare.
+        if !side.buffer.isEmpty {
+            var index = side.firstChunk(endingAfter: cursor)
+            while index < side.buffer.count && side.buffer[index].start < end {
+                let chunk = side.buffer[index]
+                let from = max(cursor, chunk.start), to = min(end, chunk.end)
+                side.stats.retransmittedBytes &+= UInt64(to - from)
+                let compareTo = min(to, capturedEnd)
+                if !reported && !chunk.isGap && from < compareTo, let base = payload.baseAddress {
+                    let difference: Int64? = chunk.bytes.withUnsafeBytes { kept in
+                        guard let keptBase = kept.baseAddress else { return nil }
+                        return StreamBytes.firstDifference(keptBase + Int(from - chunk.start), base + Int(from - start),
+                                                           count: Int(compareTo - from)).map { from + Int64($0) }
+                    }
+                    if let difference {
+                        let count = Int(min(16, compareTo - difference))
+                        let keptStart = Int(difference - chunk.start)
+                        let discardedStart = Int(difference - start)
+                        reportConflict(connection, side, direction, at: difference,
+                                       kept: Array(chunk.bytes[keptStart..<keptStart + count]),
+                                       discarded: Array(UnsafeRawBufferPointer(rebasing:
+                                           payload[discardedStart..<discardedStart + count])),
+                                       keptFrame: chunk.frame, frame: frame, timestamp: timestamp, &consumer)
+                        reported = true
+                    }
+                }
+                index += 1
+            }
+        }
+
+        // New bytes, piece by piece between buffered chunks.
+        while cursor < end && !side.ended {
+            if cursor < side.next {
+                cursor = side.next
+                continue
+            }
+            let index = side.firstChunk(endingAfter: cursor)
+            var pieceEnd = end
+            if index < side.buffer.count {
+                let chunk = side.buffer[index]
+                if chunk.start <= cursor {
+                    cursor = chunk.end
+                    continue
+                }
+                pieceEnd = min(pieceEnd, chunk.start)
+            }
+            let dataEnd = min(capturedEnd, pieceEnd)
+            let cutStart = max(cursor, capturedEnd)
+            if cursor == side.next {
+                if dataEnd > cursor {
+                    let bytes = UnsafeRawBufferPointer(rebasing: payload[Int(cursor - start)..<Int(dataEnd - start)])
+                    deliver(connection, side, direction, bytes, frame: frame, timestamp: timestamp, &consumer)
+                }
+                if pieceEnd > cutStart {
+                    emitGap(connection, side, direction, length: pieceEnd - side.next, frame: frame,
+                            timestamp: timestamp, &consumer)
+                }
+                settle(connection, side, direction, &consumer)
+                cursor = pieceEnd
+                continue
+            }
+            let hasBytes = dataEnd > cursor, hasCut = pieceEnd > cutStart
+            let cost = (hasBytes ? Int(dataEnd - cursor) + BufferedChunk.overheadBytes : 0)
+                + (hasCut ? BufferedChunk.overheadBytes : 0)
+            let segments = (hasBytes ? 1 : 0) + (hasCut ? 1 : 0)
+            guard makeRoom(connection, side, direction, before: cursor, cost: cost, segments: segments,
+                           frame: frame, timestamp: timestamp, &consumer) else {
+                continue  // Gave up waiting: `next` reached `cursor`, deliver directly.
+            }
+            // Making room may have flushed chunks before `cursor`; those after it are unchanged.
+            var insertAt = side.firstChunk(endingAfter: cursor)
+            if hasBytes {
+                let bytes = Array(UnsafeRawBufferPointer(rebasing: payload[Int(cursor - start)..<Int(dataEnd - start)]))
+                side.buffer.insert(BufferedChunk(start: cursor, length: dataEnd - cursor, bytes: bytes,
+                                                 frame: frame, timestamp: timestamp), at: insertAt)
+                insertAt += 1
+            }
+            if hasCut {
+                side.buffer.insert(BufferedChunk(start: cutStart, length: pieceEnd - cutStart, bytes: [],
+                                                 frame: frame, timestamp: timestamp), at: insertAt)
+            }
+            connection.bufferedBytes += cost
+            connection.bufferedSegments += segments
+            statistics.bufferedBytes += cost
+            statistics.peakBufferedBytes = max(statistics.peakBufferedBytes, statistics.bufferedBytes)
+            cursor = pieceEnd
+        }
+    }
+
+    /// Whether `cost` more bytes fit the buffer limits. When they do not, stops waiting
+    /// (gap up to the earliest buffered chunk, flush what is contiguous) until they fit or
+    /// `next` reaches `position`; returns false in the latter case.
+    private mutating func makeRoom<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+                                                      _ direction: Direction, before position: Int64,
+                                                      cost: Int, segments: Int, frame: UInt64,
+                                                      timestamp: Timestamp, _ consumer: inout C) -> Bool {
+        while true {
+            let connectionFull = connection.bufferedBytes + cost > limits.connectionBufferBytes
+                || connection.bufferedSegments + segments > limits.connectionBufferSegments
+            let globalFull = statistics.bufferedBytes + cost > limits.globalBufferBytes
+            if !connectionFull && !globalFull { return true }
+            if connectionFull && !connection.reportedConnectionBufferLimit {
+                connection.reportedConnectionBufferLimit = true
+                let detail = "out-of-order buffer of the connection is full (\(limits.connectionBufferBytes) bytes, "
+                    + "\(limits.connectionBufferSegments) segments); stopped waiting for missing data at "
+                    + "\(direction.name) stream offset \(side.next)"
+                reportLimit(connection, direction, "reassembly_connection_buffer", detail, frame, timestamp, &consumer)
+            } else if !connectionFull && !connection.reportedGlobalBufferLimit {
+                connection.reportedGlobalBufferLimit = true
+                let detail = "out-of-order buffers of all connections are full (\(limits.globalBufferBytes) bytes); "
+                    + "stopped waiting for missing data at \(direction.name) stream offset \(side.next)"
+                reportLimit(connection, direction, "reassembly_global_buffer", detail, frame, timestamp, &consumer)
+            }
+            let target = min(side.buffer.first?.start ?? position, position)
+            forceAdvance(connection, side, direction, to: target, frame: frame, timestamp: timestamp, &consumer)
+            if side.next >= position || side.ended { return false }
+        }
+    }
+
+    // MARK: - Delivery
+
+    @inline(__always)
+    private mutating func deliver<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+                                                     _ direction: Direction, _ bytes: UnsafeRawBufferPointer,
+                                                     frame: UInt64, timestamp: Timestamp, _ consumer: inout C) {
+        statistics.historyBytes += side.history.append(
+            bytes, at: side.next, frame: frame, maxCapacity: historyCapacity,
+            budgetLeft: limits.globalHistoryBytes - statistics.historyBytes)
+        side.next += Int64(bytes.count)
+        side.stats.payloadBytes &+= UInt64(bytes.count)
+        consumer.streamData(connection.info, direction, bytes, frame: frame, timestamp: timestamp)
+    }
+
+    private mutating func emitGap<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+                                                     _ direction: Direction, length: Int64, frame: UInt64,
+                                                     timestamp: Timestamp, _ consumer: inout C) {
+        guard length > 0 else { return }
+        side.next += length
+        side.history.reset(at: side.next)
+        side.stats.gaps &+= 1
+        side.stats.gapBytes &+= UInt64(length)
+        consumer.streamGap(connection.info, direction, length: UInt64(length), frame: frame, timestamp: timestamp)
+    }
+
+    /// Delivers the buffered chunks that became contiguous, then ends the direction if its
+    /// FIN was reached.
+    private mutating func settle<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+                                                    _ direction: Direction, _ consumer: inout C) {
+        if !side.buffer.isEmpty {
+            let limit = side.finOffset ?? .max
+            var flushed = 0, released = 0
+            while flushed < side.buffer.count {
+                let chunk = side.buffer[flushed]
+                if chunk.start > side.next || side.next >= limit { break }
+                let from = side.next, to = min(chunk.end, limit)
+                if to > from {
+                    if chunk.isGap {
+                        emitGap(connection, side, direction, length: to - from, frame: chunk.frame,
+                                timestamp: chunk.timestamp, &consumer)
+                    } else {
+                        chunk.bytes.withUnsafeBytes { raw in
+                            let bytes = UnsafeRawBufferPointer(rebasing: raw[Int(from - chunk.start)..<Int(to - chunk.start)])
+                            deliver(connection, side, direction, bytes, frame: chunk.frame, timestamp: chunk.timestamp,
+                                    &consumer)
+                        }
+                    }
+                }
+                released += chunk.cost
+                flushed += 1
+            }
+            if flushed > 0 {
+                side.buffer.removeFirst(flushed)
+                release(connection, bytes: released, segments: flushed)
+            }
+        }
+        if !side.ended, let fin = side.finOffset, fin == side.next {
+            endDirection(connection, side, direction, &consumer)
+        }
+    }
+
+    /// Declares everything before `target` (not beyond the FIN) missing, then settles.
+    private mutating func forceAdvance<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+                                                          _ direction: Direction, to target: Int64, frame: UInt64,
+                                                          timestamp: Timestamp, _ consumer: inout C) {
+        let to = min(target, side.finOffset ?? .max)
+        if to > side.next {
+            emitGap(connection, side, direction, length: to - side.next, frame: frame, timestamp: timestamp, &consumer)
+        }
+        settle(connection, side, direction, &consumer)
+    }
+
+    /// Stops waiting for anything: gap before each buffered chunk, and up to a seen FIN.
+    private mutating func flushAll<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+                                                      _ direction: Direction, frame: UInt64, timestamp: Timestamp,
+                                                      _ consumer: inout C) {
+        while !side.ended, let first = side.buffer.first {
+            let before = (side.next, side.buffer.count)
+            forceAdvance(connection, side, direction, to: first.start, frame: frame, timestamp: timestamp, &consumer)
+            if side.next == before.0 && side.buffer.count == before.1 { break }
+        }
+        if !side.ended, let fin = side.finOffset, fin > side.next {
+            forceAdvance(connection, side, direction, to: fin, frame: frame, timestamp: timestamp, &consumer)
+        }
+        discardBuffer(connection, side)
+    }
+
+    private mutating func discardBuffer(_ connection: ConnectionState, _ side: StreamSide) {
+        guard !side.buffer.isEmpty else { return }
+        var released = 0
+        for chunk in side.buffer { released += chunk.cost }
+        release(connection, bytes: released, segments: side.buffer.count)
+        side.buffer = []
+    }
+
+    @inline(__always)
+    private mutating func release(_ connection: ConnectionState, bytes: Int, segments: Int) {
+        connection.bufferedBytes -= bytes
+        connection.bufferedSegments -= segments
+        statistics.bufferedBytes -= bytes
+    }
+
+    // MARK: - Findings
+
+    private mutating func reportConflict<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+                                                            _ direction: Direction, at offset: Int64,
+                                                            kept: [UInt8], discarded: [UInt8], keptFrame: UInt64,
+                                                            frame: UInt64, timestamp: Timestamp,
+                                                            _ consumer: inout C) {
+        side.stats.overlapConflicts &+= 1
+        guard side.conflictFindings < limits.overlapFindingsPerDirection else { return }
+        side.conflictFindings += 1
+        consumer.reassemblyFinding(ReassemblyFinding(
+            kind: .overlapConflict(sequenceNumber: side.sequenceNumber(at: offset), keptBytes: kept,
+                                   discardedBytes: discarded, keptFrame: keptFrame),
+            connection: connection.info, direction: direction, frame: frame, timestamp: timestamp))
+    }
+
+    private mutating func reportLimit<C: StreamConsumer>(_ connection: ConnectionState, _ direction: Direction,
+                                                         _ limit: String, _ detail: String, _ frame: UInt64,
+                                                         _ timestamp: Timestamp, _ consumer: inout C) {
+        consumer.reassemblyFinding(ReassemblyFinding(
+            kind: .limitReached(limit: limit, detail: detail),
+            connection: connection.info, direction: direction, frame: frame, timestamp: timestamp))
     }
 }

@@ -31,8 +31,20 @@ public final class RecordStream {
     }
 
 
+    /// A stream that keeps what is written in `memory` (tests, reports).
+    public static func inMemory() -> RecordStream {
+        RecordStream(descriptor: -1)
+    }
+
+    /// Everything written, for an in-memory stream.
+    public private(set) var memory: [UInt8] = []
+
     public func write(record bytes: [UInt8]) {
         guard failure == nil else { return }
+        if descriptor < 0 {
+            memory.append(contentsOf: bytes)
+            return
+        }
         buffer.append(contentsOf: bytes)
         if flushEachRecord || buffer.count >= flushThreshold { flush() }
     }

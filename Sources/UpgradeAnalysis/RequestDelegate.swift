@@ -112,6 +112,7 @@ extension UpgradeTracker {
         statistics.parseErrors[error.kind.rawValue, default: 0] &+= 1
         switch error.kind {
         case .notHTTP:
+            if direction == .clientToServer { clientNotHTTPCounted = true } else { serverNotHTTPCounted = true }
             statistics.nonHTTPDirections &+= 1
             if declined != nil { reportDeclinedTunnel(direction, error.evidence) }
         case .gap, .truncatedMessage:
@@ -121,8 +122,16 @@ extension UpgradeTracker {
                         "a header block exceeded \(options.parser.maxHeadBytes) bytes at stream offset \(error.streamOffset)",
                         direction)
         case .invalidStartLine, .invalidHeader, .invalidVersion, .invalidContentLength, .invalidChunk:
+            let headsSeen = direction == .clientToServer ? statistics.requests : statistics.responses
             if declined != nil {
                 reportDeclinedTunnel(direction, error.evidence)
+            } else if headsSeen == 0 {
+                // Nothing in this direction was ever HTTP/1.x (SMTP, IRC, HTTP/0.9, …): not HTTP,
+                // not malformed HTTP. Counted once per direction.
+                if !(direction == .clientToServer ? clientNotHTTPCounted : serverNotHTTPCounted) {
+                    statistics.nonHTTPDirections &+= 1
+                    if direction == .clientToServer { clientNotHTTPCounted = true } else { serverNotHTTPCounted = true }
+                }
             } else {
                 report(.httpMalformedMessage, direction,
                        "An HTTP/1.x message did not parse (\(error.kind.rawValue)) at stream offset \(error.streamOffset).",

@@ -144,7 +144,12 @@ extension UpgradeTracker {
                     "upgrade": .texts(selected)])
         } else if !selected.isEmpty {
             let offers = request.upgradeOffered.map(ProtocolToken.init)
-            let notOffered = selected.filter { !ProtocolToken($0).isOffered(in: offers) }
+            // RFC 9110 §7.8 lists layered protocols in ascending order; HTTP named above the
+            // first layer (RFC 2817 §3.3: `Upgrade: TLS/1.0, HTTP/1.1`) is the protocol in use.
+            let notOffered = selected.enumerated().filter { index, token in
+                let parsed = ProtocolToken(token)
+                return !(index > 0 && parsed.name == "http") && !parsed.isOffered(in: offers)
+            }.map(\.element)
             if !notOffered.isEmpty {
                 report(.http101ProtocolNotOffered, .serverToClient,
                        "The 101 selects \(notOffered.joined(separator: ", ")), which the request did not offer.",

@@ -46,6 +46,8 @@ public final class UpgradeTracker {
     var declinedTunnelReported = false
 
     var clientGapSeen = false
+    var clientNotHTTPCounted = false
+    var serverNotHTTPCounted = false
     var anyRequestSeen = false
 
     // Where we are in the capture (for frames and timestamps in findings).

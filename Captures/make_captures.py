@@ -1,0 +1,421 @@
+#!/usr/bin/python3
+"""Regenerate the capture corpus in this folder.
+
+    sudo /usr/bin/python3 Captures/make_captures.py            # every capture
+    sudo /usr/bin/python3 Captures/make_captures.py NAME...    # only these
+    /usr/bin/python3 Captures/make_captures.py --list
+
+For each scenario: pick a free loopback port, start tcpdump (or dumpcap) on it and
+wait for "listening on", run the scenario's real server and client in a child
+process (bounded by a timeout; the child returns only when every connection is
+closed), sleep 0.3 s, stop the capture with SIGINT, sanity-check the file
+(one or more complete TCP connections, FIN both ways, no RST, under 50 KB) and
+move it into place.  Needs root (packet capture), Debian's python3-websockets and
+python3-aiohttp, curl, nghttp2-server (nghttpd) and nghttp2-proxy (nghttpx).
+
+Scenario peers: websockets / aiohttp / curl+nghttpx+nghttpd are driven from here;
+raw-socket peers (the misbehaving ones, Docker attach) live in misbehaving_peers.py.
+"""
+
+import asyncio
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.dont_write_bytecode = True   # keep __pycache__ out of Captures/
+import misbehaving_peers as peers  # noqa: E402
+
+SCENARIO_TIMEOUT = 30.0   # seconds for one scenario's child process
+MAX_SIZE = 50_000         # bytes per capture file
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    runner: str                  # function name in RUNNERS
+    host: str = "127.0.0.1"
+    iface: str = "lo"
+    tool: str = "tcpdump"        # "tcpdump" writes pcap, "dumpcap" writes pcapng
+    connections: int = 1         # TCP connections the capture must contain
+
+    @property
+    def filename(self):
+        return f"{self.name}.{'pcapng' if self.tool == 'dumpcap' else 'pcap'}"
+
+
+SCENARIOS = [
+    # Real programs, no violations expected.
+    Scenario("websocket-echo", "websocket_echo"),
+    Scenario("websocket-echo-deflate", "websocket_echo_deflate"),
+    Scenario("websocket-echo-sll", "websocket_echo", iface="any"),
+    Scenario("websocket-echo-ipv6", "websocket_echo", host="::1"),
+    Scenario("websocket-echo-ng", "websocket_echo", tool="dumpcap"),
+    Scenario("h2c-upgrade-curl", "h2c_upgrade_curl"),
+    Scenario("docker-attach-tcp", "docker_attach_tcp"),
+    Scenario("docker-attach-multiplexed", "docker_attach_multiplexed"),
+    Scenario("keepalive-then-upgrade", "keepalive_then_upgrade"),
+    Scenario("upgrade-declined", "upgrade_declined"),
+    # One HTTP/1.1 Upgrade rule broken per capture.
+    Scenario("http-101-missing-upgrade", "http_101_missing_upgrade"),
+    Scenario("http-101-unsolicited", "http_101_unsolicited"),
+    Scenario("http-101-without-request", "http_101_without_request"),
+    Scenario("http-101-protocol-not-offered", "http_101_protocol_not_offered"),
+    Scenario("http-upgrade-missing-connection-token", "http_upgrade_missing_connection_token"),
+    Scenario("http-connection-upgrade-without-upgrade", "http_connection_upgrade_without_upgrade"),
+    Scenario("http-101-to-http10-request", "http_101_to_http10_request"),
+    Scenario("http-101-http10-response", "http_101_http10_response"),
+    Scenario("http-101-before-100-continue", "http_101_before_100_continue"),
+    Scenario("http-1xx-with-content", "http_1xx_with_content"),
+    Scenario("http-switch-before-request-complete", "http_switch_before_request_complete"),
+    Scenario("http-client-data-before-101", "http_client_data_before_101"),
+    Scenario("http-request-pipelined-after-upgrade", "http_request_pipelined_after_upgrade"),
+    Scenario("http-101-then-http-response", "http_101_then_http_response"),
+    Scenario("http-upgrade-declined-then-tunnel", "http_upgrade_declined_then_tunnel"),
+    Scenario("http-426-missing-upgrade", "http_426_missing_upgrade"),
+    Scenario("http-426-with-upgrade", "http_426_with_upgrade"),
+    # For the WebSocket / HTTP/2 / TLS analysis.
+    Scenario("websocket-wrong-accept", "websocket_wrong_accept"),
+    Scenario("websocket-unmasked-client-frame", "websocket_unmasked_client_frame"),
+    Scenario("websocket-masked-server-frame", "websocket_masked_server_frame"),
+    Scenario("websocket-bad-close", "websocket_bad_close"),
+    Scenario("websocket-invalid-utf8", "websocket_invalid_utf8"),
+    Scenario("websocket-reserved-opcode", "websocket_reserved_opcode"),
+    Scenario("websocket-bad-version", "websocket_bad_version"),
+    Scenario("h2c-missing-settings", "h2c_missing_settings"),
+    Scenario("tls-upgrade-not-tls", "tls_upgrade_not_tls"),
+    Scenario("switch-protocol-mismatch", "switch_protocol_mismatch"),
+]
+
+
+# ---------------------------------------------------------------- ports
+
+def free_port(host="127.0.0.1"):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def is_listening(port):
+    """Look the port up in /proc/net/tcp{,6} (state 0A = LISTEN) without connecting,
+    so that readiness checks never add a connection to the capture."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        return True
+        except OSError:
+            pass
+    return False
+
+
+def wait_listening(port, proc=None, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if is_listening(port):
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode} before listening")
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on port {port} after {timeout}s")
+
+
+def stop(proc, sig=signal.SIGTERM, timeout=5.0):
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+
+
+# ---------------------------------------------------------------- scenarios run by real programs
+
+def websocket_echo(port, host, compression=None):
+    """websockets 10.4 echo server and client: text, binary, ping, clean close."""
+    import websockets
+
+    async def echo(ws, *_path):
+        async for message in ws:
+            await ws.send(message)
+
+    async def main():
+        async with websockets.serve(echo, host, port, compression=compression, ping_interval=None):
+            uri = f"ws://{peers.authority(host, port)}/echo"
+            async with websockets.connect(uri, compression=compression, ping_interval=None,
+                                          close_timeout=2) as ws:
+                for message in ["hello", b"\x00\x01\x02\x03binary", "second text message", bytes(range(200))]:
+                    await ws.send(message)
+                    reply = await ws.recv()
+                    assert reply == message, reply
+                pong = await ws.ping(b"ping-1")
+                await asyncio.wait_for(pong, 2)
+            # leaving the block ran the close handshake and waited for the TCP close
+
+    asyncio.run(asyncio.wait_for(main(), 15))
+
+
+def websocket_echo_deflate(port, host):
+    websocket_echo(port, host, compression="deflate")
+
+
+def h2c_upgrade_curl(port, host):
+    """curl --http2 on plain http (Upgrade: h2c) against nghttpx, whose frontend does the
+    h2c upgrade, backed by nghttpd (which itself does not support Upgrade). Two GETs,
+    the second on stream 3 of the same connection. Only the curl<->nghttpx port is captured."""
+    with tempfile.TemporaryDirectory() as root:
+        docroot = Path(root, "www")
+        docroot.mkdir()
+        Path(docroot, "index.html").write_text("<p>hello from nghttpd</p>\n")
+        Path(docroot, "second.txt").write_text("second file\n")
+        for f in docroot.iterdir():
+            os.utime(f, (1_700_000_000, 1_700_000_000))   # stable Last-Modified
+        backend_port = free_port()
+        null = subprocess.DEVNULL
+        nghttpd = subprocess.Popen(["nghttpd", "--no-tls", "-a", "127.0.0.1", "-d", str(docroot),
+                                    str(backend_port)], stdout=null, stderr=null)
+        nghttpx = None
+        try:
+            wait_listening(backend_port, nghttpd)
+            nghttpx = subprocess.Popen([
+                "nghttpx", "--conf=/dev/null", "--single-process", "--workers=1",
+                f"--frontend={host},{port};no-tls", f"--backend=127.0.0.1,{backend_port};;proto=h2",
+                f"--pid-file={root}/nghttpx.pid", "--errorlog-file=/dev/null", "--accesslog-file=/dev/null",
+            ], stdout=null, stderr=null)
+            wait_listening(port, nghttpx)
+            base = f"http://{peers.authority(host, port)}"
+            subprocess.run(["curl", "-sS", "--http2", "--max-time", "5",
+                            "-o", "/dev/null", f"{base}/index.html",
+                            "-o", "/dev/null", f"{base}/second.txt"],
+                           check=True, timeout=10, stdout=null)
+        finally:
+            if nghttpx is not None:
+                stop(nghttpx)
+            stop(nghttpd)
+
+
+def _aiohttp_scenario(port, host, client):
+    """An aiohttp 3.8 server with a plain route ("/", "/chat") and a WebSocket echo
+    route ("/ws"); `client` (a raw-socket client) runs in a worker thread."""
+    from aiohttp import web, WSMsgType
+
+    async def index(request):
+        return web.Response(text="hello from aiohttp\n")
+
+    async def chat(request):
+        return web.Response(text="this endpoint does not speak WebSocket\n")
+
+    async def ws_echo(request):
+        ws = web.WebSocketResponse(heartbeat=None)
+        await ws.prepare(request)
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await ws.send_str(msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                await ws.send_bytes(msg.data)
+        return ws
+
+    async def main():
+        app = web.Application()
+        app.router.add_get("/", index)
+        app.router.add_get("/chat", chat)
+        app.router.add_get("/ws", ws_echo)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, client, port, host)
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(asyncio.wait_for(main(), 15))
+
+
+def keepalive_then_upgrade(port, host):
+    _aiohttp_scenario(port, host, peers.keepalive_then_upgrade_client)
+
+
+def upgrade_declined(port, host):
+    _aiohttp_scenario(port, host, peers.upgrade_declined_client)
+
+
+RUNNERS = {name: getattr(peers, name) for name in dir(peers)
+           if name.startswith(("http_", "websocket_", "h2c_", "tls_", "switch_", "docker_"))}
+RUNNERS.update({
+    "websocket_echo": websocket_echo,
+    "websocket_echo_deflate": websocket_echo_deflate,
+    "h2c_upgrade_curl": h2c_upgrade_curl,
+    "keepalive_then_upgrade": keepalive_then_upgrade,
+    "upgrade_declined": upgrade_declined,
+})
+
+
+# ---------------------------------------------------------------- sanity check of a capture
+
+def tcp_packets(path):
+    """Yield (src, dst, flags, payload_len) for each TCP packet in a pcap or pcapng
+    file with Ethernet or Linux cooked v2 link type."""
+    data = Path(path).read_bytes()
+
+    def frames():
+        magic = data[:4]
+        if magic == b"\x0a\x0d\x0d\x0a":          # pcapng
+            links, off = [], 0
+            while off + 12 <= len(data):
+                btype, blen = struct.unpack_from("<II", data, off)
+                if btype == 1:                    # Interface Description Block
+                    links.append(struct.unpack_from("<H", data, off + 8)[0])
+                elif btype == 6:                  # Enhanced Packet Block
+                    iface, _, _, caplen = struct.unpack_from("<IIII", data, off + 8)
+                    yield links[iface], data[off + 28: off + 28 + caplen]
+                off += blen
+        else:                                     # pcap, little-endian as tcpdump writes it here
+            link = struct.unpack_from("<I", data, 20)[0]
+            off = 24
+            while off + 16 <= len(data):
+                caplen = struct.unpack_from("<I", data, off + 8)[0]
+                yield link, data[off + 16: off + 16 + caplen]
+                off += 16 + caplen
+
+    for link, frame in frames():
+        if link == 1:
+            ethertype, ip = struct.unpack_from("!H", frame, 12)[0], frame[14:]
+        elif link == 276:
+            ethertype, ip = struct.unpack_from("!H", frame, 0)[0], frame[20:]
+        else:
+            raise ValueError(f"unexpected link type {link}")
+        if ethertype == 0x0800:
+            ihl = (ip[0] & 0x0F) * 4
+            total = struct.unpack_from("!H", ip, 2)[0]
+            src, dst, tcp, tcp_len = ip[12:16], ip[16:20], ip[ihl:total], total - ihl
+        elif ethertype == 0x86DD:
+            src, dst, tcp = ip[8:24], ip[24:40], ip[40:]
+            tcp_len = struct.unpack_from("!H", ip, 4)[0]
+        else:
+            continue
+        sport, dport = struct.unpack_from("!HH", tcp, 0)
+        offset = (tcp[12] >> 4) * 4
+        yield (src, sport), (dst, dport), tcp[13], tcp_len - offset
+
+
+def check_capture(path, scenario):
+    """Return a one-line summary; raise if the capture is not what a scenario must produce."""
+    size = Path(path).stat().st_size
+    packets = syns = fins = rsts = 0
+    payload = 0
+    for _, _, flags, n in tcp_packets(path):
+        packets += 1
+        payload += n
+        syns += (flags & 0x12) == 0x02
+        fins += bool(flags & 0x01)
+        rsts += bool(flags & 0x04)
+    summary = (f"{packets} packets, {syns} connection(s), {payload} payload bytes, "
+               f"{fins} FIN, {rsts} RST, {size} bytes")
+    problems = []
+    if syns != scenario.connections:
+        problems.append(f"expected {scenario.connections} connection(s)")
+    if fins != 2 * syns:
+        problems.append("not every connection closed with FIN both ways")
+    if rsts:
+        problems.append("RST seen")
+    if size > MAX_SIZE:
+        problems.append("capture too big")
+    if problems:
+        raise RuntimeError(f"{summary}: {'; '.join(problems)}")
+    return summary
+
+
+# ---------------------------------------------------------------- capture driver
+
+def start_capture(scenario, port, out):
+    if scenario.tool == "dumpcap":
+        cmd = ["dumpcap", "-q", "-i", scenario.iface, "-s", "0", "-f", f"tcp port {port}", "-w", str(out)]
+        ready = "Capturing on"
+    else:
+        # -Z root: keep root's identity so the file is root's (Debian drops to "tcpdump");
+        # --immediate-mode: hand every packet over at once so SIGINT loses none.
+        cmd = ["tcpdump", "-Z", "root", "-i", scenario.iface, "--immediate-mode", "-U", "-s", "0",
+               "-w", str(out), f"tcp port {port}"]
+        ready = "listening on"
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    started = threading.Event()
+    log = []
+
+    def read_stderr():
+        for line in proc.stderr:
+            log.append(line.rstrip())
+            if ready in line:
+                started.set()
+
+    threading.Thread(target=read_stderr, daemon=True).start()
+    if not started.wait(10):
+        stop(proc, signal.SIGINT)
+        raise RuntimeError(f"{cmd[0]} did not start: {log}")
+    return proc, cmd
+
+
+def make(scenario):
+    port = free_port(scenario.host)
+    final = HERE / scenario.filename
+    tmp = HERE / (scenario.filename + ".tmp")
+    tmp.unlink(missing_ok=True)
+    capture, cmd = start_capture(scenario, port, tmp)
+    try:
+        child = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--peer",
+                                scenario.runner, scenario.host, str(port)],
+                               timeout=SCENARIO_TIMEOUT, capture_output=True, text=True)
+        time.sleep(0.3)
+    finally:
+        stop(capture, signal.SIGINT)
+    if child.returncode != 0:
+        raise RuntimeError(f"scenario exited {child.returncode}:\n{child.stdout}{child.stderr}")
+    summary = check_capture(tmp, scenario)
+    os.replace(tmp, final)
+    return summary
+
+
+def main(argv):
+    if argv[:1] == ["--peer"]:                 # child: run one scenario's peers
+        runner, host, port = argv[1], argv[2], int(argv[3])
+        RUNNERS[runner](port, host)
+        return 0
+    if argv[:1] == ["--list"]:
+        for s in SCENARIOS:
+            print(s.filename)
+        return 0
+    by_name = {s.name: s for s in SCENARIOS}
+    names = [a.removesuffix(".pcapng").removesuffix(".pcap") for a in argv]
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        print(f"unknown scenario(s): {', '.join(unknown)}; see --list", file=sys.stderr)
+        return 2
+    if os.geteuid() != 0:
+        print("packet capture needs root: sudo /usr/bin/python3 Captures/make_captures.py", file=sys.stderr)
+        return 2
+    failed = 0
+    for scenario in [by_name[n] for n in names] if names else SCENARIOS:
+        try:
+            print(f"{scenario.filename}: {make(scenario)}", flush=True)
+        except Exception as exc:  # noqa: BLE001 - report and go on with the others
+            failed += 1
+            print(f"{scenario.filename}: FAILED: {exc}", file=sys.stderr, flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

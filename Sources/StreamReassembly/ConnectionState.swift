@@ -1,0 +1,146 @@
+import PacketCapture
+import PacketDecoding
+
+/// Out-of-order data copied out of its packet, waiting for the bytes before it.
+struct BufferedChunk {
+    /// Absolute stream offset of the first byte.
+    var start: Int64
+    var length: Int64
+    /// The bytes; empty for a placeholder of bytes the capture did not keep (snaplen cut),
+    /// which is delivered as a gap when reached.
+    var bytes: [UInt8]
+    var frame: UInt64
+    var timestamp: Timestamp
+
+    /// Charged per chunk on top of its bytes against the buffer limits (array header,
+    /// allocator rounding, this struct), so tiny segments cannot exhaust memory unbudgeted.
+    static let overheadBytes = 64
+
+    var end: Int64 { start + length }
+    var isGap: Bool { bytes.isEmpty }
+    var cost: Int { bytes.count + Self.overheadBytes }
+}
+
+/// One direction of a connection, named by its sender (not by role: roles of a connection
+/// whose SYN was missed are only decided at its first payload).
+///
+/// Positions are absolute 64-bit stream offsets (0 = first data byte, gaps included), so
+/// buffering and comparisons never wrap; sequence numbers are converted at the edge with
+/// serial-number arithmetic (RFC 1982 §3.2, as RFC 9293 §3.4 requires).
+final class StreamSide {
+    var stats = DirectionStatistics()
+    /// The sequence space is known (from a SYN, a SYN-ACK's ACK, or the first data seen).
+    var initialized = false
+    /// Sequence number of stream offset 0.
+    var sequenceBase: UInt32 = 0
+    /// The SYN's sequence number, valid when `stats.sawSYN`.
+    var initialSequenceNumber: UInt32 = 0
+    /// Next offset to deliver; everything before it was delivered as data or gap.
+    var next: Int64 = 0
+    /// Offset the FIN occupies once seen; data at or beyond it is ignored.
+    var finOffset: Int64?
+    var finFrame: UInt64 = 0
+    var finTimestamp = Timestamp.zero
+    /// The FIN was reached in sequence (or an RST ended the direction).
+    var ended = false
+    /// Sorted by `start`, disjoint, every chunk after `next`.
+    var buffer: [BufferedChunk] = []
+    var history = DeliveredHistory()
+    var conflictFindings = 0
+
+    @inline(__always)
+    func start(sequenceBase base: UInt32) {
+        sequenceBase = base
+        initialized = true
+    }
+
+    @inline(__always)
+    func sequenceNumber(at offset: Int64) -> UInt32 {
+        sequenceBase &+ UInt32(truncatingIfNeeded: offset)
+    }
+
+    /// The absolute offset of `sequence`, taken within ±2^31 of `next`.
+    @inline(__always)
+    func offset(of sequence: UInt32) -> Int64 {
+        next + Int64(Int32(bitPattern: sequence &- sequenceNumber(at: next)))
+    }
+
+    /// Data or a FIN is missing before something already seen.
+    @inline(__always)
+    var isWaiting: Bool {
+        if ended { return false }
+        if !buffer.isEmpty { return true }
+        if let fin = finOffset { return fin > next }
+        return false
+    }
+
+    /// Index of the first chunk ending after `offset` (binary search).
+    func firstChunk(endingAfter offset: Int64) -> Int {
+        var low = 0, high = buffer.count
+        while low < high {
+            let middle = (low + high) / 2
+            if buffer[middle].end <= offset { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+}
+
+/// A tracked connection.
+///
+/// A final class rather than a struct in a slab: the reassembler mutates it in place through
+/// the reference it got from the one dictionary lookup (or the last-connection cache),
+/// without writing back into the dictionary and without exclusivity conflicts between the
+/// connection, its two directions and the reassembler's own counters. The least-recently-
+/// active list is intrusive (`newer`/`older`, unowned(unsafe): the table holds the only strong
+/// reference, and a connection is unlinked before it leaves the table), so idle and table-full
+/// eviction is O(1) without any per-packet allocation or reference counting.
+final class ConnectionState {
+    let key: FlowKey
+    let id: ConnectionID
+    /// The side that sent the first packet (tie-breaker for the port heuristic).
+    let firstSender: Int
+    var info: Connection
+    /// `connectionOpened` was delivered (roles are decided).
+    var opened = false
+    var isClosed = false
+    var clientSide = 0
+    let side0 = StreamSide()
+    let side1 = StreamSide()
+    var lastFrame: UInt64
+    var lastTimestamp: Timestamp
+    var lastNanos: Int64
+    var bufferedBytes = 0
+    var bufferedSegments = 0
+    var reportedConnectionBufferLimit = false
+    var reportedGlobalBufferLimit = false
+    unowned(unsafe) var newer: ConnectionState?
+    unowned(unsafe) var older: ConnectionState?
+
+    init(key: FlowKey, id: ConnectionID, firstSender: Int, frame: UInt64, timestamp: Timestamp, nanos: Int64) {
+        self.key = key
+        self.id = id
+        self.firstSender = firstSender
+        info = Connection(id: id, client: key.a, server: key.b, partial: true,
+                          firstFrame: frame, firstTimestamp: timestamp)
+        lastFrame = frame
+        lastTimestamp = timestamp
+        lastNanos = nanos
+    }
+
+    @inline(__always)
+    func side(_ index: Int) -> StreamSide { index == 0 ? side0 : side1 }
+
+    /// Side 0 is sent by `key.a`.
+    @inline(__always)
+    func sideIndex(of source: Endpoint) -> Int { source == key.a ? 0 : 1 }
+
+    @inline(__always)
+    func direction(ofSide index: Int) -> Direction { index == clientSide ? .clientToServer : .serverToClient }
+
+    @inline(__always)
+    func side(for direction: Direction) -> StreamSide {
+        side(direction == .clientToServer ? clientSide : clientSide ^ 1)
+    }
+
+    func endpoint(ofSide index: Int) -> Endpoint { index == 0 ? key.a : key.b }
+}

@@ -1,0 +1,20 @@
+/// Reassembler-wide counters for the run summary.
+public struct ReassemblyStatistics: Sendable, Equatable {
+    /// Connections created (each reuse of a 4-tuple counts again).
+    public var connectionsSeen: UInt64 = 0
+    /// Connections created and not yet closed.
+    public var connectionsOpen = 0
+    /// Out-of-order bytes buffered right now over all connections. Each buffered segment is
+    /// charged its length plus `BufferedChunk.overheadBytes`, so that floods of tiny segments
+    /// stay within `ReassemblyLimits.globalBufferBytes` too.
+    public var bufferedBytes = 0
+    public var peakBufferedBytes = 0
+    /// Connections closed with `.limit` because the table was full.
+    public var connectionsEvicted: UInt64 = 0
+    /// Connections closed with `.idleTimeout`.
+    public var connectionsTimedOut: UInt64 = 0
+    /// Bytes allocated for the retransmission-comparison history windows right now.
+    public var historyBytes = 0
+
+    public init() {}
+}

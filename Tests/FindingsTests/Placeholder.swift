@@ -1,2 +1,0 @@
-import XCTest
-final class FindingsPlaceholderTests: XCTestCase { func testPlaceholder() {} }

@@ -1,2 +1,0 @@
-import XCTest
-final class PacketCapturePlaceholderTests: XCTestCase { func testPlaceholder() {} }

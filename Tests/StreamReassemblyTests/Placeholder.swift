@@ -1,2 +1,0 @@
-import XCTest
-final class StreamReassemblyPlaceholderTests: XCTestCase { func testPlaceholder() {} }

@@ -1,0 +1,108 @@
+import Foundation
+import XCTest
+import Findings
+@testable import SwitchyardKit
+
+/// Runs `analyze` on every capture in Captures/ (made on loopback by real programs; see
+/// Captures/README.md) and checks (1) what each must produce, from the table below, written
+/// from the scenario descriptions, and (2) the whole output against Captures/expected/,
+/// so any change of output is seen in review (regenerate with Scripts/update-expected).
+final class CaptureCorpusTests: XCTestCase {
+    /// capture file → (rule ids, sorted; switched protocols, sorted; declined upgrades).
+    static let expectations: [String: (rules: [String], switches: [String], declined: Int)] = [
+        "websocket-echo.pcap": ([], ["websocket"], 0),
+        "websocket-echo-deflate.pcap": ([], ["websocket"], 0),
+        "websocket-echo-sll.pcap": ([], ["websocket"], 0),
+        "websocket-echo-ipv6.pcap": ([], ["websocket"], 0),
+        "websocket-echo-ng.pcapng": ([], ["websocket"], 0),
+        "h2c-upgrade-curl.pcap": ([], ["h2c"], 0),
+        "docker-attach-tcp.pcap": ([], ["tcp"], 0),
+        "docker-attach-multiplexed.pcap": ([], ["tcp"], 0),
+        "keepalive-then-upgrade.pcap": ([], ["websocket"], 0),
+        "upgrade-declined.pcap": ([], [], 1),
+        "http-101-missing-upgrade.pcap": (["http_101_missing_upgrade"], ["unknown"], 0),
+        "http-101-unsolicited.pcap": (["http_101_unsolicited"], ["websocket"], 0),
+        "http-101-without-request.pcap": (["http_101_without_request"], ["websocket"], 0),
+        "http-101-protocol-not-offered.pcap": (["http_101_protocol_not_offered"], ["h2c"], 0),
+        "http-upgrade-missing-connection-token.pcap": (["http_upgrade_missing_connection_token"], ["websocket"], 0),
+        "http-connection-upgrade-without-upgrade.pcap": (["http_connection_upgrade_without_upgrade"], [], 0),
+        "http-101-to-http10-request.pcap": (["http_101_to_http10_request"], ["websocket"], 0),
+        "http-101-http10-response.pcap": (["http_101_http10_response"], ["websocket"], 0),
+        // The client waits for 100 before sending its body, so the 101 also precedes the body's end.
+        "http-101-before-100-continue.pcap": (["http_101_before_100_continue", "http_switch_before_request_complete"], ["h2c"], 0),
+        "http-1xx-with-content.pcap": (["http_1xx_with_content"], ["websocket"], 0),
+        "http-switch-before-request-complete.pcap": (["http_switch_before_request_complete"], ["h2c"], 0),
+        "http-client-data-before-101.pcap": (["http_client_data_before_101"], ["websocket"], 0),
+        "http-request-pipelined-after-upgrade.pcap": (["http_request_pipelined_after_upgrade"], ["websocket"], 0),
+        "http-101-then-http-response.pcap": (["http_101_then_http_response"], ["websocket"], 0),
+        "http-upgrade-declined-then-tunnel.pcap": (["http_upgrade_declined_then_tunnel"], [], 1),
+        "http-426-missing-upgrade.pcap": (["http_426_missing_upgrade"], [], 0),
+        "http-426-with-upgrade.pcap": ([], [], 0),
+    ]
+
+    private func analyze(_ file: URL) -> (records: [[String: Any]], output: String) {
+        let sink = OutputSink(stream: .inMemory(), format: .json)
+        sink.analyzeFile(file.path, name: "Captures/" + file.lastPathComponent)
+        sink.writeSummary()
+        let output = String(decoding: sink.stream.memory, as: UTF8.self)
+        let records = output.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }
+        return (records, output)
+    }
+
+    func testEveryCaptureProducesWhatItsScenarioMeans() throws {
+        let files = TestPaths.captureFiles(in: TestPaths.captures)
+        XCTAssertGreaterThanOrEqual(files.count, Self.expectations.count)
+        for (name, expected) in Self.expectations {
+            let file = TestPaths.captures.appendingPathComponent(name)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: file.path), "missing capture \(name)")
+            let records = analyze(file).records
+            let rules = records.filter { $0["type"] as? String == "violation" }.compactMap { $0["rule"] as? String }
+                .filter { Self.httpRuleIDs.contains($0) }
+            let switches = records.filter { $0["type"] as? String == "switch" }.compactMap { $0["protocol"] as? String }
+            let declined = records.filter { $0["type"] as? String == "upgrade_declined" }.count
+            XCTAssertEqual(rules.sorted(), expected.rules, name)
+            XCTAssertEqual(switches.sorted(), expected.switches, name)
+            XCTAssertEqual(declined, expected.declined, name)
+        }
+    }
+
+    /// The HTTP/1.x rules (post-switch protocol rules are checked by their own expectations).
+    static let httpRuleIDs = Set(Rule.catalogue.map(\.id).filter { $0.hasPrefix("http_") || $0.hasPrefix("tcp_") })
+
+    func testOutputMatchesCheckedInExpectedFindings() throws {
+        for file in TestPaths.captureFiles(in: TestPaths.captures) {
+            let expectedFile = TestPaths.expected.appendingPathComponent(file.lastPathComponent + ".jsonl")
+            guard let expected = try? String(contentsOf: expectedFile, encoding: .utf8) else {
+                XCTFail("no expected output \(expectedFile.lastPathComponent); run Scripts/update-expected")
+                continue
+            }
+            let output = analyze(file).output
+            if output != expected {
+                let ours = output.split(separator: "\n"), theirs = expected.split(separator: "\n")
+                let index = Array(zip(ours, theirs)).firstIndex { $0.0 != $0.1 } ?? min(ours.count, theirs.count)
+                XCTFail("\(file.lastPathComponent): output differs from Captures/expected at line \(index + 1):\n"
+                        + "got:      \(index < ours.count ? String(ours[index]) : "<end>")\n"
+                        + "expected: \(index < theirs.count ? String(theirs[index]) : "<end>")")
+            }
+        }
+    }
+
+    /// Every packet read lands in exactly one bucket of the summary's disposition.
+    func testPacketAccountingAddsUp() throws {
+        var files = TestPaths.captureFiles(in: TestPaths.captures)
+        files += TestPaths.captureFiles(in: TestPaths.publicCaptures)
+        for file in files {
+            let records = analyze(file).records
+            guard let summary = records.last, summary["type"] as? String == "summary",
+                  let packets = summary["packets"] as? Int,
+                  let disposition = summary["packet_disposition"] as? [String: Any] else {
+                XCTFail("no summary for \(file.lastPathComponent)")
+                continue
+            }
+            let sum = disposition.values.compactMap { $0 as? Int }.reduce(0, +)
+            XCTAssertEqual(sum, packets, "\(file.lastPathComponent): dispositions \(disposition) do not add up")
+        }
+    }
+}

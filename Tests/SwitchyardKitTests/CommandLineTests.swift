@@ -1,0 +1,125 @@
+import Foundation
+import XCTest
+import PacketCapture
+import TestSupport
+
+/// The `switchyard` executable on bad and good input: one clear stderr line per bad input,
+/// exit 2 only when nothing could be read, the other inputs still analysed.
+final class CommandLineTests: XCTestCase {
+    private var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("switchyard-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: scratch)
+    }
+
+    private func run(_ arguments: [String], stdin: Data? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        guard let executable = TestPaths.executable else { throw XCTSkip("switchyard executable not built") }
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try input.fileHandleForWriting.close()
+        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+        let stderrData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdoutData, as: UTF8.self), String(decoding: stderrData, as: UTF8.self))
+    }
+
+    private func write(_ name: String, _ bytes: [UInt8]) -> String {
+        let url = scratch.appendingPathComponent(name)
+        _ = FileManager.default.createFile(atPath: url.path, contents: Data(bytes))
+        return url.path
+    }
+
+    private var goodCapture: String { TestPaths.captures.appendingPathComponent("http-101-unsolicited.pcap").path }
+
+    func testBadInputsEachGetOneLineAndGoodOnesAreStillAnalysed() throws {
+        let missing = scratch.appendingPathComponent("missing.pcap").path
+        let emptyDirectory = scratch.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: emptyDirectory, withIntermediateDirectories: true)
+        let good = try Data(contentsOf: URL(fileURLWithPath: goodCapture))
+        let truncated = write("truncated.pcap", Array(good.prefix(good.count - 30)))
+        var generator = SystemRandomNumberGenerator()
+        let random = write("random.pcap", (0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        var writer = PcapWriter(linkType: LinkType(rawValue: 147))
+        writer.append(packet: [1, 2, 3, 4], timestamp: Timestamp(seconds: 1, nanoseconds: 0))
+        let unsupported = write("unsupported.pcap", writer.bytes)
+
+        let result = try run(["analyze", missing, emptyDirectory.path, truncated, random, unsupported, goodCapture])
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains { $0.contains("missing.pcap") && $0.contains("No such file") }, result.stderr)
+        XCTAssertTrue(lines.contains { $0.contains("empty") && $0.contains("no pcap or pcapng") }, result.stderr)
+        XCTAssertTrue(lines.contains { $0.contains("truncated.pcap") && $0.contains("truncated") }, result.stderr)
+        XCTAssertTrue(lines.contains { $0.contains("random.pcap") && $0.contains("not a pcap") }, result.stderr)
+        XCTAssertEqual(lines.count, 4, "one line per bad input:\n\(result.stderr)")
+        // The good capture's violation is found, and so is the truncated copy's (its last packet was cut).
+        XCTAssertEqual(result.stdout.components(separatedBy: "\"rule\":\"http_101_unsolicited\"").count - 1, 2)
+        // The unsupported link type is read and accounted for, not fatal.
+        XCTAssertTrue(result.stdout.contains("\"unsupported_link_types\":{\"linktype-147\":1}"), result.stdout)
+        XCTAssertEqual(result.status, 1, "violations found")
+    }
+
+    func testExitTwoWhenNothingIsReadable() throws {
+        let result = try run(["analyze", scratch.appendingPathComponent("nope.pcap").path])
+        XCTAssertEqual(result.status, 2)
+        XCTAssertTrue(result.stdout.contains("\"type\":\"summary\""))
+    }
+
+    func testExitCodesFollowFailOnAndSeverityFilters() throws {
+        XCTAssertEqual(try run(["analyze", goodCapture]).status, 1)
+        XCTAssertEqual(try run(["analyze", "--fail-on", "never", goodCapture]).status, 0)
+        let clean = TestPaths.captures.appendingPathComponent("websocket-echo.pcap").path
+        XCTAssertEqual(try run(["analyze", clean]).status, 0)
+        // http_426_missing_upgrade is low: below --fail-on medium.
+        let low = TestPaths.captures.appendingPathComponent("http-426-missing-upgrade.pcap").path
+        XCTAssertEqual(try run(["analyze", "--fail-on", "medium", low]).status, 0)
+        let filtered = try run(["analyze", "--min-severity", "high", low])
+        XCTAssertFalse(filtered.stdout.contains("\"type\":\"violation\""))
+        XCTAssertTrue(filtered.stdout.contains("\"suppressed_findings\":1"))
+        XCTAssertEqual(filtered.status, 0)
+        let disabled = try run(["analyze", "--rules", "-http_426_missing_upgrade", low])
+        XCTAssertFalse(disabled.stdout.contains("\"type\":\"violation\""))
+    }
+
+    func testUsageErrorsExitTwo() throws {
+        XCTAssertEqual(try run(["analyze"]).status, 2)
+        XCTAssertEqual(try run(["analyze", "--bogus", goodCapture]).status, 2)
+        XCTAssertEqual(try run(["analyze", "--rules", "no_such_rule", goodCapture]).status, 2)
+        XCTAssertEqual(try run(["frobnicate"]).status, 2)
+    }
+
+    func testStandardInput() throws {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: goodCapture))
+        let result = try run(["analyze", "-"], stdin: bytes)
+        XCTAssertTrue(result.stdout.contains("\"capture\":\"-\""))
+        XCTAssertTrue(result.stdout.contains("http_101_unsolicited"))
+    }
+
+    func testRulesCommandListsTheCatalogue() throws {
+        let result = try run(["rules", "--format", "json"])
+        XCTAssertEqual(result.status, 0)
+        XCTAssertTrue(result.stdout.contains("\"rule\":\"http_101_unsolicited\""))
+    }
+
+    func testFlowsWritesStreams() throws {
+        let directory = scratch.appendingPathComponent("streams").path
+        let result = try run(["flows", "--write-streams", directory, goodCapture])
+        XCTAssertEqual(result.status, 0)
+        XCTAssertTrue(result.stdout.contains("\"type\":\"flow\""))
+        let folder = URL(fileURLWithPath: directory).appendingPathComponent("http-101-unsolicited.pcap")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+        XCTAssertEqual(files.count, 2)
+        let request = try String(contentsOf: folder.appendingPathComponent(files.first { $0.hasSuffix(".c2s") }!), encoding: .utf8)
+        XCTAssertTrue(request.hasPrefix("GET / HTTP/1.1\r\n"))
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class SwitchyardKitPlaceholderTests: XCTestCase { func testPlaceholder() {} }

@@ -1,0 +1,72 @@
+import Foundation
+import XCTest
+@testable import SwitchyardKit
+
+/// `analyze` against the public captures in ../shared/captures-real and what tshark saw in them
+/// (UPGRADE_PAIRS.tsv). Skipped where the folder is absent.
+final class PublicCaptureTests: XCTestCase {
+    private func records(_ file: URL, name: String) -> [[String: Any]] {
+        let sink = OutputSink(stream: .inMemory(), format: .json)
+        sink.analyzeFile(file.path, name: name)
+        return String(decoding: sink.stream.memory, as: UTF8.self).split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }
+    }
+
+    private func publicRoot() throws -> URL {
+        let root = TestPaths.publicCaptures
+        guard FileManager.default.fileExists(atPath: root.appendingPathComponent("UPGRADE_PAIRS.tsv").path) else {
+            throw XCTSkip("../shared/captures-real is not present")
+        }
+        return root
+    }
+
+    /// For every 101 tshark lists, a switch at the same response frame; no switch where tshark
+    /// sees no 101. tshark is matched everywhere, with the GTP-U (nDPI) captures decoded too.
+    func testSwitchesMatchTsharkUpgradePairs() throws {
+        let root = try publicRoot()
+        let table = try String(contentsOf: root.appendingPathComponent("UPGRADE_PAIRS.tsv"), encoding: .utf8)
+        var expected: [String: [Int]] = [:]
+        for line in table.split(separator: "\n").dropFirst() {
+            let columns = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard columns.count > 2, columns[1] == "101", let frame = Int(columns[2]) else { continue }
+            expected[columns[0], default: []].append(frame)
+        }
+        XCTAssertFalse(expected.isEmpty)
+        for file in TestPaths.captureFiles(in: root) {
+            let name = String(file.path.dropFirst(root.path.count + 1))
+            let switches = records(file, name: name).filter { $0["type"] as? String == "switch" }
+                .compactMap { $0["response_frame"] as? Int }
+            XCTAssertEqual(switches.sorted(), (expected[name] ?? []).sorted(), name)
+        }
+    }
+
+    /// Clean upgrades produce no violations. The only ones in the public set are real: Gnutella
+    /// clients fold X-Alt header lines (obs-fold, RFC 9112 §5.2) in three requests, two folds each.
+    func testViolationsOnPublicCapturesAreOnlyTheRealOnes() throws {
+        let root = try publicRoot()
+        var found: [String] = []
+        for file in TestPaths.captureFiles(in: root) {
+            let name = String(file.path.dropFirst(root.path.count + 1))
+            for record in records(file, name: name) where record["type"] as? String == "violation" {
+                found.append("\(name) \(record["rule"] as? String ?? "?") \(record["frame"] as? Int ?? 0)")
+            }
+        }
+        XCTAssertEqual(found.sorted(), [
+            "nDPI/gnutella.pcap http_obs_fold 1972", "nDPI/gnutella.pcap http_obs_fold 1972",
+            "nDPI/gnutella.pcap http_obs_fold 1976", "nDPI/gnutella.pcap http_obs_fold 1976",
+            "nDPI/gnutella.pcap http_obs_fold 2081", "nDPI/gnutella.pcap http_obs_fold 2081",
+        ])
+    }
+
+    /// nDPI/gnutella.pcap: the two RFC 2817-style `Upgrade: TLS/1.0` requests tshark counts are
+    /// answered `206 OK`: declined upgrades, not switches.
+    func testGnutellaTLSUpgradesAreDeclined() throws {
+        let root = try publicRoot()
+        let declined = records(root.appendingPathComponent("nDPI/gnutella.pcap"), name: "g")
+            .filter { $0["type"] as? String == "upgrade_declined" }
+            .compactMap { ($0["request_frame"] as? Int, $0["response_frame"] as? Int) as? (Int, Int) }
+        XCTAssertEqual(declined.map(\.0), [1972, 1976])
+        XCTAssertEqual(declined.map(\.1), [1983, 1990])
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class UpgradeAnalysisPlaceholderTests: XCTestCase { func testPlaceholder() {} }

@@ -1,0 +1,233 @@
+import XCTest
+import Findings
+import PacketCapture
+import PacketDecoding
+import StreamReassembly
+@testable import UpgradeAnalysis
+
+/// One step of a scripted connection: bytes in one direction, in the given frame.
+private enum Step {
+    case client(String)
+    case server(String)
+    case clientBytes([UInt8])
+    case serverBytes([UInt8])
+    case clientGap(UInt64)
+    case clientEnd
+    case serverEnd
+}
+
+private struct Outcome {
+    var rules: [String]
+    var switches: [SwitchRecord]
+    var declined: [UpgradeDeclinedRecord]
+    var violations: [Violation]
+    var statistics: HTTPStatistics
+}
+
+private let client = Endpoint(address: IPAddress(ipv4: 0x7F00_0001), port: 40000)
+private let server = Endpoint(address: IPAddress(ipv4: 0x7F00_0001), port: 8080)
+
+/// Runs the steps; each step is its own frame (1, 2, 3…). With `chunk`, every step's bytes
+/// are delivered in pieces of that size (same frame), to check segmentation independence.
+private func runScript(_ steps: [Step], partial: Bool = false, chunk: Int? = nil) -> Outcome {
+    let tracker = UpgradeTracker(connection: ConnectionRef(client: client, server: server, partial: partial))
+    var findings: [Finding] = []
+    for (index, step) in steps.enumerated() {
+        let frame = UInt64(index + 1)
+        let time = Timestamp(seconds: 1_700_000_000 + Int64(index), nanoseconds: 0)
+        func feed(_ direction: Direction, _ bytes: [UInt8]) {
+            let size = chunk ?? max(bytes.count, 1)
+            var start = 0
+            while start < bytes.count {
+                let piece = Array(bytes[start..<min(bytes.count, start + size)])
+                piece.withUnsafeBytes { tracker.data(direction, $0, frame: frame, timestamp: time) }
+                start += size
+            }
+        }
+        switch step {
+        case .client(let text): feed(.clientToServer, Array(text.utf8))
+        case .server(let text): feed(.serverToClient, Array(text.utf8))
+        case .clientBytes(let bytes): feed(.clientToServer, bytes)
+        case .serverBytes(let bytes): feed(.serverToClient, bytes)
+        case .clientGap(let length): tracker.gap(.clientToServer, length: length, frame: frame, timestamp: time)
+        case .clientEnd: tracker.end(.clientToServer, frame: frame, timestamp: time)
+        case .serverEnd: tracker.end(.serverToClient, frame: frame, timestamp: time)
+        }
+        findings += tracker.takeFindings()
+    }
+    tracker.close(lastTimestamp: Timestamp(seconds: 1_800_000_000, nanoseconds: 0))
+    findings += tracker.takeFindings()
+    var outcome = Outcome(rules: [], switches: [], declined: [], violations: [], statistics: tracker.statistics)
+    for finding in findings {
+        switch finding {
+        case .violation(let v): outcome.rules.append(v.rule.id); outcome.violations.append(v)
+        case .switched(let s): outcome.switches.append(s)
+        case .upgradeDeclined(let d): outcome.declined.append(d)
+        case .flow: break
+        }
+    }
+    return outcome
+}
+
+private let wsRequest = "GET /chat HTTP/1.1\r\nHost: example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+private let ws101 = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    + "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+/// A masked client text frame "Hi" and an unmasked server text frame "Hi".
+private let clientFrame: [UInt8] = [0x81, 0x82, 0x37, 0xFA, 0x21, 0x3D, 0x7F, 0x93]
+private let serverFrame: [UInt8] = [0x81, 0x02, 0x48, 0x69]
+
+final class UpgradeTrackerTests: XCTestCase {
+    /// Every scenario: its steps and the rules it must produce (in order), checked whole and
+    /// delivered one byte at a time.
+    private let table: [(name: String, steps: [Step], partial: Bool, rules: [String], switches: [String])] = [
+        ("clean websocket", [.client(wsRequest), .server(ws101), .clientBytes(clientFrame), .serverBytes(serverFrame)],
+         false, [], ["websocket"]),
+        ("101 missing upgrade",
+         [.client(wsRequest), .server("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n")],
+         false, ["http_101_missing_upgrade"], ["unknown"]),
+        ("101 unsolicited",
+         [.client("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), .server(ws101)],
+         false, ["http_101_unsolicited"], ["websocket"]),
+        ("101 without request", [.server(ws101)], false, ["http_101_without_request"], ["websocket"]),
+        ("101 without request, partial connection", [.server(ws101)], true, [], ["websocket"]),
+        ("101 protocol not offered",
+         [.client(wsRequest), .server("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n")],
+         false, ["http_101_protocol_not_offered"], ["h2c"]),
+        ("protocol versions compared",
+         [.client("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: TLS/1.2\r\nConnection: Upgrade\r\n\r\n"),
+          .server("HTTP/1.1 101 Switching Protocols\r\nUpgrade: TLS/1.0\r\nConnection: Upgrade\r\n\r\n")],
+         false, ["http_101_protocol_not_offered"], ["tls"]),
+        ("layered TLS then HTTP/1.1 (RFC 2817 §3.3)",
+         [.client("OPTIONS * HTTP/1.1\r\nHost: x\r\nUpgrade: TLS/1.2\r\nConnection: Upgrade\r\n\r\n"),
+          .server("HTTP/1.1 101 Switching Protocols\r\nUpgrade: TLS/1.2, HTTP/1.1\r\nConnection: Upgrade\r\n\r\n")],
+         false, [], ["tls"]),
+        ("request upgrade without connection token",
+         [.client("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive\r\n\r\n"), .server(ws101)],
+         false, ["http_upgrade_missing_connection_token"], ["websocket"]),
+        ("101 upgrade without connection token",
+         [.client(wsRequest), .server("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")],
+         false, ["http_upgrade_missing_connection_token"], ["websocket"]),
+        ("connection upgrade without upgrade",
+         [.client("GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\n\r\n"),
+          .server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")],
+         false, ["http_connection_upgrade_without_upgrade"], []),
+        ("101 to HTTP/1.0 request",
+         [.client("GET /chat HTTP/1.0\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n"), .server(ws101)],
+         false, ["http_101_to_http10_request"], ["websocket"]),
+        ("101 with HTTP/1.0 status line",
+         [.client(wsRequest), .server("HTTP/1.0 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")],
+         false, ["http_101_http10_response"], ["websocket"]),
+        ("101 before 100-continue, body after the switch",
+         [.client("POST /up HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                  + "HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nContent-Length: 4\r\n\r\n"),
+          .server("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"),
+          .client("body"), .clientBytes(Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8))],
+         false, ["http_101_before_100_continue", "http_switch_before_request_complete"], ["h2c"]),
+        ("100 then 101 is fine",
+         [.client("POST /up HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                  + "HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nContent-Length: 4\r\n\r\n"),
+          .server("HTTP/1.1 100 Continue\r\n\r\n"), .client("body"),
+          .server("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n")],
+         false, [], ["h2c"]),
+        ("1xx with content",
+         [.client(wsRequest), .server("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                      + "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nContent-Length: 5\r\n\r\n")],
+         false, ["http_1xx_with_content"], ["websocket"]),
+        ("client data before 101",
+         [.client(wsRequest), .clientBytes(clientFrame), .server(ws101)],
+         false, ["http_client_data_before_101"], ["websocket"]),
+        ("request pipelined after upgrade, switched",
+         [.client(wsRequest + "GET /other HTTP/1.1\r\nHost: x\r\n\r\n"), .server(ws101)],
+         false, ["http_request_pipelined_after_upgrade"], ["websocket"]),
+        ("request pipelined after upgrade, declined: parsed as HTTP",
+         [.client(wsRequest + "GET /other HTTP/1.1\r\nHost: x\r\n\r\n"),
+          .server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")],
+         false, ["http_request_pipelined_after_upgrade"], []),
+        ("101 then HTTP response",
+         [.client(wsRequest), .server(ws101 + "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")],
+         false, ["http_101_then_http_response"], ["websocket"]),
+        ("upgrade declined, then tunnel",
+         [.client(wsRequest), .server("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"),
+          .clientBytes(clientFrame), .serverBytes(serverFrame)],
+         false, ["http_upgrade_declined_then_tunnel"], []),
+        ("upgrade declined, stays HTTP",
+         [.client(wsRequest), .server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+          .client("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), .server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")],
+         false, [], []),
+        ("426 without upgrade",
+         [.client("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), .server("HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n")],
+         false, ["http_426_missing_upgrade"], []),
+        ("426 with upgrade",
+         [.client("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+          .server("HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nContent-Length: 0\r\n\r\n")],
+         false, [], []),
+        ("keep-alive then upgrade on the second request",
+         [.client("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), .server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+          .client(wsRequest), .server(ws101), .clientBytes(clientFrame)],
+         false, [], ["websocket"]),
+        ("CONNECT tunnel is not a switch",
+         [.client("CONNECT example:443 HTTP/1.1\r\nHost: example:443\r\n\r\n"),
+          .server("HTTP/1.1 200 Connection Established\r\n\r\n"), .clientBytes([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5])],
+         false, [], []),
+        ("101 without request after a client gap is not reported",
+         [.clientGap(100), .server(ws101)], false, [], ["websocket"]),
+    ]
+
+    func testScenarioTable() {
+        for scenario in table {
+            let whole = runScript(scenario.steps, partial: scenario.partial)
+            XCTAssertEqual(whole.rules, scenario.rules, scenario.name)
+            XCTAssertEqual(whole.switches.map(\.protocolName), scenario.switches, scenario.name)
+            let bytewise = runScript(scenario.steps, partial: scenario.partial, chunk: 1)
+            XCTAssertEqual(bytewise.rules, scenario.rules, "\(scenario.name), fed byte by byte")
+            XCTAssertEqual(bytewise.switches.map(\.protocolName), scenario.switches, "\(scenario.name), byte by byte")
+        }
+    }
+
+    func testSwitchRecordCarriesFramesOffsetsAndPostSwitchBytes() {
+        let outcome = runScript([.client(wsRequest), .serverBytes(Array(ws101.utf8) + serverFrame), .clientBytes(clientFrame)])
+        XCTAssertEqual(outcome.switches.count, 1)
+        let record = outcome.switches[0]
+        XCTAssertEqual(record.request?.frame, 1)
+        XCTAssertEqual(record.response.frame, 2)
+        XCTAssertEqual(record.request?.method, "GET")
+        XCTAssertEqual(record.request?.upgrade, ["websocket"])
+        XCTAssertEqual(record.response.status, 101)
+        XCTAssertEqual(record.clientHandoffOffset, UInt64(wsRequest.utf8.count))
+        XCTAssertEqual(record.serverHandoffOffset, UInt64(ws101.utf8.count))
+        // The server frame came in the same segment as the 101: it belongs to the new protocol.
+        XCTAssertEqual(record.bytesAfterSwitchServer, 4)
+        XCTAssertEqual(record.bytesAfterSwitchClient, UInt64(clientFrame.count))
+        XCTAssertEqual(record.observed["server_first_bytes"], .bytes([0x81, 0x02, 0x48, 0x69]))
+    }
+
+    func testDeclinedRecordAndViolationEvidence() {
+        let outcome = runScript([.client(wsRequest), .server("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"),
+                           .clientBytes(clientFrame)])
+        XCTAssertEqual(outcome.declined.count, 1)
+        XCTAssertEqual(outcome.declined[0].response.status, 403)
+        XCTAssertEqual(outcome.declined[0].request.frame, 1)
+        let violation = outcome.violations.first { $0.rule == .httpUpgradeDeclinedThenTunnel }
+        XCTAssertEqual(violation?.frame, 3)
+        XCTAssertEqual(violation?.direction, "client_to_server")
+        XCTAssertEqual(violation?.evidence["response_status"], .integer(403))
+    }
+
+    func testHTTPStatisticsCountMessages() {
+        let outcome = runScript([.client("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n"),
+                           .server("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n")])
+        XCTAssertEqual(outcome.statistics.requests, 2)
+        XCTAssertEqual(outcome.statistics.responses, 2)
+        XCTAssertEqual(outcome.rules, [])
+    }
+
+    func testProtocolTokenMatching() {
+        let offers = ["websocket", "TLS/1.2", "h2c"].map(ProtocolToken.init)
+        XCTAssertTrue(ProtocolToken("WebSocket").isOffered(in: offers))
+        XCTAssertTrue(ProtocolToken("tls/1.2").isOffered(in: offers))
+        XCTAssertTrue(ProtocolToken("TLS").isOffered(in: offers))
+        XCTAssertFalse(ProtocolToken("TLS/1.3").isOffered(in: offers))
+        XCTAssertFalse(ProtocolToken("h2").isOffered(in: offers))
+    }
+}
