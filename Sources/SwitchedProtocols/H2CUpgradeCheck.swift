@@ -114,7 +114,6 @@ public enum H2CUpgradeCheck {
         var end = characters.count
         while end > 0 && characters[end - 1] == UInt8(ascii: "=") { end -= 1 }
         guard end > 0 else { throw .empty }
-        if end % 4 == 1 { throw .invalidLength(end) }
         var output: [UInt8] = []
         output.reserveCapacity(end * 3 / 4)
         var accumulator: UInt32 = 0
@@ -139,6 +138,7 @@ public enum H2CUpgradeCheck {
                 accumulator &= (1 << UInt32(bits)) - 1
             }
         }
+        if end % 4 == 1 { throw .invalidLength(end) }
         return output
     }
 

@@ -96,10 +96,12 @@ public enum ProtocolSniffer {
         return nil
     }
 
-    /// False only when the bytes seen so far cannot be `expected`.
+    /// False when the bytes seen so far cannot be `expected`: a direction that has bytes
+    /// breaks the protocol's opening (client preface, ClientHello, masked frames…).
     public static func isCompatible(_ expected: ObservedProtocol, client: [UInt8], server: [UInt8]) -> Bool {
         if expected == .unknown { return true }
-        return verdict(expected, client: Array(client.prefix(maxBytes)), server: Array(server.prefix(maxBytes))) != .noMatch
+        let verdicts = directionVerdicts(expected, client: Array(client.prefix(maxBytes)), server: Array(server.prefix(maxBytes)))
+        return verdicts.client != .noMatch && verdicts.server != .noMatch
     }
 
     /// `switch_protocol_mismatch`: the bytes cannot be what the 101 agreed on and are
@@ -119,15 +121,24 @@ public enum ProtocolSniffer {
 
     // MARK: Signatures
 
+    /// The label verdict: the stronger direction decides (WebSocket tolerates one broken side).
     static func verdict(_ candidate: ObservedProtocol, client: [UInt8], server: [UInt8]) -> Verdict {
+        let verdicts = directionVerdicts(candidate, client: client, server: server)
+        if candidate == .websocket { return websocket(client: verdicts.client, server: verdicts.server) }
+        return either(verdicts.client, verdicts.server)
+    }
+
+    /// Each direction judged on its own; an empty direction needs more bytes.
+    static func directionVerdicts(_ candidate: ObservedProtocol, client: [UInt8],
+                                  server: [UInt8]) -> (client: Verdict, server: Verdict) {
         switch candidate {
-        case .http2: return http2(client: client, server: server)
-        case .tls: return either(tls(client, fromClient: true), tls(server, fromClient: false))
-        case .ssh: return either(ssh(client), ssh(server))
-        case .http1: return either(http1Request(client), http1Response(server))
-        case .dockerMultiplexed: return docker(server)
-        case .websocket: return websocket(client: client, server: server)
-        case .unknown: return .noMatch
+        case .http2: return (http2Client(client), http2Server(server))
+        case .tls: return (tls(client, fromClient: true), tls(server, fromClient: false))
+        case .ssh: return (ssh(client), ssh(server))
+        case .http1: return (http1Request(client), http1Response(server))
+        case .dockerMultiplexed: return (.needMoreBytes, docker(server))   // the client sends raw stdin
+        case .websocket: return (websocketFrames(client, masked: true), websocketFrames(server, masked: false))
+        case .unknown: return (.noMatch, .noMatch)
         }
     }
 
@@ -149,23 +160,24 @@ public enum ProtocolSniffer {
         return bytes.count >= prefix.count ? .match(.high, "") : .needMoreBytes
     }
 
-    /// RFC 9113 §3.4: client preface, or a server whose first frame is a non-ACK SETTINGS.
-    static func http2(client: [UInt8], server: [UInt8]) -> Verdict {
-        let clientVerdict: Verdict
+    /// RFC 9113 §3.4: the client preface.
+    static func http2Client(_ client: [UInt8]) -> Verdict {
         switch hasPrefix(client, HTTP2.clientPreface) {
-        case .match: clientVerdict = .match(.high, "the client sent the HTTP/2 connection preface")
-        case .needMoreBytes where client.count >= 4: clientVerdict = .match(.medium, "the client's bytes begin the HTTP/2 connection preface")
-        case let other: clientVerdict = other
+        case .match: return .match(.high, "the client sent the HTTP/2 connection preface")
+        case .needMoreBytes where client.count >= 4: return .match(.medium, "the client's bytes begin the HTTP/2 connection preface")
+        case let other: return other
         }
-        var serverVerdict = Verdict.needMoreBytes
+    }
+
+    /// RFC 9113 §3.4: the server's first frame is a non-ACK SETTINGS on stream 0.
+    static func http2Server(_ server: [UInt8]) -> Verdict {
         if server.count >= 9, let header = HTTP2FrameHeader(server) {
             let settings = header.type == HTTP2FrameType.settings.rawValue && header.flags == 0
                 && header.streamID == 0 && header.length % 6 == 0 && header.length <= HTTP2.defaultMaxFrameSize
-            serverVerdict = settings ? .match(.medium, "the server's first frame is an HTTP/2 SETTINGS frame") : .noMatch
-        } else if server.count >= 4 && server[3] != HTTP2FrameType.settings.rawValue {
-            serverVerdict = .noMatch
+            return settings ? .match(.medium, "the server's first frame is an HTTP/2 SETTINGS frame") : .noMatch
         }
-        return either(clientVerdict, serverVerdict)
+        if server.count >= 4 && server[3] != HTTP2FrameType.settings.rawValue { return .noMatch }
+        return .needMoreBytes
     }
 
     /// TLS record header (RFC 8446 §5.1): content type 20...24, version 3.0...3.4, length up
@@ -297,19 +309,19 @@ public enum ProtocolSniffer {
 
     // MARK: WebSocket (RFC 6455 §5.2)
 
-    /// Frame header check: RSV2/RSV3 clear, a defined opcode (no continuation first), MASK
-    /// set exactly on client frames, control frames final and at most 125 bytes, minimal
-    /// extended lengths. A second valid header right after the first frame raises confidence.
-    static func websocket(client: [UInt8], server: [UInt8]) -> Verdict {
-        let fromClient = websocketFrames(client, masked: true)
-        let fromServer = websocketFrames(server, masked: false)
+    /// Frame header shape (not full validity, which the WebSocket analyzer checks): RSV2/RSV3
+    /// clear, a defined opcode (no continuation first), MASK set exactly on client frames,
+    /// control frames final, a 64-bit length of at most 2 GiB. A second valid header
+    /// right after the first frame raises confidence.
+    static func websocket(client fromClient: Verdict, server fromServer: Verdict) -> Verdict {
         switch (fromClient, fromServer) {
         case (.match(let a, _), .match(let b, _)):
             return .match(max(a, b).raised, "valid WebSocket frame headers in both directions (masked from the client only)")
-        case (.match(let confidence, let reason), .needMoreBytes):
+        case (.match(let confidence, let reason), .needMoreBytes), (.needMoreBytes, .match(let confidence, let reason)):
             return .match(confidence, reason)
-        case (.needMoreBytes, .match(let confidence, let reason)):
-            return .match(confidence, reason)
+        case (.match(_, let reason), .noMatch), (.noMatch, .match(_, let reason)):
+            // A peer breaking RFC 6455 still speaks WebSocket; its analyzer reports the frames.
+            return .match(.low, reason + "; the other direction's first bytes are not a valid frame header")
         case (.needMoreBytes, .needMoreBytes):
             return .needMoreBytes
         default:
@@ -361,26 +373,21 @@ public enum ProtocolSniffer {
         case 0x1, 0x2, 0x8, 0x9, 0xA: break
         default: return .invalid
         }
-        let control = opcode >= 0x8
-        if control && (!final || first & 0x40 != 0) { return .invalid }
+        if opcode >= 0x8 && !final { return .invalid }
         guard available >= 2 else { return .incomplete }
         let second = bytes[start + 1]
         if (second & 0x80 != 0) != masked { return .invalid }
         var length = Int(second & 0x7F)
         var headerLength = 2
-        if control && length > 125 { return .invalid }
-        if opcode == 0x8 && length == 1 { return .invalid }             // close: empty or a 2-byte code first
         if length == 126 {
             guard available >= 4 else { return .incomplete }
             length = Int(bytes[start + 2]) << 8 | Int(bytes[start + 3])
-            if length < 126 { return .invalid }
             headerLength = 4
         } else if length == 127 {
             guard available >= 10 else { return .incomplete }
-            if bytes[start + 2] & 0x80 != 0 { return .invalid }
             var value: UInt64 = 0
             for offset in 2..<10 { value = value << 8 | UInt64(bytes[start + offset]) }
-            if value < 65_536 || value > UInt64(Int32.max) { return .invalid }  // sane: below 2 GiB
+            if value > 1 << 31 { return .invalid }                       // not a sane length (top bit must be 0 anyway)
             length = Int(value)
             headerLength = 10
         }
