@@ -103,8 +103,6 @@ public struct HTTP2FrameDecoder: Sendable {
     }
 
     public var isStopped: Bool { phase == .stopped }
-    /// True once a frame header was read.
-    public var hasSeenFrame: Bool { sawFrame }
     public enum PrefaceState: Sendable { case notExpected, pending, partial, verified, missing }
 
     /// Where the client connection preface stands.
