@@ -15,6 +15,7 @@ import argparse
 import collections
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -63,7 +64,10 @@ def tshark_follow(capture, stream):
             data[who] += bytes.fromhex(hexpart)
         except ValueError:
             pass
-    return (nodes.get(0), bytes(data[0])), (nodes.get(1), bytes(data[1]))
+    # tshark writes a text marker where bytes are missing; Switchyard reports gaps instead
+    # (counted in the flow record), so the markers are taken out before comparing.
+    marker = re.compile(rb"\[\d+ bytes missing in capture file\][\n\x00]?")
+    return (nodes.get(0), marker.sub(b"", bytes(data[0]))), (nodes.get(1), marker.sub(b"", bytes(data[1])))
 
 
 def endpoint_text(ep):
@@ -73,8 +77,8 @@ def endpoint_text(ep):
 
 def normalise_node(text):
     # tshark prints IPv6 nodes as "::1:8765"; rebuild as "[::1]:8765".
-    if text is None:
-        return None
+    if text is None or text.startswith("["):
+        return text
     host, _, port = text.rpartition(":")
     return ("[%s]:%s" % (host, port)) if ":" in host else text
 
@@ -102,13 +106,18 @@ def main():
             flows = run_switchyard(args.switchyard, capture, outdir)
             by_pair = collections.defaultdict(list)
             for flow in flows:
+                # A connection attempt that carried no data (e.g. SYN, RST, then the same SYN
+                # again) is its own flow here; tshark folds it into the next stream when the
+                # ISN repeats. Only flows with data are matched.
+                if not (flow["client_to_server"]["payload_bytes"] or flow["server_to_client"]["payload_bytes"]):
+                    continue
                 key = frozenset([endpoint_text(flow["connection"]["client"]), endpoint_text(flow["connection"]["server"])])
                 by_pair[key].append(flow)
             used = collections.Counter()
             for stream in tshark_streams(capture):
                 (n0, b0), (n1, b1) = tshark_follow(capture, stream)
                 n0, n1 = normalise_node(n0), normalise_node(n1)
-                if n0 is None or n1 is None:
+                if n0 is None or n1 is None or not (b0 or b1):
                     continue
                 key = frozenset([n0, n1])
                 candidates = by_pair.get(key, [])

@@ -102,6 +102,17 @@ extension JSONWriter {
             key("response"); message(d.response)
             key("request_frame"); int(d.request.frame)
             key("response_frame"); int(d.response.frame)
+        case .priorKnowledge(let p):
+            key("connection"); connection(p.connection)
+            key("protocol"); string(p.protocolName)
+            key("first_frame"); int(p.firstFrame)
+            key("last_ts"); string(p.lastTimestamp.rfc3339)
+            key("bytes")
+            beginObject()
+            key("client_to_server"); int(p.bytesClient)
+            key("server_to_client"); int(p.bytesServer)
+            endObject()
+            key("observed"); evidence(p.observed)
         case .flow(let f):
             key("id"); int(f.id)
             key("connection"); connection(f.connection)

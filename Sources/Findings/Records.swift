@@ -167,12 +167,38 @@ public struct FlowRecord: Sendable {
     }
 }
 
+/// A connection that spoke HTTP/2 from its first byte (prior knowledge, RFC 9113 §3.3):
+/// no upgrade, but analysed as HTTP/2 all the same.
+public struct PriorKnowledgeRecord: Sendable, Equatable {
+    public var connection: ConnectionRef
+    public var protocolName: String
+    public var firstFrame: UInt64
+    public var firstTimestamp: Timestamp
+    public var lastTimestamp: Timestamp
+    public var bytesClient: UInt64
+    public var bytesServer: UInt64
+    public var observed: Evidence
+
+    public init(connection: ConnectionRef, protocolName: String, firstFrame: UInt64, firstTimestamp: Timestamp,
+                lastTimestamp: Timestamp, bytesClient: UInt64, bytesServer: UInt64, observed: Evidence) {
+        self.connection = connection
+        self.protocolName = protocolName
+        self.firstFrame = firstFrame
+        self.firstTimestamp = firstTimestamp
+        self.lastTimestamp = lastTimestamp
+        self.bytesClient = bytesClient
+        self.bytesServer = bytesServer
+        self.observed = observed
+    }
+}
+
 /// Everything a record stream can carry. `capture` names the file or interface.
 public enum Finding: Sendable {
     case violation(Violation)
     case switched(SwitchRecord)
     case upgradeDeclined(UpgradeDeclinedRecord)
     case flow(FlowRecord)
+    case priorKnowledge(PriorKnowledgeRecord)
 
     public var timestamp: Timestamp {
         switch self {
@@ -180,6 +206,7 @@ public enum Finding: Sendable {
         case .switched(let s): return s.response.timestamp
         case .upgradeDeclined(let d): return d.response.timestamp
         case .flow(let f): return f.firstTimestamp
+        case .priorKnowledge(let p): return p.firstTimestamp
         }
     }
 
@@ -189,6 +216,7 @@ public enum Finding: Sendable {
         case .switched: return "switch"
         case .upgradeDeclined: return "upgrade_declined"
         case .flow: return "flow"
+        case .priorKnowledge: return "prior_knowledge"
         }
     }
 }

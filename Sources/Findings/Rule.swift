@@ -100,7 +100,7 @@ extension Rule {
         .httpObsFold, .httpWhitespaceBeforeColon, .httpConflictingContentLength,
         .httpContentLengthWithTransferEncoding, .httpMalformedMessage,
         .tcpOverlapConflict, .analyzerLimitReached,
-    ] + webSocketCatalogue
+    ] + webSocketCatalogue + http2Catalogue
 
     public static func named(_ id: String) -> Rule? { catalogue.first { $0.id == id } }
 }

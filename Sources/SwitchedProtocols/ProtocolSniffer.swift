@@ -395,3 +395,25 @@ public enum ProtocolSniffer {
         return .valid(end: start + headerLength + length, final: final)
     }
 }
+
+/// How one direction's first bytes fit the protocol a 101 agreed on.
+public enum DirectionFit: Sendable, Equatable {
+    case fits
+    case breaks
+    case undecided
+}
+
+extension ProtocolSniffer {
+    /// Judges one direction alone, so a caller can decide, as bytes arrive, whether to hand
+    /// them to the agreed protocol's decoder (which would only report noise on another protocol).
+    public static func fit(_ expected: ObservedProtocol, bytes: [UInt8], fromClient: Bool) -> DirectionFit {
+        let prefix = Array(bytes.prefix(maxBytes))
+        let verdicts = fromClient ? directionVerdicts(expected, client: prefix, server: [])
+                                  : directionVerdicts(expected, client: [], server: prefix)
+        switch fromClient ? verdicts.client : verdicts.server {
+        case .match: return .fits
+        case .noMatch: return .breaks
+        case .needMoreBytes: return bytes.count >= maxBytes ? .fits : .undecided
+        }
+    }
+}

@@ -152,6 +152,12 @@ public enum WebSocketHandshakeCheck {
                            evidence, response: true)
                 }
             }
+            // RFC 6455 §4.1: the client MUST send version 13, whatever the server answers.
+            if refusedVersion {
+                report(.websocketBadVersion,
+                       "The client asked for Sec-WebSocket-Version \(requestVersions[0]); RFC 6455 clients must send 13.",
+                       ["version": .text(requestVersions[0]), "status": .integer(Int64(status))], response: false)
+            }
             return Result(findings: findings, negotiation: negotiation)
         }
 

@@ -32,6 +32,8 @@ public struct RunTally: Sendable {
     public var http = HTTPStatistics()
     public var switchesByProtocol: [String: UInt64] = [:]
     public var upgradesDeclined: UInt64 = 0
+    /// Connections that spoke a protocol from their first byte (HTTP/2 prior knowledge).
+    public var priorKnowledgeByProtocol: [String: UInt64] = [:]
     public var violationsByRule: [String: UInt64] = [:]
     public var violationsBySeverity: [String: UInt64] = [:]
     /// Findings not written because of --min-severity / --rules.
@@ -49,6 +51,8 @@ public struct RunTally: Sendable {
             switchesByProtocol[record.protocolName, default: 0] += 1
         case .upgradeDeclined:
             upgradesDeclined += 1
+        case .priorKnowledge(let record):
+            priorKnowledgeByProtocol[record.protocolName, default: 0] += 1
         case .flow:
             break
         }
@@ -105,6 +109,7 @@ public struct RunTally: Sendable {
         json.key("switches"); json.int(switchesByProtocol.values.reduce(0, +))
         json.key("switches_by_protocol"); writeCounts(switchesByProtocol, into: &json)
         json.key("upgrades_declined"); json.int(upgradesDeclined)
+        json.key("prior_knowledge_by_protocol"); writeCounts(priorKnowledgeByProtocol, into: &json)
         json.key("violations"); json.int(violationsByRule.values.reduce(0, +))
         json.key("violations_by_severity"); writeCounts(violationsBySeverity, into: &json)
         json.key("violations_by_rule"); writeCounts(violationsByRule, into: &json)

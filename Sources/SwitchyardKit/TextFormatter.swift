@@ -38,6 +38,9 @@ enum TextFormatter {
             return safe("\(time) \(capture) \(connection(d.connection)) upgrade to \(d.request.upgrade.joined(separator: ", ")) "
                 + "declined: \(d.request.method ?? "") \(d.request.target ?? "") (frame \(d.request.frame)) -> "
                 + "\(d.response.status ?? 0) \(d.response.reason ?? "") (frame \(d.response.frame))") + "\n"
+        case .priorKnowledge(let p):
+            return safe("\(time) \(capture) \(connection(p.connection)) \(p.protocolName) with prior knowledge from frame "
+                + "\(p.firstFrame): \(p.bytesClient) bytes client->server, \(p.bytesServer) bytes server->client") + "\n"
         case .flow(let f):
             return safe("\(capture) flow \(f.id) \(connection(f.connection)) \(f.state) "
                 + "c2s \(f.clientToServer.payloadBytes) bytes/\(f.clientToServer.packets) pkts, "

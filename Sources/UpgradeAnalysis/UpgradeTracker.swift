@@ -2,6 +2,7 @@ import Findings
 import HTTP1
 import PacketCapture
 import StreamReassembly
+import SwitchedProtocols
 
 /// Follows one connection's HTTP/1.x exchange: pairs requests with responses, finds the
 /// protocol switch and the exact byte where the new protocol starts in each direction,
@@ -39,6 +40,17 @@ public final class UpgradeTracker {
     /// The switch record being built (emitted at connection close).
     var switchRecord: SwitchRecord?
     var postSwitch = PostSwitchAnalyzer.none
+    /// What the agreed protocol's bytes look like, when a sniffer can recognise them.
+    var expectedAfterSwitch: ObservedProtocol?
+    var clientGate = SniffGate()
+    var serverGate = SniffGate()
+    var agreedProtocolChecked = false
+    var firstClientFrame: UInt64?
+    var firstServerFrame: UInt64?
+    /// The connection began with the HTTP/2 preface (no HTTP/1.1 at all).
+    var priorKnowledge = false
+    var priorKnowledgeStart = Timestamp.zero
+    var priorKnowledgeBytes: (client: UInt64, server: UInt64) = (0, 0)
     var firstClientBytes: [UInt8] = []
     var firstServerBytes: [UInt8] = []
     var serverPostSwitchChecked = false
@@ -126,20 +138,28 @@ public final class UpgradeTracker {
     /// The connection closed: emits the switch record with its post-switch byte counts.
     public func close(lastTimestamp: Timestamp) {
         checkServerPostSwitchBytes(final: true)
-        let postSwitchSummary = finishPostSwitch()
+        guard switchRecord != nil || priorKnowledge else { return }
+        let observed = finishPostSwitch()
         if var record = switchRecord {
-            if let postSwitchSummary { record.observed.append(postSwitchSummary.name, .object(postSwitchSummary.summary)) }
             record.lastTimestamp = lastTimestamp
-            if !firstClientBytes.isEmpty { record.observed.append("client_first_bytes", .bytes(firstClientBytes)) }
-            if !firstServerBytes.isEmpty { record.observed.append("server_first_bytes", .bytes(firstServerBytes)) }
+            record.observed.entries.append(contentsOf: observed.entries)
             outbox.append(.switched(record))
             switchRecord = nil
+        } else if priorKnowledge {
+            outbox.append(.priorKnowledge(PriorKnowledgeRecord(
+                connection: connection, protocolName: "http2", firstFrame: firstClientFrame ?? frame,
+                firstTimestamp: priorKnowledgeStart, lastTimestamp: lastTimestamp,
+                bytesClient: priorKnowledgeBytes.client, bytesServer: priorKnowledgeBytes.server, observed: observed)))
         }
     }
 
     // MARK: Client side
 
     func clientData(_ bytes: UnsafeRawBufferPointer) {
+        if requestParser.streamOffset == 0 && clientMode == .http && !serverSwitched && startsWithHTTP2Preface(bytes) {
+            priorKnowledgeStart = timestamp
+            startPriorKnowledgeHTTP2()
+        }
         var rest = bytes
         while !rest.isEmpty {
             switch clientMode {
@@ -177,6 +197,13 @@ public final class UpgradeTracker {
         }
     }
 
+    /// RFC 9113 §3.4: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n". The first 16 bytes decide (a
+    /// preface split before them is not recognised, and the connection is left as non-HTTP).
+    private func startsWithHTTP2Preface(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let preface = Array("PRI * HTTP/2.0\r\n".utf8)
+        return bytes.count >= preface.count && bytes.prefix(preface.count).elementsEqual(preface)
+    }
+
     private func hold(_ bytes: UnsafeRawBufferPointer) {
         if held.isEmpty && heldDropped == 0 {
             heldFrame = frame
@@ -193,6 +220,8 @@ public final class UpgradeTracker {
 
     func postSwitchClient(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
+        if firstClientFrame == nil { firstClientFrame = frame }
+        if priorKnowledge { priorKnowledgeBytes.client &+= UInt64(bytes.count) }
         switchRecord?.bytesAfterSwitchClient &+= UInt64(bytes.count)
         if firstClientBytes.count < options.firstBytesKept {
             firstClientBytes.append(contentsOf: bytes.prefix(options.firstBytesKept - firstClientBytes.count))
@@ -217,6 +246,8 @@ public final class UpgradeTracker {
 
     private func postSwitchServer(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
+        if firstServerFrame == nil { firstServerFrame = frame }
+        if priorKnowledge { priorKnowledgeBytes.server &+= UInt64(bytes.count) }
         switchRecord?.bytesAfterSwitchServer &+= UInt64(bytes.count)
         if firstServerBytes.count < options.firstBytesKept {
             firstServerBytes.append(contentsOf: bytes.prefix(options.firstBytesKept - firstServerBytes.count))

@@ -98,7 +98,8 @@ final class WebSocketHandshakeCheckTests: XCTestCase {
             ("400 to version 8 without versions",
              with(request, removing: "Sec-WebSocket-Version", adding: [("Sec-WebSocket-Version", "8")]),
              WebSocketHandshakeMessage(version: "HTTP/1.1", status: 400, headers: []),
-             ["websocket_bad_version"]),
+             // The server's refusal lists no versions, and the client asked for 8 (§4.1: 13).
+             ["websocket_bad_version", "websocket_bad_version"]),
         ]
         for (name, request, response, expected) in cases {
             let result = WebSocketHandshakeCheck.check(request: request, response: response)
@@ -120,17 +121,23 @@ final class WebSocketHandshakeCheckTests: XCTestCase {
         XCTAssertEqual(violation.evidence["expected_accept"], .text("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="))
     }
 
-    func testRefusalsThatListVersionsAreClean() {
+    func testRefusalsThatListVersionsBlameOnlyTheClient() {
         let version8 = with(Self.request, removing: "Sec-WebSocket-Version", adding: [("Sec-WebSocket-Version", "8")])
-        // RFC 6455 §4.4's example: the server answers with the versions it supports.
+        // RFC 6455 §4.4's example: the server answers with the versions it supports, which is
+        // right; the client's version 8 is still not the 13 that §4.1 requires.
         for response in [
             WebSocketHandshakeMessage(version: "HTTP/1.1", status: 426, headers: [("Sec-WebSocket-Version", "13, 8, 7")]),
             WebSocketHandshakeMessage(version: "HTTP/1.1", status: 426,
                                       headers: [("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Version", "8, 7")]),
             WebSocketHandshakeMessage(version: "HTTP/1.1", status: 400, headers: [("Sec-WebSocket-Version", "13")]),
         ] {
-            XCTAssertEqual(WebSocketHandshakeCheck.check(request: version8, response: response).findings.map(\.rule.id), [])
+            let findings = WebSocketHandshakeCheck.check(request: version8, response: response).findings
+            XCTAssertEqual(findings.map(\.rule.id), ["websocket_bad_version"])
+            XCTAssertEqual(findings.map(\.concernsResponse), [false])
         }
+        let version13Refused = WebSocketHandshakeMessage(version: "HTTP/1.1", status: 426,
+                                                         headers: [("Sec-WebSocket-Version", "13")])
+        XCTAssertEqual(WebSocketHandshakeCheck.check(request: Self.request, response: version13Refused).findings.map(\.rule.id), [])
         // A non-101, non-version refusal of a bad request is the server doing its job.
         let refused = WebSocketHandshakeMessage(version: "HTTP/1.1", status: 400, headers: [])
         XCTAssertEqual(WebSocketHandshakeCheck.check(request: with(Self.request, method: "POST", removing: "Sec-WebSocket-Key"),
@@ -138,7 +145,7 @@ final class WebSocketHandshakeCheckTests: XCTestCase {
         // A 426 listing something that is not a version.
         let junk = WebSocketHandshakeMessage(version: "HTTP/1.1", status: 426, headers: [("Sec-WebSocket-Version", "latest")])
         XCTAssertEqual(WebSocketHandshakeCheck.check(request: version8, response: junk).findings.map(\.rule.id),
-                       ["websocket_bad_version"])
+                       ["websocket_bad_version", "websocket_bad_version"])
     }
 
     func testPartialConnectionChecksOnlyTheResponse() {

@@ -63,7 +63,7 @@ private func runScript(_ steps: [Step], partial: Bool = false, chunk: Int? = nil
         case .violation(let v): outcome.rules.append(v.rule.id); outcome.violations.append(v)
         case .switched(let s): outcome.switches.append(s)
         case .upgradeDeclined(let d): outcome.declined.append(d)
-        case .flow: break
+        case .flow, .priorKnowledge: break
         }
     }
     return outcome
@@ -176,13 +176,53 @@ final class UpgradeTrackerTests: XCTestCase {
 
     func testScenarioTable() {
         for scenario in table {
+            // This table is about the HTTP/1.1 rules; what follows the switch is checked below.
             let whole = runScript(scenario.steps, partial: scenario.partial)
-            XCTAssertEqual(whole.rules, scenario.rules, scenario.name)
+            XCTAssertEqual(whole.rules.filter { $0.hasPrefix("http_") }, scenario.rules, scenario.name)
             XCTAssertEqual(whole.switches.map(\.protocolName), scenario.switches, scenario.name)
             let bytewise = runScript(scenario.steps, partial: scenario.partial, chunk: 1)
-            XCTAssertEqual(bytewise.rules, scenario.rules, "\(scenario.name), fed byte by byte")
+            XCTAssertEqual(bytewise.rules.filter { $0.hasPrefix("http_") }, scenario.rules, "\(scenario.name), fed byte by byte")
+            XCTAssertEqual(bytewise.rules, whole.rules, "\(scenario.name): all rules, whole vs byte by byte")
             XCTAssertEqual(bytewise.switches.map(\.protocolName), scenario.switches, "\(scenario.name), byte by byte")
         }
+    }
+
+    func testPostSwitchBytesAreCheckedAgainstTheAgreedProtocol() {
+        // HTTP/2 preface after a WebSocket switch: a mismatch, and no WebSocket frame noise.
+        let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + [0, 0, 0, 4, 0, 0, 0, 0, 0]
+        for chunk in [nil, 1] as [Int?] {
+            let mismatch = runScript([.client(wsRequest), .server(ws101), .clientBytes(preface)], chunk: chunk)
+            XCTAssertEqual(mismatch.rules, ["switch_protocol_mismatch"], "chunk \(String(describing: chunk))")
+            XCTAssertEqual(mismatch.switches.first?.observed["protocol"], .text("http2"))
+        }
+        // Clean WebSocket frames: labelled websocket, with the frame summary.
+        let clean = runScript([.client(wsRequest), .server(ws101), .clientBytes(clientFrame), .serverBytes(serverFrame)])
+        XCTAssertEqual(clean.rules, [])
+        XCTAssertEqual(clean.switches.first?.observed["protocol"], .text("websocket"))
+        guard case .object(let summary)? = clean.switches.first?.observed["websocket"] else {
+            return XCTFail("no websocket summary")
+        }
+        XCTAssertEqual(summary["client_frames"], .integer(1))
+        XCTAssertEqual(summary["server_frames"], .integer(1))
+        // An unmasked client frame is still decoded (and reported), not taken for another protocol.
+        let unmasked = runScript([.client(wsRequest), .server(ws101), .clientBytes([0x81, 0x02, 0x48, 0x69])])
+        XCTAssertEqual(unmasked.rules, ["websocket_unmasked_client_frame"])
+    }
+
+    func testPriorKnowledgeHTTP2IsAnalysedAsHTTP2() {
+        let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + [0, 0, 0, 4, 0, 0, 0, 0, 0]
+        let tracker = UpgradeTracker(connection: ConnectionRef(client: client, server: server, partial: false))
+        preface.withUnsafeBytes { tracker.data(.clientToServer, $0, frame: 4, timestamp: .zero) }
+        [UInt8]([0, 0, 0, 4, 0, 0, 0, 0, 0]).withUnsafeBytes { tracker.data(.serverToClient, $0, frame: 5, timestamp: .zero) }
+        tracker.close(lastTimestamp: .zero)
+        let findings = tracker.takeFindings()
+        guard findings.count == 1, case .priorKnowledge(let record) = findings[0] else {
+            return XCTFail("expected one prior_knowledge record, got \(findings)")
+        }
+        XCTAssertEqual(record.firstFrame, 4)
+        XCTAssertEqual(record.bytesClient, UInt64(preface.count))
+        XCTAssertEqual(record.observed["protocol"], .text("http2"))
+        XCTAssertEqual(tracker.statistics.nonHTTPDirections, 0)
     }
 
     func testSwitchRecordCarriesFramesOffsetsAndPostSwitchBytes() {
@@ -200,6 +240,7 @@ final class UpgradeTrackerTests: XCTestCase {
         XCTAssertEqual(record.bytesAfterSwitchServer, 4)
         XCTAssertEqual(record.bytesAfterSwitchClient, UInt64(clientFrame.count))
         XCTAssertEqual(record.observed["server_first_bytes"], .bytes([0x81, 0x02, 0x48, 0x69]))
+        XCTAssertEqual(record.observed["protocol"], .text("websocket"))
     }
 
     func testDeclinedRecordAndViolationEvidence() {
