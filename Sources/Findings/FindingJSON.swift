@@ -102,6 +102,16 @@ extension JSONWriter {
             key("response"); message(d.response)
             key("request_frame"); int(d.request.frame)
             key("response_frame"); int(d.response.frame)
+        case .switchEnd(let e):
+            key("connection"); connection(e.connection)
+            key("protocol"); string(e.protocolName)
+            key("response_frame"); int(e.responseFrame)
+            key("bytes_after_switch")
+            beginObject()
+            key("client_to_server"); int(e.bytesAfterSwitchClient)
+            key("server_to_client"); int(e.bytesAfterSwitchServer)
+            endObject()
+            key("observed"); evidence(e.observed)
         case .priorKnowledge(let p):
             key("connection"); connection(p.connection)
             key("protocol"); string(p.protocolName)

@@ -192,6 +192,28 @@ public struct PriorKnowledgeRecord: Sendable, Equatable {
     }
 }
 
+/// The end of a switched connection, when its `switch` record was written at the 101
+/// (live capture): the post-switch byte counts and what was observed.
+public struct SwitchEndRecord: Sendable, Equatable {
+    public var connection: ConnectionRef
+    public var protocolName: String
+    public var responseFrame: UInt64
+    public var bytesAfterSwitchClient: UInt64
+    public var bytesAfterSwitchServer: UInt64
+    public var lastTimestamp: Timestamp
+    public var observed: Evidence
+
+    public init(_ record: SwitchRecord) {
+        connection = record.connection
+        protocolName = record.protocolName
+        responseFrame = record.response.frame
+        bytesAfterSwitchClient = record.bytesAfterSwitchClient
+        bytesAfterSwitchServer = record.bytesAfterSwitchServer
+        lastTimestamp = record.lastTimestamp
+        observed = record.observed
+    }
+}
+
 /// Everything a record stream can carry. `capture` names the file or interface.
 public enum Finding: Sendable {
     case violation(Violation)
@@ -199,6 +221,7 @@ public enum Finding: Sendable {
     case upgradeDeclined(UpgradeDeclinedRecord)
     case flow(FlowRecord)
     case priorKnowledge(PriorKnowledgeRecord)
+    case switchEnd(SwitchEndRecord)
 
     public var timestamp: Timestamp {
         switch self {
@@ -207,6 +230,7 @@ public enum Finding: Sendable {
         case .upgradeDeclined(let d): return d.response.timestamp
         case .flow(let f): return f.firstTimestamp
         case .priorKnowledge(let p): return p.firstTimestamp
+        case .switchEnd(let e): return e.lastTimestamp
         }
     }
 
@@ -217,6 +241,7 @@ public enum Finding: Sendable {
         case .upgradeDeclined: return "upgrade_declined"
         case .flow: return "flow"
         case .priorKnowledge: return "prior_knowledge"
+        case .switchEnd: return "switch_end"
         }
     }
 }

@@ -53,7 +53,7 @@ public struct RunTally: Sendable {
             upgradesDeclined += 1
         case .priorKnowledge(let record):
             priorKnowledgeByProtocol[record.protocolName, default: 0] += 1
-        case .flow:
+        case .flow, .switchEnd:
             break
         }
     }

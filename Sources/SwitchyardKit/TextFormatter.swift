@@ -38,6 +38,9 @@ enum TextFormatter {
             return safe("\(time) \(capture) \(connection(d.connection)) upgrade to \(d.request.upgrade.joined(separator: ", ")) "
                 + "declined: \(d.request.method ?? "") \(d.request.target ?? "") (frame \(d.request.frame)) -> "
                 + "\(d.response.status ?? 0) \(d.response.reason ?? "") (frame \(d.response.frame))") + "\n"
+        case .switchEnd(let e):
+            return safe("\(time) \(capture) \(connection(e.connection)) end of \(e.protocolName) switched at frame "
+                + "\(e.responseFrame): \(e.bytesAfterSwitchClient) bytes client->server, \(e.bytesAfterSwitchServer) bytes server->client") + "\n"
         case .priorKnowledge(let p):
             return safe("\(time) \(capture) \(connection(p.connection)) \(p.protocolName) with prior knowledge from frame "
                 + "\(p.firstFrame): \(p.bytesClient) bytes client->server, \(p.bytesServer) bytes server->client") + "\n"

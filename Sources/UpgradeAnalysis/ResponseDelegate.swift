@@ -133,6 +133,7 @@ extension UpgradeTracker {
                                     response: response, clientHandoffOffset: nil, serverHandoffOffset: streamOffset,
                                     lastTimestamp: timestamp)
         startPostSwitchAnalysis(request, head, protocolName: protocolName)
+        if options.emitSwitchAtResponse, let record = switchRecord { outbox.append(.switched(record)) }
         switchClientSide(request)
         return .switchProtocols
     }

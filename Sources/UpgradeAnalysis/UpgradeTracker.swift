@@ -143,7 +143,7 @@ public final class UpgradeTracker {
         if var record = switchRecord {
             record.lastTimestamp = lastTimestamp
             record.observed.entries.append(contentsOf: observed.entries)
-            outbox.append(.switched(record))
+            outbox.append(options.emitSwitchAtResponse ? .switchEnd(SwitchEndRecord(record)) : .switched(record))
             switchRecord = nil
         } else if priorKnowledge {
             outbox.append(.priorKnowledge(PriorKnowledgeRecord(
@@ -309,6 +309,9 @@ public struct UpgradeAnalysisOptions: Sendable {
     public var maxHeldBytes = 64 * 1024
     /// Post-switch bytes kept per direction as evidence.
     public var firstBytesKept = 64
+    /// Write the `switch` record as soon as the 101 is parsed and a `switch_end` record when
+    /// the connection ends (live capture), instead of one complete record at the end.
+    public var emitSwitchAtResponse = false
     /// Rules switched off (`--rules -id`).
     public var disabledRules: Set<String> = []
 

@@ -63,7 +63,7 @@ private func runScript(_ steps: [Step], partial: Bool = false, chunk: Int? = nil
         case .violation(let v): outcome.rules.append(v.rule.id); outcome.violations.append(v)
         case .switched(let s): outcome.switches.append(s)
         case .upgradeDeclined(let d): outcome.declined.append(d)
-        case .flow, .priorKnowledge: break
+        case .flow, .priorKnowledge, .switchEnd: break
         }
     }
     return outcome
@@ -207,6 +207,28 @@ final class UpgradeTrackerTests: XCTestCase {
         // An unmasked client frame is still decoded (and reported), not taken for another protocol.
         let unmasked = runScript([.client(wsRequest), .server(ws101), .clientBytes([0x81, 0x02, 0x48, 0x69])])
         XCTAssertEqual(unmasked.rules, ["websocket_unmasked_client_frame"])
+    }
+
+    /// Live capture: the switch record leaves at the 101, the byte counts follow at the end.
+    func testSwitchRecordAtTheResponseThenSwitchEnd() {
+        var options = UpgradeAnalysisOptions()
+        options.emitSwitchAtResponse = true
+        let tracker = UpgradeTracker(connection: ConnectionRef(client: client, server: server, partial: false),
+                                     options: options)
+        Array(wsRequest.utf8).withUnsafeBytes { tracker.data(.clientToServer, $0, frame: 1, timestamp: .zero) }
+        Array(ws101.utf8).withUnsafeBytes { tracker.data(.serverToClient, $0, frame: 2, timestamp: .zero) }
+        let atResponse = tracker.takeFindings()
+        guard atResponse.count == 1, case .switched(let record) = atResponse[0] else {
+            return XCTFail("expected the switch record at the 101, got \(atResponse)")
+        }
+        XCTAssertEqual(record.response.frame, 2)
+        clientFrame.withUnsafeBytes { tracker.data(.clientToServer, $0, frame: 3, timestamp: .zero) }
+        tracker.close(lastTimestamp: Timestamp(seconds: 9, nanoseconds: 0))
+        let atEnd = tracker.takeFindings()
+        guard atEnd.count == 1, case .switchEnd(let end) = atEnd[0] else { return XCTFail("expected switch_end, got \(atEnd)") }
+        XCTAssertEqual(end.responseFrame, 2)
+        XCTAssertEqual(end.bytesAfterSwitchClient, UInt64(clientFrame.count))
+        XCTAssertEqual(end.observed["protocol"], .text("websocket"))
     }
 
     func testPriorKnowledgeHTTP2IsAnalysedAsHTTP2() {
