@@ -76,6 +76,11 @@ public struct WebSocketFrameDecoder: Sendable {
     private var messageValidating = false
     private var messageValidator = UTF8Validator()
     private var frameOrphan = false
+    /// The first bytes of the first uncompressed data message, unmasked (what a tunnel inside
+    /// WebSocket starts with: an SSH banner, a TLS ClientHello, an HTTP request).
+    public private(set) var firstMessageBytes: [UInt8] = []
+    private var firstMessageDone = false
+    public static let firstMessageBytesKept = 64
 
     private var closeSent = false
     private var dataAfterCloseReported = false
@@ -296,6 +301,10 @@ public struct WebSocketFrameDecoder: Sendable {
                 closeValidator.validate(reason, maskKey: header.maskKey, maskPhase: (phase + skip) & 3)
             }
         } else if header.isData && !frameOrphan {
+            if !firstMessageDone && !messageTransformed && firstMessageBytes.count < Self.firstMessageBytesKept {
+                let keep = min(count, Self.firstMessageBytesKept - firstMessageBytes.count)
+                for i in 0..<keep { firstMessageBytes.append(slice[i] ^ maskByte(header.maskKey, phase + i)) }
+            }
             messageLength &+= UInt64(count)
             if messageValidating && messageValidator.isValid {
                 if !messageValidator.validate(slice, maskKey: header.maskKey, maskPhase: phase) {
@@ -330,6 +339,7 @@ public struct WebSocketFrameDecoder: Sendable {
         push(.frameEnd(header))
         if endsMessage, let opcode = messageOpcode {
             push(.messageEnd(opcode: opcode, length: messageLength, compressed: messageTransformed))
+            if !firstMessageBytes.isEmpty { firstMessageDone = true }
             messageOpcode = nil
         }
         current = nil

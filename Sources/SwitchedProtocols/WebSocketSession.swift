@@ -133,6 +133,21 @@ public final class WebSocketSession {
 
     public var hasViolations: Bool { !outbox.isEmpty }
 
+    /// The first bytes of each direction's first uncompressed data message, unmasked.
+    public var firstMessageBytes: (client: [UInt8], server: [UInt8]) {
+        (clientDecoder.firstMessageBytes, serverDecoder.firstMessageBytes)
+    }
+
+    /// What a tunnel carried inside WebSocket messages says it is (SSH, TLS, HTTP…), when the
+    /// sniffers recognise the first message of either direction; nil otherwise.
+    public var observedInner: SniffResult? {
+        let (client, server) = firstMessageBytes
+        guard !client.isEmpty || !server.isEmpty else { return nil }
+        let result = ProtocolSniffer.sniff(client: client, server: server)
+        guard result.observed != .unknown, result.observed != .websocket, result.confidence >= .medium else { return nil }
+        return result
+    }
+
     /// Total frames both ways (tshark's WebSocket frame count).
     public var totalFrames: UInt64 { clientStatistics.frames &+ serverStatistics.frames }
 

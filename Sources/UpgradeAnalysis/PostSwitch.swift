@@ -279,6 +279,7 @@ extension UpgradeTracker {
             session.finish()
             take(session.takeViolations())
             observed.append("websocket", .object(session.summary))
+            if let inner = session.observedInner { observed.append("observed_inner", .object(inner.evidence)) }
         case .http2(let session):
             session.finish()
             take(session.takeViolations())

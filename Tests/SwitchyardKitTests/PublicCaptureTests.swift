@@ -13,7 +13,7 @@ final class PublicCaptureTests: XCTestCase {
         }
     }
 
-    private func publicRoot() throws -> URL {
+    func publicRoot() throws -> URL {
         let root = TestPaths.publicCaptures
         guard FileManager.default.fileExists(atPath: root.appendingPathComponent("UPGRADE_PAIRS.tsv").path) else {
             throw XCTSkip("../shared/captures-real is not present")
@@ -70,5 +70,30 @@ final class PublicCaptureTests: XCTestCase {
             .compactMap { ($0["request_frame"] as? Int, $0["response_frame"] as? Int) as? (Int, Int) }
         XCTAssertEqual(declined.map(\.0), [1972, 1976])
         XCTAssertEqual(declined.map(\.1), [1983, 1990])
+    }
+}
+
+extension PublicCaptureTests {
+    /// Tunnels inside WebSocket are named from the first message (RFC 6455 binary messages
+    /// carrying TLS or HTTP): zeek's wstunnel-https carries a TLS ClientHello, and
+    /// fragmented-http-reply an HTTP request.
+    func testTunnelsInsideWebSocketAreNamed() throws {
+        let root = try publicRoot()
+        for (file, inner) in [("zeek/wstunnel-https.pcap", "tls"), ("zeek/fragmented-http-reply.pcap", "http1")] {
+            let sink = OutputSink(stream: .inMemory(), format: .json)
+            sink.analyzeFile(root.appendingPathComponent(file).path, name: file)
+            let text = String(decoding: sink.stream.memory, as: UTF8.self)
+            XCTAssertTrue(text.contains("\"observed_inner\":{\"observed_protocol\":\"\(inner)\""), file)
+        }
+    }
+
+    /// Connections that start with the HTTP/2 preface are analysed as HTTP/2 (prior knowledge).
+    func testPriorKnowledgeHTTP2IsRecognised() throws {
+        let root = try publicRoot()
+        for file in ["nDPI/http2.pcapng", "arkime/http2-nghttp2.pcap"] {
+            let sink = OutputSink(stream: .inMemory(), format: .json)
+            sink.analyzeFile(root.appendingPathComponent(file).path, name: file)
+            XCTAssertEqual(sink.tally.priorKnowledgeByProtocol["http2"], 1, file)
+        }
     }
 }
