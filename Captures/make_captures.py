@@ -9,8 +9,8 @@ For each scenario: pick a free loopback port, start tcpdump (or dumpcap) on it a
 wait for "listening on", run the scenario's real server and client in a child
 process (bounded by a timeout; the child returns only when every connection is
 closed), sleep 0.3 s, stop the capture with SIGINT, sanity-check the file
-(one or more complete TCP connections, FIN both ways, no RST, under 50 KB) and
-move it into place.  Needs root (packet capture), Debian's python3-websockets and
+(one or more complete TCP connections, FIN both ways, no RST, under 50 KB unless the
+scenario allows more) and move it into place.  Needs root (packet capture), Debian's python3-websockets and
 python3-aiohttp, curl, nghttp2-server (nghttpd) and nghttp2-proxy (nghttpx).
 
 Scenario peers: websockets / aiohttp / curl+nghttpx+nghttpd are driven from here;
@@ -47,6 +47,7 @@ class Scenario:
     iface: str = "lo"
     tool: str = "tcpdump"        # "tcpdump" writes pcap, "dumpcap" writes pcapng
     connections: int = 1         # TCP connections the capture must contain
+    max_size: int = MAX_SIZE     # bytes the capture file may take
 
     @property
     def filename(self):
@@ -94,6 +95,33 @@ SCENARIOS = [
     Scenario("h2c-missing-settings", "h2c_missing_settings"),
     Scenario("tls-upgrade-not-tls", "tls_upgrade_not_tls"),
     Scenario("switch-protocol-mismatch", "switch_protocol_mismatch"),
+    # HTTP/1.1 message syntax.
+    Scenario("http-obs-fold", "http_obs_fold"),
+    Scenario("http-whitespace-before-colon", "http_whitespace_before_colon"),
+    Scenario("http-conflicting-content-length", "http_conflicting_content_length"),
+    Scenario("http-content-length-with-transfer-encoding", "http_content_length_with_transfer_encoding"),
+    Scenario("http-malformed-message", "http_malformed_message"),
+    # TCP: a forged segment injected into a real connection (AF_PACKET on lo, IPv4 only).
+    Scenario("tcp-overlap-conflict", "tcp_overlap_conflict"),
+    # WebSocket handshake and frames.
+    Scenario("websocket-missing-key", "websocket_missing_key"),
+    Scenario("websocket-bad-key", "websocket_bad_key"),
+    Scenario("websocket-duplicate-header", "websocket_duplicate_header"),
+    Scenario("websocket-subprotocol-not-offered", "websocket_subprotocol_not_offered"),
+    Scenario("websocket-extension-not-offered", "websocket_extension_not_offered"),
+    Scenario("websocket-rsv-without-extension", "websocket_rsv_without_extension"),
+    Scenario("websocket-bad-control-frame", "websocket_bad_control_frame"),
+    Scenario("websocket-non-minimal-length", "websocket_non_minimal_length"),
+    Scenario("websocket-bad-fragmentation", "websocket_bad_fragmentation"),
+    # h2c and HTTP/2.
+    Scenario("h2c-missing-client-preface", "h2c_missing_client_preface"),
+    Scenario("h2c-server-first-frame-not-settings", "h2c_server_first_frame_not_settings"),
+    Scenario("http2-status-101", "http2_status_101"),
+    Scenario("http2-connection-specific-header", "http2_connection_specific_header"),
+    # Docker multiplexed stream.
+    Scenario("docker-bad-stream-header", "docker_bad_stream_header"),
+    # A 70,000-byte request head: over Switchyard's 64 KiB http_max_head_bytes.
+    Scenario("analyzer-limit-reached", "analyzer_limit_reached", max_size=100_000),
 ]
 
 
@@ -254,7 +282,8 @@ def upgrade_declined(port, host):
 
 
 RUNNERS = {name: getattr(peers, name) for name in dir(peers)
-           if name.startswith(("http_", "websocket_", "h2c_", "tls_", "switch_", "docker_"))}
+           if name.startswith(("http_", "http2_", "websocket_", "h2c_", "tls_", "switch_", "docker_",
+                               "tcp_", "analyzer_"))}
 RUNNERS.update({
     "websocket_echo": websocket_echo,
     "websocket_echo_deflate": websocket_echo_deflate,
@@ -332,7 +361,7 @@ def check_capture(path, scenario):
         problems.append("not every connection closed with FIN both ways")
     if rsts:
         problems.append("RST seen")
-    if size > MAX_SIZE:
+    if size > scenario.max_size:
         problems.append("capture too big")
     if problems:
         raise RuntimeError(f"{summary}: {'; '.join(problems)}")

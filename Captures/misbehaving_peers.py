@@ -26,6 +26,10 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 WS_KEY = "dGhlIHNhbXBsZSBub25jZQ=="          # RFC 6455 §1.3 sample nonce
 WS_OTHER_KEY = "x3JJHMbDL1EzLkh9GBhXDw=="    # RFC 6455 §4.2.1 example key (for the wrong accept)
 MASK = bytes.fromhex("37fa213d")             # RFC 6455 §5.7 example masking key
+# Fixed keys for a client's later frames: a key that repeats the previous frame's key is a
+# websocket_weak_mask finding, so the newer scenarios give each client frame its own key.
+MASK2 = bytes.fromhex("0a0b0c0d")
+MASK3 = bytes.fromhex("5c6d7e8f")
 
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"  # RFC 9113 §3.4
 H2_SETTINGS_B64 = "AAMAAABkAAQCAAAAAAIAAAAA"      # what curl 7.88 sends in HTTP2-Settings
@@ -37,12 +41,13 @@ def ws_accept(key):
     return base64.b64encode(digest).decode("ascii")
 
 
-def ws_frame(opcode, payload=b"", mask=None, fin=True, rsv=0):
-    """One WebSocket frame (RFC 6455 §5.2); mask=None sends it unmasked."""
+def ws_frame(opcode, payload=b"", mask=None, fin=True, rsv=0, length16=False):
+    """One WebSocket frame (RFC 6455 §5.2); mask=None sends it unmasked; length16 forces
+    the 16-bit extended length even for a short payload (not minimal, §5.2)."""
     first = (0x80 if fin else 0) | ((rsv & 7) << 4) | (opcode & 0x0F)
     n = len(payload)
     mask_bit = 0x80 if mask is not None else 0
-    if n < 126:
+    if n < 126 and not length16:
         head = bytes([first, mask_bit | n])
     elif n < 65536:
         head = bytes([first, mask_bit | 126]) + struct.pack("!H", n)
@@ -206,12 +211,16 @@ def authority(host, port):
 # ---------------------------------------------------------------- message builders
 
 def ws_request(host, port, path="/chat", version="HTTP/1.1", connection="Upgrade",
-               upgrade="websocket", ws_version="13", key=WS_KEY):
+               upgrade="websocket", ws_version="13", key=WS_KEY, extra=()):
+    """A WebSocket opening handshake; key=None leaves Sec-WebSocket-Key out, `extra`
+    header lines follow the key."""
     lines = [f"GET {path} {version}", f"Host: {authority(host, port)}"]
     if upgrade is not None:
         lines.append(f"Upgrade: {upgrade}")
-    lines += [f"Connection: {connection}", f"Sec-WebSocket-Key: {key}",
-              f"Sec-WebSocket-Version: {ws_version}", "", ""]
+    lines.append(f"Connection: {connection}")
+    if key is not None:
+        lines.append(f"Sec-WebSocket-Key: {key}")
+    lines += [*extra, f"Sec-WebSocket-Version: {ws_version}", "", ""]
     return "\r\n".join(lines).encode("ascii")
 
 
@@ -243,16 +252,16 @@ H2C_101 = response("HTTP/1.1 101 Switching Protocols", ["Connection: Upgrade", "
 
 # ---------------------------------------------------------------- protocol sessions after a switch
 
-def ws_client_session(c, text=b"hello"):
+def ws_client_session(c, text=b"hello", close_mask=MASK):
     """Masked text frame, expect the echo, then the client-initiated close handshake."""
     c.send(ws_frame(0x1, text, MASK))
     opcode, payload, _ = c.read_ws_frame()
     assert (opcode, payload) == (0x1, text), (opcode, payload)
-    ws_client_close(c)
+    ws_client_close(c, mask=close_mask)
 
 
-def ws_client_close(c, code=1000):
-    c.send(ws_frame(0x8, ws_close_body(code), MASK))
+def ws_client_close(c, code=1000, mask=MASK):
+    c.send(ws_frame(0x8, ws_close_body(code), mask))
     opcode, _, _ = c.read_ws_frame()
     assert opcode == 0x8, opcode
     c.close_second()   # RFC 6455 §7.1.1: the server closes TCP first
@@ -275,17 +284,18 @@ def ws_server_fail(s, code):
     s.close_first()
 
 
-def ws_client_answer_fail(c):
+def ws_client_answer_fail(c, mask=MASK):
     """Client side of a server-failed connection: echo the close code, then close."""
     opcode, payload, _ = c.read_ws_frame()
     assert opcode == 0x8, opcode
-    c.send(ws_frame(0x8, payload[:2], MASK))
+    c.send(ws_frame(0x8, payload[:2], mask))
     c.close_first()
 
 
-def h2_server_session(s, body_len=0):
+def h2_server_session(s, body_len=0, response=H2_RESPONSE_200):
     """After an h2c 101: server preface, read the rest of the HTTP/1.1 request body
-    (RFC 7540 §3.2), the client preface and SETTINGS, answer stream 1, close."""
+    (RFC 7540 §3.2), the client preface and SETTINGS, answer stream 1 with `response`
+    (frames ending the stream), close."""
     s.send(H2_SETTINGS)
     if body_len:
         s.read_exact(body_len)
@@ -296,7 +306,7 @@ def h2_server_session(s, body_len=0):
         ftype, flags, _, _ = s.read_h2_frame()
         if ftype == 4 and not flags & 1:
             got_settings = True
-            s.send(H2_SETTINGS_ACK + H2_RESPONSE_200)
+            s.send(H2_SETTINGS_ACK + response)
         elif ftype == 4:
             got_ack = True
     s.close_second()
@@ -304,16 +314,19 @@ def h2_server_session(s, body_len=0):
 
 def h2_client_session(c, body=b""):
     """After an h2c 101: the rest of the request body, client preface, SETTINGS,
-    ACK the server's SETTINGS, wait for the stream-1 response, GOAWAY, close."""
+    ACK the server's SETTINGS (and PINGs), wait for the end of the stream-1 response,
+    GOAWAY, close."""
     c.send(body + H2_PREFACE + H2_SETTINGS)
     got_response = got_ack = False
     while not (got_response and got_ack):
-        ftype, flags, stream, _ = c.read_h2_frame()
+        ftype, flags, stream, payload = c.read_h2_frame()
         if ftype == 4 and not flags & 1:
             c.send(H2_SETTINGS_ACK)
         elif ftype == 4:
             got_ack = True
-        elif ftype == 1 and stream == 1:
+        elif ftype == 6 and not flags & 1:
+            c.send(h2_frame(6, 1, 0, payload))   # PING ACK (RFC 9113 §6.7)
+        elif ftype == 1 and stream == 1 and flags & 1:
             got_response = True
     c.send(H2_GOAWAY)
     c.close_first()
@@ -321,7 +334,7 @@ def h2_client_session(c, body=b""):
 
 # ---------------------------------------------------------------- well-behaved raw peers
 
-def _docker_attach(port, host, content_type, multiplexed):
+def _docker_attach(port, host, content_type, multiplexed, stderr_stream=2):
     query = "stream=1&stdin=1&stdout=1" + ("&stderr=1" if multiplexed else "")
     request = ("\r\n".join([
         f"POST /v1.43/containers/abc/attach?{query} HTTP/1.1",
@@ -348,7 +361,7 @@ def _docker_attach(port, host, content_type, multiplexed):
             if multiplexed:
                 s.send(frame(1, data))
                 if i == 0:
-                    s.send(frame(2, b"cat: warning on stderr\n"))
+                    s.send(frame(stderr_stream, b"cat: warning on stderr\n"))
             else:
                 s.send(data)
         s.close_second()   # stdin closed by the client: the container exits
@@ -360,7 +373,7 @@ def _docker_attach(port, host, content_type, multiplexed):
         for i, line in enumerate(lines):
             c.send(line)
             if multiplexed:
-                expected = frame(1, line) + (frame(2, b"cat: warning on stderr\n") if i == 0 else b"")
+                expected = frame(1, line) + (frame(stderr_stream, b"cat: warning on stderr\n") if i == 0 else b"")
             else:
                 expected = line
             got = c.read_exact(len(expected))
@@ -801,3 +814,402 @@ def switch_protocol_mismatch(port, host):
         c.close_second()
 
     run_pair(port, host, server, client)
+
+
+# ---------------------------------------------------------------- HTTP/1.1 syntax rule breakers
+
+OK_RESPONSE = response("HTTP/1.1 200 OK", ["Content-Type: text/plain", "Content-Length: 3"], b"ok\n")
+CHUNKED_HELLO = b"5\r\nhello\r\n0\r\n\r\n"   # RFC 9112 §7.1: one 5-byte chunk, last chunk
+
+
+def http_obs_fold(port, host):
+    def server(s):
+        s.read_head()
+        s.send(OK_RESPONSE)   # a lenient server: accepts the fold instead of answering 400
+        s.close_second()
+
+    def client(c):
+        c.send(plain_get(host, port, "/", ["X-Folded: first part", " second part"]))   # obs-fold
+        c.read_response()
+        c.close_first()
+
+    run_pair(port, host, server, client)
+
+
+def http_whitespace_before_colon(port, host):
+    request = ("\r\n".join(["POST /upload HTTP/1.1", f"Host: {authority(host, port)}",
+                            "Transfer-Encoding : chunked", "", ""])).encode("ascii") + CHUNKED_HELLO
+
+    def server(s):
+        s.read_head()
+        s.read_exact(len(CHUNKED_HELLO))
+        # RFC 9112 §5.1: a server MUST reject whitespace before the colon with 400.
+        s.send(response("HTTP/1.1 400 Bad Request", ["Connection: close", "Content-Length: 0"]))
+        s.close_first()
+
+    def client(c):
+        c.send(request)
+        c.read_response()
+        c.close_second()
+
+    run_pair(port, host, server, client)
+
+
+def http_conflicting_content_length(port, host):
+    def server(s):
+        s.read_head()
+        s.send(response("HTTP/1.1 200 OK", ["Content-Type: text/plain", "Content-Length: 5",
+                                            "Content-Length: 6"], b"hello"))
+        s.close_first()    # the close is what ends the 5 bytes actually sent
+
+    def client(c):
+        c.send(plain_get(host, port, "/"))
+        c.read_head()
+        c.close_second()   # reads the body up to the server's FIN
+
+    run_pair(port, host, server, client)
+
+
+def http_content_length_with_transfer_encoding(port, host):
+    # The Content-Length agrees with the chunked body's size, so only the combination is wrong.
+    request = ("\r\n".join(["POST /upload HTTP/1.1", f"Host: {authority(host, port)}",
+                            "Content-Type: text/plain", f"Content-Length: {len(CHUNKED_HELLO)}",
+                            "Transfer-Encoding: chunked", "", ""])).encode("ascii") + CHUNKED_HELLO
+
+    def server(s):
+        s.read_head()
+        s.read_exact(len(CHUNKED_HELLO))
+        # RFC 9112 §6.1: chunked wins, and the server must close after responding.
+        s.send(response("HTTP/1.1 200 OK", ["Content-Type: text/plain", "Connection: close",
+                                            "Content-Length: 3"], b"ok\n"))
+        s.close_first()
+
+    def client(c):
+        c.send(request)
+        c.read_response()
+        c.close_second()
+
+    run_pair(port, host, server, client)
+
+
+def http_malformed_message(port, host):
+    garbage = b"GET /x HTTP/9.9 extra\r\n\r\n"
+
+    def server(s):
+        s.read_head()
+        s.send(OK_RESPONSE)
+        s.read_head()
+        s.send(response("HTTP/1.1 400 Bad Request", ["Connection: close", "Content-Length: 0"]))
+        s.close_first()
+
+    def client(c):
+        c.send(plain_get(host, port, "/"))
+        c.read_response()
+        c.send(garbage)   # second request on the keep-alive connection: not a valid start line
+        c.read_response()
+        c.close_second()
+
+    run_pair(port, host, server, client)
+
+
+def analyzer_limit_reached(port, host):
+    """A 70,000-byte Cookie makes the head larger than Switchyard's 64 KiB
+    http_max_head_bytes; the server refuses it with 431 (RFC 6585 §5)."""
+    cookie = "Cookie: session=" + "x" * 70_000
+
+    def server(s):
+        s.read_head()
+        s.send(response("HTTP/1.1 431 Request Header Fields Too Large",
+                        ["Connection: close", "Content-Length: 0"]))
+        s.close_first()
+
+    def client(c):
+        c.send(plain_get(host, port, "/", [cookie]))
+        c.read_response()
+        c.close_second()
+
+    run_pair(port, host, server, client)
+
+
+# ---------------------------------------------------------------- TCP: overlapping segments with different bytes
+
+def _checksum(data):
+    """RFC 1071 Internet checksum."""
+    if len(data) % 2:
+        data += b"\x00"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _forged_copy(ip, payload):
+    """The IPv4 packet `ip` (one TCP segment) with its TCP payload replaced by `payload` of
+    the same length: same ports, seq, ack, flags, window and options; new checksums."""
+    ihl = (ip[0] & 0x0F) * 4
+    offset = (ip[ihl + 12] >> 4) * 4
+    old = ip[ihl + offset:]
+    assert len(payload) == len(old)
+    header = bytearray(ip[:ihl])
+    header[4:6] = struct.pack("!H", (struct.unpack_from("!H", ip, 4)[0] + 1) & 0xFFFF)   # next IP id
+    header[10:12] = b"\x00\x00"
+    header[10:12] = struct.pack("!H", _checksum(bytes(header)))
+    tcp = bytearray(ip[ihl:ihl + offset]) + payload
+    tcp[16:18] = b"\x00\x00"
+    pseudo = ip[12:20] + struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(tcp))
+    tcp[16:18] = struct.pack("!H", _checksum(pseudo + bytes(tcp)))
+    return bytes(header) + bytes(tcp)
+
+
+def tcp_overlap_conflict(port, host):
+    """A real client and server; after the server has read `GET /safe`, the client process
+    injects (AF_PACKET on lo) a copy of that segment, same sequence number and length,
+    whose bytes say `GET /evil`. The receiving kernel drops it as a duplicate (and sends a
+    duplicate ACK), so the server only ever sees /safe; a monitor that kept the second copy
+    would see /evil. IPv4 only."""
+    assert ":" not in host, "tcp_overlap_conflict forges IPv4 packets"
+    original = plain_get(host, port, "/safe")
+    forged = plain_get(host, port, "/evil")
+    sniffer = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+    sniffer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    sniffer.bind(("lo", 0x0800))
+    sniffer.settimeout(TIMEOUT)
+    injected = threading.Event()
+
+    def find_request_segment():
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            frame = sniffer.recv(65600)
+            ip = frame[14:]
+            if ip[9] != socket.IPPROTO_TCP:
+                continue
+            ihl = (ip[0] & 0x0F) * 4
+            total = struct.unpack_from("!H", ip, 2)[0]
+            ip = ip[:total]
+            dport = struct.unpack_from("!H", ip, ihl + 2)[0]
+            offset = (ip[ihl + 12] >> 4) * 4
+            if dport == port and ip[ihl + offset:] == original:
+                return ip
+        raise TimeoutError("request segment not seen on lo")
+
+    def server(s):
+        head = s.read_head()
+        assert head == original, head   # the kernel delivered the first copy only
+        assert injected.wait(TIMEOUT), "no injection"
+        time.sleep(0.1)                 # let the duplicate ACK go out first
+        s.send(OK_RESPONSE)
+        s.close_second()
+
+    def client(c):
+        try:
+            c.send(original)
+            ip = find_request_segment()
+            sniffer.send(bytes(12) + b"\x08\x00" + _forged_copy(ip, forged))   # Ethernet header for lo
+        finally:
+            injected.set()
+        c.read_response()
+        c.close_first()
+
+    try:
+        run_pair(port, host, server, client)
+    finally:
+        sniffer.close()
+
+
+# ---------------------------------------------------------------- WebSocket handshake rule breakers
+
+def _ws_echo_after(port, host, request, reply):
+    """The client sends `request`, the server answers `reply` (a 101), then one masked
+    text frame is echoed and the client closes (a fresh mask key per client frame)."""
+    def server(s):
+        s.read_head()
+        s.send(reply)
+        ws_server_session(s)
+
+    def client(c):
+        c.send(request)
+        head = c.read_head()
+        assert head.startswith(b"HTTP/1.1 101"), head
+        ws_client_session(c, close_mask=MASK2)
+
+    run_pair(port, host, server, client)
+
+
+def _ws_client_fails_after(port, host, request, reply):
+    """The server answers `reply` (a 101 the client must not accept); the client fails the
+    connection (RFC 6455 §4.1) by closing TCP without sending a frame."""
+    def server(s):
+        s.read_head()
+        s.send(reply)
+        s.close_second()
+
+    def client(c):
+        c.send(request)
+        c.read_head()
+        c.close_first()
+
+    run_pair(port, host, server, client)
+
+
+def websocket_missing_key(port, host):
+    reply = response("HTTP/1.1 101 Switching Protocols",
+                     ["Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Accept: {ws_accept('')}"])
+    _ws_echo_after(port, host, ws_request(host, port, key=None), reply)
+
+
+def websocket_bad_key(port, host):
+    key = base64.b64encode(b"the sample").decode("ascii")   # 10 bytes, not 16: dGhlIHNhbXBsZQ==
+    reply = response("HTTP/1.1 101 Switching Protocols",
+                     ["Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Accept: {ws_accept(key)}"])
+    _ws_echo_after(port, host, ws_request(host, port, key=key), reply)
+
+
+def websocket_duplicate_header(port, host):
+    request = ws_request(host, port, extra=[f"Sec-WebSocket-Key: {WS_OTHER_KEY}"])
+    _ws_echo_after(port, host, request, WS_101)   # the server used the first key
+
+
+def websocket_subprotocol_not_offered(port, host):
+    request = ws_request(host, port, extra=["Sec-WebSocket-Protocol: superchat"])
+    reply = WS_101.replace(b"\r\n\r\n", b"\r\nSec-WebSocket-Protocol: chat\r\n\r\n")
+    _ws_client_fails_after(port, host, request, reply)
+
+
+def websocket_extension_not_offered(port, host):
+    reply = WS_101.replace(b"\r\n\r\n", b"\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
+    _ws_client_fails_after(port, host, ws_request(host, port), reply)
+
+
+# ---------------------------------------------------------------- WebSocket frame rule breakers
+
+def _ws_server_rejects_fresh_mask(port, host, client_frame, code):
+    """As _ws_server_rejects, but the client's close uses a second mask key."""
+    def server(s):
+        s.read_head()
+        s.send(WS_101)
+        s.read_exact(len(client_frame))
+        ws_server_fail(s, code)
+
+    def client(c):
+        c.send(ws_request(host, port))
+        c.read_head()
+        c.send(client_frame)
+        ws_client_answer_fail(c, mask=MASK2)
+
+    run_pair(port, host, server, client)
+
+
+def websocket_rsv_without_extension(port, host):
+    _ws_server_rejects_fresh_mask(port, host, ws_frame(0x1, b"hello", MASK, rsv=0b100), 1002)
+
+
+def websocket_non_minimal_length(port, host):
+    _ws_server_rejects_fresh_mask(port, host, ws_frame(0x1, b"hello", MASK, length16=True), 1002)
+
+
+def websocket_bad_fragmentation(port, host):
+    _ws_server_rejects_fresh_mask(port, host, ws_frame(0x0, b"hello", MASK), 1002)   # continuation, nothing to continue
+
+
+def websocket_bad_control_frame(port, host):
+    """The server sends a ping with 126 payload bytes (control frames carry at most 125,
+    RFC 6455 §5.5); the client fails the connection with close 1002."""
+    def server(s):
+        s.read_head()
+        s.send(WS_101)
+        s.send(ws_frame(0x9, bytes(range(126))))
+        opcode, payload, _ = s.read_ws_frame()
+        assert opcode == 0x8, opcode
+        s.send(ws_frame(0x8, payload[:2]))
+        s.close_first()
+
+    def client(c):
+        c.send(ws_request(host, port))
+        c.read_head()
+        opcode, payload, _ = c.read_ws_frame()
+        assert (opcode, len(payload)) == (0x9, 126), (opcode, len(payload))
+        ws_client_close(c, 1002)
+
+    run_pair(port, host, server, client)
+
+
+# ---------------------------------------------------------------- h2c / HTTP/2 rule breakers
+
+def h2c_missing_client_preface(port, host):
+    """After the 101 the client sends a wrong connection magic (FOO/BAR in place of the
+    PRI/SM of RFC 9113 §3.4) and a SETTINGS frame. Unrecognisable bytes, not HTTP/1.1 text:
+    Switchyard calls HTTP/1.1 text after an h2c 101 switch_protocol_mismatch instead."""
+    wrong_preface = b"FOO * HTTP/2.0\r\n\r\nBAR\r\n\r\n"
+    goaway = h2_frame(7, 0, 0, struct.pack("!II", 1, 1))   # last stream 1, PROTOCOL_ERROR
+
+    def server(s):
+        s.read_head()
+        s.send(H2C_101 + H2_SETTINGS)
+        got = s.read_exact(len(wrong_preface) + len(H2_SETTINGS))
+        assert not got.startswith(H2_PREFACE), got
+        s.send(goaway)                  # RFC 9113 §3.4: connection error PROTOCOL_ERROR
+        s.close_first()
+
+    def client(c):
+        c.send(h2c_request(host, port))
+        c.read_head()
+        c.send(wrong_preface + H2_SETTINGS)
+        ftype, _, _, _ = c.read_h2_frame()
+        assert ftype == 4, ftype
+        ftype, _, _, _ = c.read_h2_frame()
+        assert ftype == 7, ftype
+        c.close_second()
+
+    run_pair(port, host, server, client)
+
+
+def h2c_server_first_frame_not_settings(port, host):
+    def server(s):
+        s.read_head()
+        s.send(H2C_101)
+        s.send(h2_frame(6, 0, 0, b"switchyd"))   # PING before the SETTINGS preface
+        h2_server_session(s)
+
+    def client(c):
+        c.send(h2c_request(host, port))
+        c.read_head()
+        h2_client_session(c)
+
+    run_pair(port, host, server, client)
+
+
+def http2_status_101(port, host):
+    # HPACK (RFC 7541 §6.2.2): literal without indexing, name = static index 8 (:status),
+    # value "101" (3 bytes, no Huffman). HEADERS with END_HEADERS only: it is an interim
+    # response, so the stream ends with a normal :status 200 (0x88).
+    interim = h2_frame(1, 0x04, 1, b"\x08\x03101")
+    _h2c_answer(port, host, interim + H2_RESPONSE_200)
+
+
+def http2_connection_specific_header(port, host):
+    # ":status: 200" (static index 8) plus "connection: keep-alive" as a literal without
+    # indexing with a new name (RFC 7541 §6.2.2), no Huffman.
+    block = b"\x88" + b"\x00\x0aconnection" + b"\x0akeep-alive"
+    _h2c_answer(port, host, h2_frame(1, 0x05, 1, block))
+
+
+def _h2c_answer(port, host, frames):
+    """A correct h2c upgrade whose stream-1 response is `frames`."""
+    def server(s):
+        s.read_head()
+        s.send(H2C_101)
+        h2_server_session(s, response=frames)
+
+    def client(c):
+        c.send(h2c_request(host, port))
+        c.read_head()
+        h2_client_session(c)
+
+    run_pair(port, host, server, client)
+
+
+# ---------------------------------------------------------------- Docker
+
+def docker_bad_stream_header(port, host):
+    """Docker attach, multiplexed, but the stderr frame's header says stream 7."""
+    _docker_attach(port, host, "application/vnd.docker.multiplexed-stream", multiplexed=True, stderr_stream=7)
