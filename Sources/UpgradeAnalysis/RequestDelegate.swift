@@ -91,6 +91,10 @@ extension UpgradeTracker {
             case .duplicateContentLength, .bareLF, .invalidFieldValue, .transferEncodingNotChunked:
                 rule = .httpMalformedMessage
             }
+            if anomaly.kind == .conflictingContentLength {
+                // The parser's invalid_content_length error for this head says the same thing.
+                conflictingLengthReported[direction.rawValue] = true
+            }
             report(rule, direction, anomalyMessage(anomaly.kind),
                    ["anomaly": .text(anomaly.kind.rawValue), "line": .text(anomaly.evidence)])
         }
@@ -124,7 +128,9 @@ extension UpgradeTracker {
                         direction)
         case .invalidStartLine, .invalidHeader, .invalidVersion, .invalidContentLength, .invalidChunk:
             let headsSeen = direction == .clientToServer ? statistics.requests : statistics.responses
-            if declined != nil {
+            if error.kind == .invalidContentLength && conflictingLengthReported[direction.rawValue] {
+                conflictingLengthReported[direction.rawValue] = false
+            } else if declined != nil {
                 reportDeclinedTunnel(direction, error.evidence)
             } else if headsSeen == 0 {
                 // Nothing in this direction was ever HTTP/1.x (SMTP, IRC, HTTP/0.9, …): not HTTP,

@@ -60,6 +60,8 @@ public final class UpgradeTracker {
 
     var clientGapSeen = false
     var clientNotHTTPCounted = false
+    /// Per direction: an http_conflicting_content_length was just reported for a head.
+    var conflictingLengthReported = [false, false]
     var serverNotHTTPCounted = false
     var anyRequestSeen = false
 

@@ -60,7 +60,36 @@ final class CaptureCorpusTests: XCTestCase {
             (["h2c_bad_settings_header", "h2c_missing_connection_token", "h2c_upgrade_deprecated"], ["h2c"], 0),
         "tls-upgrade-not-tls.pcap": (["tls_upgrade_not_tls"], ["tls"], 0),
         "switch-protocol-mismatch.pcap": (["switch_protocol_mismatch"], ["websocket"], 0),
+        "http-obs-fold.pcap": (["http_obs_fold"], [], 0),
+        "http-whitespace-before-colon.pcap": (["http_whitespace_before_colon"], [], 0),
+        "http-conflicting-content-length.pcap": (["http_conflicting_content_length"], [], 0),
+        "http-content-length-with-transfer-encoding.pcap": (["http_content_length_with_transfer_encoding"], [], 0),
+        "http-malformed-message.pcap": (["http_malformed_message"], [], 0),
+        "tcp-overlap-conflict.pcap": (["tcp_overlap_conflict"], [], 0),
+        "analyzer-limit-reached.pcap": (["analyzer_limit_reached"], [], 0),
+        "websocket-missing-key.pcap": (["websocket_missing_key"], ["websocket"], 0),
+        "websocket-bad-key.pcap": (["websocket_bad_key"], ["websocket"], 0),
+        "websocket-duplicate-header.pcap": (["websocket_duplicate_header"], ["websocket"], 0),
+        "websocket-subprotocol-not-offered.pcap": (["websocket_subprotocol_not_offered"], ["websocket"], 0),
+        "websocket-extension-not-offered.pcap": (["websocket_extension_not_offered"], ["websocket"], 0),
+        "websocket-rsv-without-extension.pcap": (["websocket_rsv_without_extension"], ["websocket"], 0),
+        "websocket-bad-control-frame.pcap": (["websocket_bad_control_frame"], ["websocket"], 0),
+        "websocket-non-minimal-length.pcap": (["websocket_non_minimal_length"], ["websocket"], 0),
+        "websocket-bad-fragmentation.pcap": (["websocket_bad_fragmentation"], ["websocket"], 0),
+        "h2c-missing-client-preface.pcap": (["h2c_missing_client_preface", "h2c_upgrade_deprecated"], ["h2c"], 0),
+        "h2c-server-first-frame-not-settings.pcap":
+            (["h2c_server_first_frame_not_settings", "h2c_upgrade_deprecated"], ["h2c"], 0),
+        "http2-status-101.pcap": (["h2c_upgrade_deprecated", "http2_status_101"], ["h2c"], 0),
+        "http2-connection-specific-header.pcap": (["h2c_upgrade_deprecated", "http2_connection_specific_header"], ["h2c"], 0),
+        "docker-bad-stream-header.pcap": (["docker_bad_stream_header"], ["tcp"], 0),
     ]
+
+    /// Every rule in the catalogue is shown by at least one capture of the corpus.
+    func testEveryRuleHasACapture() {
+        let shown = Set(Self.expectations.values.flatMap(\.rules))
+        let missing = Rule.catalogue.map(\.id).filter { !shown.contains($0) }
+        XCTAssertEqual(missing, [], "rules without a capture in Captures/")
+    }
 
     private func analyze(_ file: URL) -> (records: [[String: Any]], output: String) {
         let sink = OutputSink(stream: .inMemory(), format: .json)
