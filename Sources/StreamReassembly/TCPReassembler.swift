@@ -28,6 +28,10 @@ public struct TCPReassembler {
     private var nextID: UInt64 = 1
     /// Capture time: the latest timestamp seen, in nanoseconds.
     private var nowNanos = Int64.min
+    /// A timestamp far ahead of the clock, waiting for a second packet to confirm it.
+    private var pendingJumpNanos: Int64?
+    /// Forward jumps larger than this need two packets to move the idle clock.
+    static let implausibleJumpNanos: Int64 = 86_400 * 1_000_000_000
     private let idleTimeoutNanos: UInt64
     private let historyCapacity: Int
     private var reportedTableLimit = false
@@ -46,12 +50,28 @@ public struct TCPReassembler {
         table.reserveCapacity(min(max(limits.maxConnections, 1), 4096))
     }
 
+    /// Whether the idle clock may move to `nanos`. A single packet stamped more than a day
+    /// after the clock is taken for a broken timestamp (fuzzed or corrupted captures have
+    /// them) and does not expire every connection; a second such packet confirms a real pause.
+    private mutating func acceptClockJump(to nanos: Int64) -> Bool {
+        guard nowNanos != Int64.min, nanos &- nowNanos > Self.implausibleJumpNanos else {
+            pendingJumpNanos = nil
+            return true
+        }
+        if let pending = pendingJumpNanos, nanos &- pending >= 0, nanos &- pending <= Self.implausibleJumpNanos {
+            pendingJumpNanos = nil
+            return true
+        }
+        pendingJumpNanos = nanos
+        return false
+    }
+
     /// Feeds one segment (in capture order). Also evicts connections idle for longer than
     /// the idle timeout as capture time advances.
     public mutating func process<C: StreamConsumer>(_ segment: TCPSegment, frame: UInt64, timestamp: Timestamp,
                                                    into consumer: inout C) {
         let nanos = timestamp.totalNanoseconds
-        if nanos > nowNanos {
+        if nanos > nowNanos && acceptClockJump(to: nanos) {
             nowNanos = nanos
             expireIdle(&consumer)
         }

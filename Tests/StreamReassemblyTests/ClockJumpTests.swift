@@ -1,0 +1,32 @@
+import XCTest
+import PacketCapture
+import PacketDecoding
+@testable import StreamReassembly
+
+/// The idle clock against broken timestamps: one packet stamped far in the future (fuzzed or
+/// corrupted captures have them) must not expire every connection; a real pause must.
+final class ClockJumpTests: XCTestCase {
+    private func closes(_ consumer: RecordingConsumer) -> [CloseReason] {
+        consumer.events.compactMap { if case .closed(_, let reason) = $0 { return reason } else { return nil } }
+    }
+
+    func testOneFarFuturePacketDoesNotExpireConnections() {
+        let a = Script(), b = Script(client: Endpoint(address: IPAddress(ipv4: 0x0A00_0003), port: 40001))
+        var segments = a.handshake() + b.handshake() + [a.c(0, "GET / HTTP/1.1\r\n\r\n")]
+        // Frame from connection b with a timestamp 71 million seconds ahead, then normal time again.
+        segments.append(b.c(0, "x").with { $0.seconds = 71_339_732 })
+        segments.append(a.c(18, "more"))
+        let (consumer, _) = reassemble(segments, limits: { var l = ReassemblyLimits(); l.idleTimeoutSeconds = 60; return l }())
+        XCTAssertFalse(closes(consumer).contains(.idleTimeout), "a single broken timestamp evicted connections")
+        XCTAssertEqual(closes(consumer), [.endOfInput, .endOfInput])
+    }
+
+    func testAConfirmedLongPauseStillExpiresIdleConnections() {
+        let a = Script(), b = Script(client: Endpoint(address: IPAddress(ipv4: 0x0A00_0003), port: 40001))
+        var segments = a.handshake() + [a.c(0, "GET / HTTP/1.1\r\n\r\n")]
+        // Two days later, a new connection's packets arrive: the pause is real.
+        segments += b.handshake().map { $0.with { $0.seconds = 1000 + 2 * 86_400 } }
+        let (consumer, _) = reassemble(segments, limits: { var l = ReassemblyLimits(); l.idleTimeoutSeconds = 60; return l }())
+        XCTAssertEqual(closes(consumer).first, .idleTimeout)
+    }
+}
