@@ -5,15 +5,21 @@ import HTTP1
 /// A request waiting for its final response (RFC 9112 §9.3: responses come in request order).
 struct PendingRequest {
     var sequence: UInt64
-    var summary: MessageSummary
+    /// The parsed head; the summary records show is built from it only when one is needed
+    /// (most requests never take part in an upgrade).
+    var head: HTTPMessageHead
+    var frame: UInt64
+    var timestamp: Timestamp
+    var summary: MessageSummary { MessageSummary(head: head, frame: frame, timestamp: timestamp) }
+    var target: String { head.target }
     var method: String
     var version: HTTPVersion
     /// Protocols offered in Upgrade, as sent.
     var upgradeOffered: [String]
     var hasUpgradeHeader: Bool
     var expectsContinue: Bool
-    /// All header fields, kept only for requests that offer an upgrade (handshake checks).
-    var fields: [HTTPField]?
+    /// All header fields of requests that offer an upgrade (handshake checks).
+    var fields: [HTTPField]? { hasUpgradeHeader ? head.fields : nil }
     var seen100 = false
     /// Body fully received.
     var complete = false

@@ -51,8 +51,8 @@ extension UpgradeTracker {
         let result = WebSocketHandshakeCheck.check(request: request.flatMap(Self.handshakeMessage),
                                                    response: Self.handshakeMessage(response))
         for finding in result.findings {
-            let frame = finding.concernsResponse ? self.frame : (request?.summary.frame ?? self.frame)
-            let time = finding.concernsResponse ? timestamp : (request?.summary.timestamp ?? timestamp)
+            let frame = finding.concernsResponse ? self.frame : (request?.frame ?? self.frame)
+            let time = finding.concernsResponse ? timestamp : (request?.timestamp ?? timestamp)
             take([finding.violation(frame: frame, timestamp: time, connection: connection)])
         }
         return result.negotiation
@@ -71,7 +71,7 @@ extension UpgradeTracker {
             var settings: [HTTP2Setting] = []
             if let request, let fields = request.fields {
                 let check = H2CUpgradeCheck.check(requestHeaders: fields.map { (name: $0.name, value: $0.value) },
-                                                  frame: request.summary.frame, timestamp: request.summary.timestamp,
+                                                  frame: request.frame, timestamp: request.timestamp,
                                                   connection: connection)
                 take(check.violations)
                 settings = check.settings

@@ -43,10 +43,9 @@ extension UpgradeTracker {
         }
 
         let request = PendingRequest(
-            sequence: nextSequence, summary: MessageSummary(head: head, frame: frame, timestamp: timestamp),
+            sequence: nextSequence, head: head, frame: frame, timestamp: timestamp,
             method: head.method, version: head.version, upgradeOffered: upgrade, hasUpgradeHeader: hasUpgrade,
-            expectsContinue: head.listContains("Expect", token: "100-continue"),
-            fields: hasUpgrade ? head.fields : nil)
+            expectsContinue: head.listContains("Expect", token: "100-continue"))
         nextSequence &+= 1
         if pending.count < options.maxPendingRequests {
             pending.append(request)

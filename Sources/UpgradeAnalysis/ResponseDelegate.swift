@@ -47,8 +47,8 @@ extension UpgradeTracker {
         guard !pending.isEmpty else { return .proceed }
         let request = pending.removeFirst()
         lastAnswered = (request.sequence, false)
-        let response = MessageSummary(head: head, frame: frame, timestamp: timestamp)
         if request.hasUpgradeHeader {
+            let response = MessageSummary(head: head, frame: frame, timestamp: timestamp)
             _ = checkHandshake(request, head)
             outbox.append(.upgradeDeclined(UpgradeDeclinedRecord(connection: connection, request: request.summary,
                                                                  response: response)))
@@ -84,8 +84,8 @@ extension UpgradeTracker {
         if let request = pending.first, request.version.major == 1 && request.version.minor == 0 {
             report(.http101ToHTTP10Request, .serverToClient,
                    "The server sent a \(head.status) to an HTTP/1.0 request; HTTP/1.0 clients do not understand 1xx responses.",
-                   ["request_line": .text("\(request.method) \(request.summary.target ?? "") \(request.version)"),
-                    "request_frame": .integer(Int64(request.summary.frame)), "status": .integer(Int64(head.status))])
+                   ["request_line": .text("\(request.method) \(request.target) \(request.version)"),
+                    "request_frame": .integer(Int64(request.frame)), "status": .integer(Int64(head.status))])
         }
         if head.status == 100, !pending.isEmpty {
             pending[0].seen100 = true
@@ -139,11 +139,11 @@ extension UpgradeTracker {
     }
 
     private func checkSwitchAgainstRequest(_ request: PendingRequest, head: HTTPMessageHead, selected: [String]) {
-        let requestLine = "\(request.method) \(request.summary.target ?? "") \(request.version)"
+        let requestLine = "\(request.method) \(request.target) \(request.version)"
         if !request.hasUpgradeHeader {
             report(.http101Unsolicited, .serverToClient,
                    "The server switched protocols although the request did not ask for an upgrade.",
-                   ["request_line": .text(requestLine), "request_frame": .integer(Int64(request.summary.frame)),
+                   ["request_line": .text(requestLine), "request_frame": .integer(Int64(request.frame)),
                     "upgrade": .texts(selected)])
         } else if !selected.isEmpty {
             let offers = request.upgradeOffered.map(ProtocolToken.init)
@@ -157,19 +157,19 @@ extension UpgradeTracker {
                 report(.http101ProtocolNotOffered, .serverToClient,
                        "The 101 selects \(notOffered.joined(separator: ", ")), which the request did not offer.",
                        ["offered": .texts(request.upgradeOffered), "selected": .texts(selected),
-                        "request_frame": .integer(Int64(request.summary.frame))])
+                        "request_frame": .integer(Int64(request.frame))])
             }
         }
         if request.expectsContinue && !request.seen100 {
             report(.http101Before100Continue, .serverToClient,
                    "The request sent Expect: 100-continue with Upgrade; the server switched without a 100 Continue first.",
                    ["request_line": .text(requestLine), "expect": .text("100-continue"),
-                    "request_frame": .integer(Int64(request.summary.frame))])
+                    "request_frame": .integer(Int64(request.frame))])
         }
         if !request.complete {
             report(.httpSwitchBeforeRequestComplete, .serverToClient,
                    "The server switched protocols before the upgrade request's body was complete.",
-                   ["request_line": .text(requestLine), "request_frame": .integer(Int64(request.summary.frame)),
+                   ["request_line": .text(requestLine), "request_frame": .integer(Int64(request.frame)),
                     "content_length": .texts(request.summary.headers.filter { $0.name == "content-length" }.map(\.value))])
         }
     }
