@@ -139,6 +139,10 @@ public struct ReassemblyLimits: Sendable {
     /// Capture-time seconds without a packet after which a connection is closed.
     /// Zero or negative disables the idle timeout.
     public var idleTimeoutSeconds: Int64 = 120
+    /// Capture-time seconds a connection closed by FIN or RST stays in the table to absorb
+    /// late packets (the last ACK, retransmitted FINs) before it is forgotten. Short, so that
+    /// memory follows the connection rate, not the capture's length.
+    public var closedLingerSeconds: Int64 = 1
     /// Out-of-order segments buffered per connection (both directions). Bounds the cost of
     /// keeping the buffer sorted when an attacker sends many tiny segments.
     public var connectionBufferSegments = 4096

@@ -28,6 +28,11 @@ public struct TCPReassembler {
     private var nextID: UInt64 = 1
     /// Capture time: the latest timestamp seen, in nanoseconds.
     private var nowNanos = Int64.min
+    /// Connections closed by FIN/RST, in closing order, to be forgotten after the linger
+    /// (by key and id, so the queue keeps no connection alive; at most `maxConnections` long).
+    private var closedQueue: [(key: FlowKey, id: ConnectionID, closedNanos: Int64)] = []
+    private var closedQueueHead = 0
+    private let closedLingerNanos: Int64
     /// A timestamp far ahead of the clock, waiting for a second packet to confirm it.
     private var pendingJumpNanos: Int64?
     /// Forward jumps larger than this need two packets to move the idle clock.
@@ -38,6 +43,8 @@ public struct TCPReassembler {
 
     public init(limits: ReassemblyLimits = ReassemblyLimits()) {
         self.limits = limits
+        let linger = limits.closedLingerSeconds.multipliedReportingOverflow(by: 1_000_000_000)
+        closedLingerNanos = linger.overflow ? .max : max(0, linger.partialValue)
         if limits.idleTimeoutSeconds > 0 {
             let (nanos, overflow) = limits.idleTimeoutSeconds.multipliedReportingOverflow(by: 1_000_000_000)
             idleTimeoutNanos = overflow ? .max : UInt64(nanos)
@@ -186,10 +193,30 @@ public struct TCPReassembler {
     }
 
     private mutating func expireIdle<C: StreamConsumer>(_ consumer: inout C) {
+        forgetLingeringClosed()
         while let candidate = oldest {
             let elapsed = nowNanos > candidate.lastNanos ? UInt64(bitPattern: nowNanos &- candidate.lastNanos) : 0
             guard elapsed > idleTimeoutNanos else { return }
             evict(candidate, .idleTimeout, &consumer)
+        }
+    }
+
+    /// Connections in the table now, open or lingering after their close.
+    public var tableCount: Int { table.count }
+
+    /// Drops closed connections whose linger is over (if the table still holds them).
+    private mutating func forgetLingeringClosed() {
+        while closedQueueHead < closedQueue.count {
+            let entry = closedQueue[closedQueueHead]
+            guard nowNanos &- entry.closedNanos > closedLingerNanos else { break }
+            closedQueueHead += 1
+            if let connection = table[entry.key], connection.isClosed, connection.info.id == entry.id {
+                remove(connection)
+            }
+        }
+        if closedQueueHead > 1024 && closedQueueHead * 2 > closedQueue.count {
+            closedQueue.removeFirst(closedQueueHead)
+            closedQueueHead = 0
         }
     }
 
@@ -258,6 +285,12 @@ public struct TCPReassembler {
         }
         connection.isClosed = true
         statistics.connectionsOpen -= 1
+        if reason == .fin || reason == .reset {
+            if closedQueue.count - closedQueueHead >= max(limits.maxConnections, 1) {
+                closedQueueHead += 1   // the oldest then leaves by idle timeout or table eviction
+            }
+            closedQueue.append((connection.key, connection.info.id, nowNanos))
+        }
         let client = connection.side(for: .clientToServer), server = connection.side(for: .serverToClient)
         consumer.connectionClosed(ConnectionSummary(
             connection: connection.info, lastFrame: connection.lastFrame, lastTimestamp: connection.lastTimestamp,

@@ -30,3 +30,28 @@ final class ClockJumpTests: XCTestCase {
         XCTAssertEqual(closes(consumer).first, .idleTimeout)
     }
 }
+
+/// Closed connections linger briefly (to absorb the last ACK), then leave the table, so memory
+/// follows the connection rate rather than the capture's length.
+final class ClosedLingerTests: XCTestCase {
+    func testClosedConnectionsAreForgottenAfterTheLinger() {
+        var limits = ReassemblyLimits()
+        limits.closedLingerSeconds = 1
+        var segments: [Seg] = []
+        for index in 0..<50 {
+            let script = Script(client: Endpoint(address: IPAddress(ipv4: 0x0A00_0100 + UInt32(index)), port: 40000))
+            let second = 1000 + Int64(index)   // one connection per second of capture time
+            segments += (script.handshake() + [script.c(0, "x"), script.c(1, flags: [.fin, .ack]),
+                                               script.s(0, flags: [.fin, .ack], ack: 2), script.c(2, ack: 1)])
+                .map { $0.with { $0.seconds = second } }
+        }
+        let (_, reassembler) = reassemble(segments, limits: limits, finish: false)
+        XCTAssertLessThanOrEqual(reassembler.tableCount, 3, "closed connections stayed in the table")
+        // A late ACK within the linger is absorbed, not a new connection.
+        let last = Script(client: Endpoint(address: IPAddress(ipv4: 0x0A00_0100 + 49), port: 40000))
+        var lateSegments = segments
+        lateSegments.append(last.c(2, ack: 1).with { $0.seconds = 1049 })
+        let (consumer, _) = reassemble(lateSegments, limits: limits)
+        XCTAssertEqual(consumer.events.filter { if case .opened = $0 { return true } else { return false } }.count, 50)
+    }
+}
