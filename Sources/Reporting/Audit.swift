@@ -184,6 +184,9 @@ struct Audit: Sendable {
         for index in findings.indices {
             findings[index].context = Self.context(for: findings[index], in: byConnection[findings[index].connectionKey] ?? [])
         }
+        var ranks: [String: Int] = [:]
+        for (rank, count) in ruleCounts.enumerated() { ranks[count.rule] = rank }
+        for index in findings.indices { findings[index].ruleRank = ranks[findings[index].rule] ?? 0 }
         findings.sort(by: FindingItem.precedes)
         for index in findings.indices { findings[index].number = index + 1 }
 

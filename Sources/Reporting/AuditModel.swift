@@ -137,6 +137,8 @@ enum BaselineStatus: String, Sendable {
 /// One violation record, ready to show.
 struct FindingItem: Sendable {
     var number = 0
+    /// The rule's place in the report (most findings first within a severity), set before sorting.
+    var ruleRank = 0
     var rule: String
     var severity: Severity
     var message: String
@@ -182,10 +184,12 @@ struct FindingItem: Sendable {
 
     var anchor: String { "F\(number)" }
 
-    /// Report order: most severe first, then rule, capture, time, frame, connection; the record's
-    /// own text breaks any remaining tie, so the order never depends on input order.
+    /// Report order: most severe first, then rule (the rule with most findings first), capture,
+    /// time, frame, connection; the record's own text breaks any remaining tie, so the order
+    /// never depends on input order.
     static func precedes(_ a: FindingItem, _ b: FindingItem) -> Bool {
         if a.severity != b.severity { return a.severity > b.severity }
+        if a.ruleRank != b.ruleRank { return a.ruleRank < b.ruleRank }
         if a.rule != b.rule { return a.rule < b.rule }
         if a.capture != b.capture { return a.capture < b.capture }
         let at = a.time?.microseconds ?? .max, bt = b.time?.microseconds ?? .max

@@ -20,7 +20,7 @@ enum Charts {
             let barWidth = max(3, entry.count * barArea / maximum)
             svg += "<a href=\"#\(anchor(entry.rule))\">"
             svg += "<title>\(Escape.html(entry.rule)): \(entry.count) (\(entry.severity.name))</title>"
-            svg += "<text class=\"label mono\" x=\"\(labelWidth - 10)\" y=\"\(y + 16)\" text-anchor=\"end\">\(Escape.html(Escape.clipped(entry.rule, 44)))</text>"
+            svg += "<text class=\"label mono\" x=\"\(labelWidth - 10)\" y=\"\(y + 16)\" text-anchor=\"end\">\(Escape.html(short(entry.rule, 44)))</text>"
             svg += "<rect class=\"sev-\(entry.severity.name)\" x=\"\(labelWidth)\" y=\"\(y + 4)\" width=\"\(barWidth)\" height=\"16\" rx=\"2\"/>"
             svg += "<text class=\"value\" x=\"\(labelWidth + barWidth + 6)\" y=\"\(y + 16)\">\(entry.count)</text>"
             svg += "</a>"
@@ -117,16 +117,16 @@ enum Charts {
         svg += "<text class=\"axis-note\" x=\"\(labelWidth - 10)\" y=\"\(top - 8)\" text-anchor=\"end\">agreed in the 101 ↓</text>"
         for (index, column) in columns.enumerated() {
             let x = labelWidth + index * cellWidth + cellWidth / 2
-            svg += "<text class=\"label mono\" x=\"\(x)\" y=\"\(top - 10)\" text-anchor=\"middle\">\(Escape.html(Escape.clipped(column, 16)))</text>"
+            svg += "<text class=\"label mono\" x=\"\(x)\" y=\"\(top - 10)\" text-anchor=\"middle\">\(Escape.html(short(column, max(4, (cellWidth - 6) / 7))))</text>"
         }
         for (rowIndex, row) in rows.enumerated() {
             let y = top + rowIndex * cellHeight
-            svg += "<text class=\"label mono\" x=\"\(labelWidth - 10)\" y=\"\(y + cellHeight / 2 + 5)\" text-anchor=\"end\">\(Escape.html(Escape.clipped(row, 18)))</text>"
+            svg += "<text class=\"label mono\" x=\"\(labelWidth - 10)\" y=\"\(y + cellHeight / 2 + 5)\" text-anchor=\"end\">\(Escape.html(short(row, 18)))</text>"
             for (columnIndex, column) in columns.enumerated() {
                 let x = labelWidth + columnIndex * cellWidth
                 if let pair = pairs.first(where: { $0.agreed == row && $0.observed == column }) {
                     svg += "<rect class=\"\(verdictClass(pair.verdict))\" x=\"\(x + 2)\" y=\"\(y + 2)\" width=\"\(cellWidth - 4)\" height=\"\(cellHeight - 4)\" rx=\"3\"><title>\(Escape.html(row)) → \(Escape.html(column)): \(pair.count) (\(pair.verdict.rawValue))</title></rect>"
-                    svg += "<text class=\"cell-value\" x=\"\(x + cellWidth / 2)\" y=\"\(y + cellHeight / 2 + 5)\" text-anchor=\"middle\">\(pair.count)</text>"
+                    svg += "<text class=\"cell-value\(pair.verdict == .nothingSent ? " on-light" : "")\" x=\"\(x + cellWidth / 2)\" y=\"\(y + cellHeight / 2 + 5)\" text-anchor=\"middle\">\(pair.count)</text>"
                 } else {
                     svg += "<rect class=\"empty-cell\" x=\"\(x + 2)\" y=\"\(y + 2)\" width=\"\(cellWidth - 4)\" height=\"\(cellHeight - 4)\" rx=\"3\"/>"
                 }
@@ -136,6 +136,11 @@ enum Charts {
         svg += legend(x: labelWidth, y: top + rows.count * cellHeight + 24, items: verdicts.map { (verdictClass($0), $0.rawValue) })
         svg += "</svg>"
         return svg
+    }
+
+    /// A label cut to fit a chart, with an ellipsis.
+    static func short(_ text: String, _ limit: Int) -> String {
+        text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
     }
 
     static func verdictClass(_ verdict: ProtocolVerdict) -> String {
@@ -148,7 +153,7 @@ enum Charts {
     }
 
     private static func svgOpen(height: Int, label: String) -> String {
-        "<svg class=\"chart\" viewBox=\"0 0 \(width) \(height)\" width=\"100%\" role=\"img\" aria-label=\"\(label)\" xmlns=\"http://www.w3.org/2000/svg\">"
+        "<svg class=\"chart\" viewBox=\"0 0 \(width) \(height)\" width=\"100%\" role=\"img\" aria-label=\"\(label)\">"
     }
 
     private static func legend(x: Int, y: Int, items: [(className: String, label: String)]) -> String {

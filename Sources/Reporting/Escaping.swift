@@ -20,7 +20,7 @@ enum Escape {
         return out
     }
 
-    private static func needsMarking(_ scalar: Unicode.Scalar) -> Bool {
+    static func needsMarking(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0x00..<0x20, 0x7F..<0xA0: return true
         case 0x061C, 0x200B...0x200F, 0x2028...0x202E, 0x2060...0x2069, 0xFEFF, 0xFFF9...0xFFFB: return true

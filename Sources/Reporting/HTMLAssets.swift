@@ -57,6 +57,12 @@ enum HTMLAssets {
     table.findings tr.medium td:first-child{box-shadow:inset 4px 0 var(--medium)}
     table.findings tr.low td:first-child{box-shadow:inset 4px 0 var(--low)}
     table.findings tr.info td:first-child{box-shadow:inset 4px 0 var(--info)}
+    table.findings{table-layout:fixed}
+    table.findings .c-id{width:52px}table.findings .c-sev{width:92px}table.findings .c-rule{width:210px}
+    table.findings .c-where{width:210px}table.findings .c-frame{width:64px}table.findings .c-time{width:96px}
+    table.findings .c-base{width:96px}
+    table.findings td.where{font-size:12.5px}table.findings .conn{color:var(--muted)}
+    table.findings td.mono{font-size:12.5px}
     th button{font:inherit;color:inherit;background:none;border:0;padding:0;cursor:pointer}
     th[aria-sort=ascending] button::after{content:" ▲"}th[aria-sort=descending] button::after{content:" ▼"}
     #findings-controls{display:flex;flex-wrap:wrap;gap:10px;align-items:center;margin:0 0 12px}

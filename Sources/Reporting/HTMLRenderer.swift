@@ -281,8 +281,8 @@ struct HTMLRenderer {
         guard !audit.findings.isEmpty else { return out + "<p>No violations.</p>\n</section>\n" }
         out += "<div id=\"findings-controls\"></div>\n"
         let baseline = audit.baseline != nil
-        out += "<table class=\"findings\" id=\"findings-table\"><thead><tr><th data-numeric>#</th><th data-numeric>Severity</th><th>Rule</th><th>Finding</th><th>Capture</th><th>Client → server</th><th data-numeric>Frame</th><th data-numeric>Time (UTC)</th>"
-        if baseline { out += "<th>Baseline</th>" }
+        out += "<table class=\"findings\" id=\"findings-table\"><thead><tr><th class=\"c-id\" data-numeric>#</th><th class=\"c-sev\" data-numeric>Severity</th><th class=\"c-rule\">Rule</th><th>Finding</th><th class=\"c-where\">Capture and connection</th><th class=\"c-frame num\" data-numeric>Frame</th><th class=\"c-time\" data-numeric>Time (UTC)</th>"
+        if baseline { out += "<th class=\"c-base\">Baseline</th>" }
         out += "</tr></thead><tbody>\n"
         let detailed = audit.detailedFindings.count
         for item in audit.findings {
@@ -290,17 +290,18 @@ struct HTMLRenderer {
             out += "<tr class=\"\(item.severity.name)\" data-severity=\"\(item.severity.name)\">"
             out += "<td class=\"nowrap\" data-sort=\"\(item.number)\">\(number)</td>"
             out += "<td data-sort=\"\(item.severity.rawValue)\"><span class=\"sev \(item.severity.name)\">\(item.severity.name)</span></td>"
-            out += "<td class=\"mono\">\(h(Escape.clipped(item.rule, 80)))</td>"
+            out += "<td class=\"mono\">\(breakable(h(Escape.clipped(item.rule, 80))))</td>"
             out += "<td>\(h(Escape.clipped(item.message, 220)))</td>"
-            out += "<td class=\"mono\" title=\"\(h(Escape.clipped(item.capture, 300)))\">\(h(Escape.clipped(baseName(item.capture), 60)))</td>"
-            out += "<td class=\"mono\">\(h(connectionText(item.client, item.server)))</td>"
+            out += "<td class=\"where\" data-sort=\"\(h(Escape.clipped(item.capture, 300)))\"><span class=\"mono\" title=\"\(h(Escape.clipped(item.capture, 300)))\">\(h(Escape.clipped(baseName(item.capture), 60)))</span>"
+            out += "<br><span class=\"mono conn\">\(h(connectionText(item.client, item.server)))</span></td>"
             out += "<td class=\"num\" data-sort=\"\(item.frame ?? 0)\">\(item.frame.map { String($0) } ?? "–")</td>"
-            out += "<td class=\"nowrap\" data-sort=\"\(item.time?.microseconds ?? 0)\">\(item.time?.short ?? h(Escape.clipped(item.rawTimestamp, 40)))</td>"
+            let time = item.time.map { "\($0.short.prefix(10))<br>\($0.short.suffix(8))" } ?? h(Escape.clipped(item.rawTimestamp, 40))
+            out += "<td class=\"nowrap\" data-sort=\"\(item.time?.microseconds ?? 0)\">\(time)</td>"
             if baseline, let status = item.baselineStatus { out += "<td><span class=\"tag \(status.rawValue)\">\(status.rawValue)</span></td>" }
             out += "</tr>\n"
         }
         out += "</tbody></table>\n"
-        out += "<p class=\"note\">Sorted by severity, rule, capture and time. With scripts enabled, click a column to sort and use the filter above.</p>\n"
+        out += "<p class=\"note\">Sorted by severity, then by rule (most frequent first), capture and time. With scripts enabled, click a column to sort and use the filter above.</p>\n"
         out += "</section>\n"
         return out
     }
@@ -405,7 +406,7 @@ struct HTMLRenderer {
     private func headHTML(_ head: MessageHead?, title: String, missing: String) -> String {
         guard let head else { return "<div><h5>\(title)</h5><p class=\"note\">\(missing)</p></div>" }
         let frame = head.frame.map { " · frame \($0)" } ?? ""
-        let lines = head.lines.prefix(40).map { h(Escape.clipped($0, 400)) }
+        let lines = head.lines.prefix(40).map { h(Escape.clipped($0, 1200)) }
         return "<div><h5>\(title)\(frame)</h5><pre>\(lines.joined(separator: "\n"))</pre></div>"
     }
 
@@ -548,6 +549,12 @@ func grouped(_ value: Int64) -> String {
         out.append(character)
     }
     return value < 0 ? "-" + out : out
+}
+
+/// Lets long identifiers (`http_upgrade_missing_connection_token`) wrap after underscores;
+/// applied to already-escaped text.
+func breakable(_ escaped: String) -> String {
+    escaped.split(separator: "_", omittingEmptySubsequences: false).joined(separator: "_<wbr>")
 }
 
 func baseName(_ path: String) -> String {

@@ -251,7 +251,7 @@ struct JSONParser {
 
 extension JSONValue {
     /// JSON text with members in their stored order. Besides what JSON requires, `<`, `>`, `&`,
-    /// U+2028 and U+2029 are escaped, so the text is safe inside an HTML `<script>` element
+    /// U+2028, U+2029 and invisible or direction-changing characters are escaped, so the text is safe inside an HTML `<script>` element
     /// (no `</script>` or `<!--` can appear) and in JavaScript source.
     public func serialized(indent: Int? = nil) -> String {
         var out = ""
@@ -312,7 +312,8 @@ func jsonQuoted(_ text: String) -> String {
         case "<", ">", "&", "\u{2028}", "\u{2029}", "\u{7F}":
             out += unicodeEscape(scalar.value)
         default:
-            if scalar.value < 0x20 { out += unicodeEscape(scalar.value) } else { out.unicodeScalars.append(scalar) }
+            // Controls, and invisible or direction-changing characters (Escape.visible), as \u escapes.
+            if Escape.needsMarking(scalar) { out += unicodeEscape(scalar.value) } else { out.unicodeScalars.append(scalar) }
         }
     }
     out += "\""

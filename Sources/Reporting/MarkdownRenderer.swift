@@ -232,7 +232,7 @@ struct MarkdownRenderer {
         for (title, head) in [("Request", context.request), ("Response", context.response)] {
             guard let head else { continue }
             out += "\(title)\(head.frame.map { " (frame \($0))" } ?? ""), reconstructed from the recorded upgrade-relevant headers:\n\n"
-            out += Escape.markdownCodeBlock(head.lines.prefix(40).map { Escape.clipped($0, 400) }) + "\n"
+            out += Escape.markdownCodeBlock(head.lines.prefix(40).map { Escape.clipped($0, 1200) }) + "\n"
         }
         if context.kind == .switched {
             out += "After the switch: agreed \(m(context.agreed ?? "unknown")), observed \(m(context.observed ?? "none"))"
