@@ -41,8 +41,9 @@ enum HTMLAssets {
     .tag{display:inline-block;padding:0 7px;border-radius:9px;font-size:11px;font-weight:700;text-transform:uppercase;\
     border:1px solid currentColor}
     .tag.new{color:var(--high)}.tag.unchanged{color:var(--muted)}.tag.fixed{color:var(--ok)}
-    ol.risks{padding-left:0;list-style:none;margin:0;display:grid;gap:10px}
-    ol.risks li{border:1px solid var(--line);border-left:5px solid var(--high);border-radius:6px;padding:9px 14px}
+    ol.risks{padding-left:0;list-style:none;margin:0;display:grid;grid-template-columns:1fr 1fr;gap:10px 14px}
+    ol.risks li{border:1px solid var(--line);border-left:5px solid var(--high);border-radius:6px;padding:9px 14px;font-size:14px}
+    ol.risks p.fix{color:var(--muted);font-size:13px}
     ol.risks li.medium{border-left-color:var(--medium)}
     ol.risks .t{font-weight:700}
     ol.risks p{margin:3px 0 0}
@@ -58,9 +59,9 @@ enum HTMLAssets {
     table.findings tr.low td:first-child{box-shadow:inset 4px 0 var(--low)}
     table.findings tr.info td:first-child{box-shadow:inset 4px 0 var(--info)}
     table.findings{table-layout:fixed}
-    table.findings .c-id{width:52px}table.findings .c-sev{width:92px}table.findings .c-rule{width:210px}
-    table.findings .c-where{width:210px}table.findings .c-frame{width:64px}table.findings .c-time{width:96px}
-    table.findings .c-base{width:96px}
+    table.findings .c-id{width:5%}table.findings .c-sev{width:9%}table.findings .c-rule{width:19%}
+    table.findings .c-where{width:20%}table.findings .c-frame{width:7%}table.findings .c-time{width:10%}
+    table.findings .c-base{width:9%}
     table.findings td.where{font-size:12.5px}table.findings .conn{color:var(--muted)}
     table.findings td.mono{font-size:12.5px}
     th button{font:inherit;color:inherit;background:none;border:0;padding:0;cursor:pointer}
@@ -105,7 +106,7 @@ enum HTMLAssets {
     pre.hex{white-space:pre;overflow-wrap:normal}
     .heads{display:grid;grid-template-columns:1fr 1fr;gap:14px}
     footer{color:var(--muted);font-size:12.5px;padding:6px 0 30px}
-    @media (max-width:800px){.grid2,.heads{grid-template-columns:1fr}}
+    @media (max-width:800px){.grid2,.heads,ol.risks{grid-template-columns:1fr}}
     @media print{
     @page{size:A4;margin:14mm 12mm}
     body{background:#fff;font-size:10.5pt}
@@ -115,11 +116,15 @@ enum HTMLAssets {
     nav.toc,#findings-controls{display:none}
     section{border:0;box-shadow:none;border-radius:0;padding:0;margin:14pt 0}
     section#findings-table-section,section#details{break-before:page}
-    .occurrence,ol.risks li,.card,.figure,dl.explain,tr{break-inside:avoid}
+    ol.risks li,.card,.figure,dl.explain,tr,pre,.heads>div,ul.frames{break-inside:avoid}
+    .occurrence{padding:8pt 10pt;margin:8pt 0}
+    .occurrence h4{break-after:avoid}
     h2,h3,h4,h5{break-after:avoid}
     a{color:inherit;text-decoration:none}
     .refs a::after{content:" (" attr(href) ")";font-size:8pt;color:#555;overflow-wrap:anywhere}
-    pre{font-size:8pt}
+    pre{font-size:7.5pt;padding:4pt 6pt}
+    h5{margin:8pt 0 3pt}
+    p.note{margin:3pt 0}
     table{font-size:9pt}
     }
     """

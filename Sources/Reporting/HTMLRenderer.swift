@@ -86,7 +86,7 @@ struct HTMLRenderer {
         for entry in severities { out += card(capitalizedName(entry.severity), entry.count, entry.severity.name) }
         out += card("Switches", audit.switches.count, "")
         out += card("Declined", audit.declined.count, "")
-        out += card("Connections", Int(clamping: scope.connections), "")
+        if scope.summaryRecords > 0 { out += card("Connections", Int(clamping: scope.connections), "") }
         out += "</div>\n"
 
         let risks = audit.topRisks()
@@ -101,7 +101,7 @@ struct HTMLRenderer {
                 let guide = RuleGuide.forRule(risk.rule)
                 out += "<li class=\"\(risk.severity.name)\"><span class=\"sev \(risk.severity.name)\">\(risk.severity.name)</span> "
                 out += "<span class=\"t\">\(h(guide.title))</span> — <a href=\"#\(ruleAnchors[risk.rule] ?? "details")\"><code>\(h(risk.rule))</code></a>, "
-                out += "\(plural(risk.count, "finding"))<p>\(rich(guide.why)) <em>Fix:</em> \(rich(guide.remediation))</p></li>\n"
+                out += "\(plural(risk.count, "finding"))<p>\(rich(guide.why))</p><p class=\"fix\"><strong>Fix:</strong> \(rich(guide.remediation))</p></li>\n"
             }
             out += "</ol>\n"
             if risks.more > 0 {
@@ -315,7 +315,7 @@ struct HTMLRenderer {
         if detailed.count < audit.findings.count {
             out += "<p class=\"note\">The first \(detailed.count) of \(audit.findings.count) findings are shown in full; all are in the table above.</p>\n"
         }
-        out += "<p class=\"note\">Grouped by rule, most severe first. Frame numbers are Wireshark's: open the capture and apply the display filter shown.</p>\n"
+        out += "<p class=\"note\">Grouped by rule, most severe first. Frame numbers are Wireshark's: open the capture and apply the display filter shown. Request and response heads are reconstructed from the findings: the start line and the upgrade-relevant headers Switchyard records.</p>\n"
         for count in audit.ruleCounts {
             let items = detailed.filter { $0.rule == count.rule }
             guard let firstItem = items.first else { continue }
@@ -390,7 +390,7 @@ struct HTMLRenderer {
             out += headHTML(context.request, title: "Request", missing: "The capture does not contain the request.")
             out += headHTML(context.response, title: context.kind == .declined ? "Response (upgrade declined)" : "Response",
                             missing: "No response.")
-            out += "</div>\n<p class=\"note\">Reconstructed from the findings: start line and the upgrade-relevant headers Switchyard records.</p>\n"
+            out += "</div>\n"
         }
         if context.kind == .switched {
             out += "<h5>After the switch</h5><p>Agreed <code>\(h(context.agreed ?? "unknown"))</code>, observed <code>\(h(context.observed ?? "none"))</code>"
