@@ -304,7 +304,7 @@ struct Audit: Sendable {
     /// Inputs named by findings when no summary record listed them.
     var captureNames: [String] {
         if !scope.captures.isEmpty { return scope.captures.map(\.name) }
-        return Array(Set(findings.map(\.capture) + (switches + declined + priorKnowledge).map(\.capture))).sorted()
+        return Array(Set(findings.map(\.capture) + (switches + declined + priorKnowledge).map(\.capture))).filter { !$0.isEmpty }.sorted()
     }
 
     var detailedFindings: ArraySlice<FindingItem> { findings.prefix(max(0, options.maxDetailedFindings)) }

@@ -115,10 +115,10 @@ struct HTMLRenderer {
             out += "<p class=\"note\">No protocol switches (101 responses) were seen.</p>\n"
         } else {
             out += "<table><thead><tr><th>Protocol (101 Upgrade)</th><th class=\"num\">Switches</th><th class=\"num\">With violations</th></tr></thead><tbody>\n"
+            let withFindings = Set(audit.findings.map(\.connectionKey))
             for entry in protocols {
                 let affected = audit.switches.filter { context in
-                    (context.agreed ?? "unknown") == entry.name
-                        && audit.findings.contains { $0.connectionKey == context.connectionKey }
+                    (context.agreed ?? "unknown") == entry.name && withFindings.contains(context.connectionKey)
                 }.count
                 out += "<tr><td class=\"mono\">\(h(entry.name))</td><td class=\"num\">\(entry.count)</td><td class=\"num\">\(affected)</td></tr>\n"
             }
