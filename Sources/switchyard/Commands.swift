@@ -14,6 +14,7 @@ let usage = """
       analyze CAPTURE…|DIR|-   audit HTTP/1.1 upgrades; JSON Lines findings on stdout
       flows CAPTURE…|DIR|-     one JSON line per TCP connection (--write-streams DIR)
       rules                    list the rule catalogue
+      report FINDINGS.jsonl…   HTML, Markdown or JSON audit report (see 'switchyard report --help')
       version                  print the version
 
     analyze options:
@@ -53,6 +54,7 @@ func runCommand(_ arguments: [String]) throws -> Int32 {
     case "analyze": return try analyzeCommand(rest, flows: false)
     case "flows": return try analyzeCommand(rest, flows: true)
     case "rules": return try rulesCommand(rest)
+    case "report": return try reportCommand(rest)
     case "version", "--version": print("switchyard \(version)"); return 0
     case "help", "--help", "-h": print(usage); return 0
     default: throw Arguments.UsageError(message: "unknown command '\(command)'")

@@ -1,0 +1,278 @@
+import Findings
+
+/// One end of a connection as a record names it.
+struct Peer: Hashable, Sendable {
+    var ip: String
+    var port: Int64?
+
+    init?(_ value: JSONValue?) {
+        guard let value, let ip = value["ip"]?.stringValue else { return nil }
+        self.ip = ip
+        self.port = value["port"]?.integerValue
+    }
+
+    /// `127.0.0.1:80`, `[::1]:80`.
+    var display: String {
+        let host = ip.contains(":") ? "[\(ip)]" : ip
+        return port.map { "\(host):\($0)" } ?? host
+    }
+}
+
+/// A request or response head reconstructed from a record's `request` / `response` object.
+struct MessageHead: Sendable {
+    var method: String?
+    var target: String?
+    var version: String
+    var status: Int64?
+    var reason: String?
+    var headers: [(name: String, value: String)]
+    var frame: Int64?
+
+    init?(_ value: JSONValue?) {
+        guard let value, value.members != nil else { return nil }
+        method = value["method"]?.stringValue
+        target = value["target"]?.stringValue
+        version = value["version"]?.stringValue ?? ""
+        status = value["status"]?.integerValue
+        reason = value["reason"]?.stringValue
+        headers = (value["headers"]?.members ?? []).map { (name: $0.key, value: displayText($0.value)) }
+        frame = value["frame"]?.integerValue
+    }
+
+    var isRequest: Bool { status == nil }
+
+    var startLine: String {
+        if let status {
+            return [version, String(status), reason ?? ""].filter { !$0.isEmpty }.joined(separator: " ")
+        }
+        return [method ?? "", target ?? "", version].filter { !$0.isEmpty }.joined(separator: " ")
+    }
+
+    /// The head as it would appear on the wire (the upgrade-relevant headers analyze kept).
+    var lines: [String] {
+        [startLine] + headers.map { "\($0.name): \($0.value)" }
+    }
+}
+
+/// What a `switch`, `upgrade_declined` or `prior_knowledge` record says about a connection; a
+/// violation on the same connection shows it as evidence.
+struct ConnectionContext: Sendable {
+    enum Kind: String, Sendable { case switched = "switch", declined = "upgrade_declined", priorKnowledge = "prior_knowledge" }
+
+    var kind: Kind
+    var capture: String
+    var client: Peer?
+    var server: Peer?
+    var partial: Bool
+    var time: CaptureTime?
+    /// The selected protocol (`websocket`, `h2c`…), for switches and prior knowledge.
+    var agreed: String?
+    var observed: String?
+    var confidence: String?
+    var observedReason: String?
+    var request: MessageHead?
+    var response: MessageHead?
+    var clientFirstBytes: [UInt8]?
+    var serverFirstBytes: [UInt8]?
+    var bytesAfterClient: Int64?
+    var bytesAfterServer: Int64?
+    var firstFrame: Int64?
+    var canonical: String
+
+    init?(_ record: ReportRecord) {
+        guard let kind = Kind(rawValue: record.type) else { return nil }
+        let value = record.value
+        self.kind = kind
+        capture = value["capture"]?.stringValue ?? ""
+        client = Peer(value["connection"]?["client"])
+        server = Peer(value["connection"]?["server"])
+        partial = value["connection"]?["partial"]?.boolValue ?? false
+        time = value["ts"]?.stringValue.flatMap(CaptureTime.init(rfc3339:))
+        agreed = kind == .declined ? nil : value["protocol"]?.stringValue
+        let observedValue = value["observed"]
+        observed = observedValue?["protocol"]?.stringValue
+        confidence = observedValue?["confidence"]?.stringValue
+        observedReason = observedValue?["reason"]?.stringValue
+        request = MessageHead(value["request"])
+        response = MessageHead(value["response"])
+        clientFirstBytes = byteEvidence(observedValue?["client_first_bytes"])
+        serverFirstBytes = byteEvidence(observedValue?["server_first_bytes"])
+        let after = kind == .priorKnowledge ? value["bytes"] : value["bytes_after_switch"]
+        bytesAfterClient = after?["client_to_server"]?.integerValue
+        bytesAfterServer = after?["server_to_client"]?.integerValue
+        firstFrame = value["first_frame"]?.integerValue ?? value["response_frame"]?.integerValue ?? response?.frame
+        canonical = value.serialized()
+    }
+
+    var connectionKey: ConnectionKey { ConnectionKey(capture: capture, client: client, server: server) }
+}
+
+/// Identifies one connection in one capture (ports included: within a capture they are exact).
+struct ConnectionKey: Hashable, Sendable {
+    var capture: String
+    var client: Peer?
+    var server: Peer?
+}
+
+/// How findings of two audits are matched (`--baseline`): the rule and the connection's
+/// client address, server address and server port. Capture time and the client port are left
+/// out on purpose: they change on every run (the client port is ephemeral).
+struct FindingKey: Hashable, Comparable, Sendable {
+    var rule: String
+    var clientIP: String
+    var serverIP: String
+    var serverPort: String
+
+    static func < (a: FindingKey, b: FindingKey) -> Bool {
+        (a.rule, a.clientIP, a.serverIP, a.serverPort) < (b.rule, b.clientIP, b.serverIP, b.serverPort)
+    }
+
+    static let description = "rule, client IP address, server IP address and server port (not capture time, not the ephemeral client port)"
+}
+
+enum BaselineStatus: String, Sendable {
+    case new, unchanged
+}
+
+/// One violation record, ready to show.
+struct FindingItem: Sendable {
+    var number = 0
+    /// The rule's place in the report (most findings first within a severity), set before sorting.
+    var ruleRank = 0
+    var rule: String
+    var severity: Severity
+    var message: String
+    var reference: String
+    var time: CaptureTime?
+    var rawTimestamp: String
+    var capture: String
+    var client: Peer?
+    var server: Peer?
+    var partial: Bool
+    var frame: Int64?
+    var direction: String?
+    var evidence: [JSONMember]
+    var context: ConnectionContext?
+    var baselineStatus: BaselineStatus?
+    var canonical: String
+
+    init?(_ record: ReportRecord) {
+        guard record.type == "violation" else { return nil }
+        let value = record.value
+        rule = value["rule"]?.stringValue ?? "(no rule)"
+        severity = Severity.of(rule: rule, recorded: value["severity"]?.stringValue)
+        message = value["message"]?.stringValue ?? ""
+        reference = value["reference"]?.stringValue ?? Rule.named(rule)?.reference ?? ""
+        rawTimestamp = value["ts"]?.stringValue ?? ""
+        time = CaptureTime(rfc3339: rawTimestamp)
+        capture = value["capture"]?.stringValue ?? ""
+        client = Peer(value["connection"]?["client"])
+        server = Peer(value["connection"]?["server"])
+        partial = value["connection"]?["partial"]?.boolValue ?? false
+        frame = value["frame"]?.integerValue
+        direction = value["direction"]?.stringValue
+        evidence = value["evidence"]?.members ?? []
+        canonical = value.serialized()
+    }
+
+    var key: FindingKey {
+        FindingKey(rule: rule, clientIP: client?.ip ?? "", serverIP: server?.ip ?? "",
+                   serverPort: server?.port.map { String($0) } ?? "")
+    }
+
+    var connectionKey: ConnectionKey { ConnectionKey(capture: capture, client: client, server: server) }
+
+    var anchor: String { "F\(number)" }
+
+    /// Report order: most severe first, then rule (the rule with most findings first), capture,
+    /// time, frame, connection; the record's own text breaks any remaining tie, so the order
+    /// never depends on input order.
+    static func precedes(_ a: FindingItem, _ b: FindingItem) -> Bool {
+        if a.severity != b.severity { return a.severity > b.severity }
+        if a.ruleRank != b.ruleRank { return a.ruleRank < b.ruleRank }
+        if a.rule != b.rule { return a.rule < b.rule }
+        if a.capture != b.capture { return a.capture < b.capture }
+        let at = a.time?.microseconds ?? .max, bt = b.time?.microseconds ?? .max
+        if at != bt { return at < bt }
+        let af = a.frame ?? .max, bf = b.frame ?? .max
+        if af != bf { return af < bf }
+        let ac = a.client?.display ?? "", bc = b.client?.display ?? ""
+        if ac != bc { return ac < bc }
+        let asv = a.server?.display ?? "", bsv = b.server?.display ?? ""
+        if asv != bsv { return asv < bsv }
+        return a.canonical < b.canonical
+    }
+
+    /// Frames worth opening in Wireshark, with what each one is: the finding's own frame, the
+    /// frames named in its evidence, and the upgrade request and response of its connection.
+    var frames: [(frame: Int64, role: String)] {
+        var list: [(Int64, String)] = []
+        func add(_ frame: Int64?, _ role: String) {
+            guard let frame, frame > 0, !list.contains(where: { $0.0 == frame }) else { return }
+            list.append((frame, role))
+        }
+        add(frame, "where the finding was detected")
+        for member in evidence where member.key.hasSuffix("frame") {
+            add(member.value.integerValue, member.key.replacingUnderscores())
+        }
+        add(context?.request?.frame, "upgrade request")
+        add(context?.response?.frame, context?.kind == .declined ? "declining response" : "101 response")
+        return list.sorted { $0.0 < $1.0 }.map { (frame: $0.0, role: $0.1) }
+    }
+
+    /// A Wireshark display filter for the connection, when both ends are plain IP addresses.
+    var connectionFilter: String? {
+        guard let client, let server, let clientPort = client.port, let serverPort = server.port,
+              isPlainAddress(client.ip), isPlainAddress(server.ip) else { return nil }
+        let field = client.ip.contains(":") ? "ipv6.addr" : "ip.addr"
+        return "\(field) == \(client.ip) && \(field) == \(server.ip) && tcp.port == \(clientPort) && tcp.port == \(serverPort)"
+    }
+}
+
+private func isPlainAddress(_ text: String) -> Bool {
+    !text.isEmpty && text.count <= 45 && text.allSatisfy { $0.isASCII && ($0.isHexDigit || $0 == "." || $0 == ":") }
+}
+
+extension String {
+    func replacingUnderscores() -> String { String(map { $0 == "_" ? " " : $0 }) }
+}
+
+/// Short text for a JSON value shown as evidence or a header value.
+func displayText(_ value: JSONValue) -> String {
+    switch value {
+    case .null: return "null"
+    case .bool(let flag): return flag ? "true" : "false"
+    case .number(let text): return text
+    case .string(let text): return text
+    case .array(let items): return items.map(displayText).joined(separator: ", ")
+    case .object(let members):
+        if let bytes = byteEvidence(value) { return printableText(bytes) }
+        return members.map { "\($0.key)=\(displayText($0.value))" }.joined(separator: ", ")
+    }
+}
+
+/// The bytes of a `{"hex": …, "text": …}` evidence value; nil unless the hex is well formed.
+func byteEvidence(_ value: JSONValue?) -> [UInt8]? {
+    guard let value, let members = value.members, members.contains(where: { $0.key == "hex" }),
+          let hex = value["hex"]?.stringValue else { return nil }
+    let digits = Array(hex.utf8)
+    guard digits.count % 2 == 0, digits.count <= 1 << 20 else { return nil }
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(digits.count / 2)
+    var index = 0
+    while index < digits.count {
+        guard let high = hexValue(digits[index]), let low = hexValue(digits[index + 1]) else { return nil }
+        bytes.append(high << 4 | low)
+        index += 2
+    }
+    return bytes
+}
+
+private func hexValue(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case 0x30...0x39: return byte - 0x30
+    case 0x41...0x46: return byte - 0x41 + 10
+    case 0x61...0x66: return byte - 0x61 + 10
+    default: return nil
+    }
+}
