@@ -30,8 +30,9 @@ public final class OutputSink: FindingSink {
     public let format: OutputFormat
     public let filter: FindingFilter
     public var tally = RunTally()
-    /// Every finding written, kept for reports (`--report`); nil unless asked for.
-    public var retained: [(finding: Finding, capture: String)]?
+    /// A JSON Lines copy of every record written (whatever `format` is), for `--report`;
+    /// nil unless asked for.
+    public var jsonCopy: [UInt8]?
     private var json = JSONWriter()
 
     public init(stream: RecordStream, format: OutputFormat, filter: FindingFilter = FindingFilter()) {
@@ -51,12 +52,14 @@ public final class OutputSink: FindingSink {
                 tally.worstSeverityEmitted = violation.rule.severity
             }
         }
-        retained?.append((finding, capture))
-        switch format {
-        case .json:
+        if format == .json || jsonCopy != nil {
             json.reset()
             json.finding(finding, capture: capture)
             json.newline()
+            jsonCopy?.append(contentsOf: json.bytes)
+        }
+        switch format {
+        case .json:
             stream.write(record: json.bytes)
         case .text:
             stream.write(record: Array(TextFormatter.line(finding, capture: capture).utf8))
@@ -64,6 +67,12 @@ public final class OutputSink: FindingSink {
     }
 
     public func writeSummary() {
+        if jsonCopy != nil {
+            json.reset()
+            tally.writeSummary(into: &json)
+            json.newline()
+            jsonCopy?.append(contentsOf: json.bytes)
+        }
         switch format {
         case .json:
             json.reset()

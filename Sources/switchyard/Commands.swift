@@ -1,5 +1,6 @@
 import Findings
 import PacketCapture
+import Reporting
 import SwitchyardKit
 #if canImport(Glibc)
 import Glibc
@@ -24,6 +25,7 @@ let usage = """
       --rules LIST             comma-separated rule ids: ids keep only those, -id disables one
       --fail-on S|never        exit 1 when a violation at or above S is written (default low)
       -q, --quiet              no progress line on stderr
+      --report FILE            also write an audit report (HTML; .md Markdown, .json summary)
     limits (analyze and flows):
       --max-head-bytes N       largest HTTP header block (default 65536)
       --connection-buffer N    out-of-order bytes per connection (default 1048576)
@@ -109,7 +111,7 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
     let parsed = try Arguments(
         arguments,
         valued: ["format", "output", "min-severity", "rules", "fail-on", "max-head-bytes", "connection-buffer",
-                 "global-buffer", "max-connections", "idle-timeout", "write-streams", "gap-fill"],
+                 "global-buffer", "max-connections", "idle-timeout", "write-streams", "gap-fill", "report"],
         flagNames: ["quiet"], aliases: ["o": "output", "q": "quiet"])
     guard !parsed.positional.isEmpty else { throw Arguments.UsageError(message: "no capture given") }
 
@@ -166,6 +168,11 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
         stream.flushEachRecord = isatty(1) != 0
     }
     let sink = OutputSink(stream: stream, format: format, filter: filter)
+    let reportPath = parsed.value("report")
+    if reportPath != nil {
+        guard !flows else { throw Arguments.UsageError(message: "--report belongs to 'switchyard analyze'") }
+        sink.jsonCopy = []
+    }
     let progress = ProgressLine(enabled: !parsed.flag("quiet") && isatty(2) != 0)
 
     var readable = 0
@@ -209,6 +216,24 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
     }
     sink.writeSummary()
     stream.close()
+    if let reportPath, let copy = sink.jsonCopy {
+        let lowered = reportPath.lowercased()
+        let reportFormat: ReportFormat = lowered.hasSuffix(".md") ? .markdown : lowered.hasSuffix(".json") ? .json : .html
+        let sources = parsed.positional
+        let text = AuditReport(jsonLines: copy, options: ReportOptions(sources: sources)).render(reportFormat)
+        switch RecordStream.file(path: reportPath) {
+        case .success(let file):
+            file.write(record: Array(text.utf8))
+            file.close()
+            if let failure = file.failure {
+                printError("switchyard: cannot write report \(reportPath): \(failure)")
+                return 2
+            }
+        case .failure(let error):
+            printError("switchyard: cannot write report: \(error.message)")
+            return 2
+        }
+    }
     if let failure = stream.failure {
         printError("switchyard: output: \(failure); findings were lost")
         return 2

@@ -111,6 +111,20 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("\"rule\":\"http_101_unsolicited\""))
     }
 
+    func testAnalyzeWritesAReportAlongside() throws {
+        let html = scratch.appendingPathComponent("audit.html").path
+        let markdown = scratch.appendingPathComponent("audit.md").path
+        let text = try run(["analyze", "--format", "text", "--report", html, goodCapture])
+        XCTAssertEqual(text.status, 1)
+        XCTAssertTrue(text.stdout.contains("http_101_unsolicited"))
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        XCTAssertTrue(page.lowercased().hasPrefix("<!doctype html>"))
+        XCTAssertTrue(page.contains("http_101_unsolicited"))
+        XCTAssertFalse(page.contains("<script src"), "the report must not load scripts")
+        _ = try run(["analyze", "--report", markdown, goodCapture])
+        XCTAssertTrue(try String(contentsOfFile: markdown, encoding: .utf8).contains("http_101_unsolicited"))
+    }
+
     func testFlowsWritesStreams() throws {
         let directory = scratch.appendingPathComponent("streams").path
         let result = try run(["flows", "--write-streams", directory, goodCapture])
