@@ -26,17 +26,14 @@ public struct TCPReassembler {
     private unowned(unsafe) var newest: ConnectionState?
     private unowned(unsafe) var oldest: ConnectionState?
     private var nextID: UInt64 = 1
-    /// Capture time: the latest timestamp seen, in nanoseconds.
-    private var nowNanos = Int64.min
+    /// Capture time, driving idle timeouts and the closed-connection linger.
+    private var clock = IdleClock()
+    private var nowNanos: Int64 { clock.nowNanos }
     /// Connections closed by FIN/RST, in closing order, to be forgotten after the linger
     /// (by key and id, so the queue keeps no connection alive; at most `maxConnections` long).
     private var closedQueue: [(key: FlowKey, id: ConnectionID, closedNanos: Int64)] = []
     private var closedQueueHead = 0
     private let closedLingerNanos: Int64
-    /// A timestamp far ahead of the clock, waiting for a second packet to confirm it.
-    private var pendingJumpNanos: Int64?
-    /// Forward jumps larger than this need two packets to move the idle clock.
-    static let implausibleJumpNanos: Int64 = 86_400 * 1_000_000_000
     private let idleTimeoutNanos: UInt64
     private let historyCapacity: Int
     private var reportedTableLimit = false
@@ -57,31 +54,31 @@ public struct TCPReassembler {
         table.reserveCapacity(min(max(limits.maxConnections, 1), 4096))
     }
 
-    /// Whether the idle clock may move to `nanos`. A single packet stamped more than a day
-    /// after the clock is taken for a broken timestamp (fuzzed or corrupted captures have
-    /// them) and does not expire every connection; a second such packet confirms a real pause.
-    private mutating func acceptClockJump(to nanos: Int64) -> Bool {
-        guard nowNanos != Int64.min, nanos &- nowNanos > Self.implausibleJumpNanos else {
-            pendingJumpNanos = nil
-            return true
-        }
-        if let pending = pendingJumpNanos, nanos &- pending >= 0, nanos &- pending <= Self.implausibleJumpNanos {
-            pendingJumpNanos = nil
-            return true
-        }
-        pendingJumpNanos = nanos
-        return false
-    }
-
     /// Feeds one segment (in capture order). Also evicts connections idle for longer than
     /// the idle timeout as capture time advances.
     public mutating func process<C: StreamConsumer>(_ segment: TCPSegment, frame: UInt64, timestamp: Timestamp,
                                                    into consumer: inout C) {
-        let nanos = timestamp.totalNanoseconds
-        if nanos > nowNanos && acceptClockJump(to: nanos) {
-            nowNanos = nanos
+        if clock.advance(to: timestamp.totalNanoseconds) {
             expireIdle(&consumer)
         }
+        handleSegment(segment, frame: frame, timestamp: timestamp, &consumer)
+    }
+
+    /// Feeds one segment whose capture clock is kept elsewhere (`--jobs`: the reader keeps the
+    /// one clock of the capture and each worker follows it, so timeouts fall as in one thread).
+    public mutating func process<C: StreamConsumer>(_ segment: TCPSegment, frame: UInt64, timestamp: Timestamp,
+                                                   clockNanos: Int64, into consumer: inout C) {
+        advanceClock(toNanos: clockNanos, into: &consumer)
+        handleSegment(segment, frame: frame, timestamp: timestamp, &consumer)
+    }
+
+    /// Moves the capture clock forward (never back) and expires what timed out.
+    public mutating func advanceClock<C: StreamConsumer>(toNanos nanos: Int64, into consumer: inout C) {
+        if clock.follow(nanos) { expireIdle(&consumer) }
+    }
+
+    private mutating func handleSegment<C: StreamConsumer>(_ segment: TCPSegment, frame: UInt64, timestamp: Timestamp,
+                                                          _ consumer: inout C) {
         let key = FlowKey(segment.source, segment.destination)
         var found: ConnectionState?
         if let cached = cachedConnection, cached.key == key {

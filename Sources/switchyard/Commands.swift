@@ -26,6 +26,8 @@ let usage = """
       --fail-on S|never        exit 1 when a violation at or above S is written (default low)
       -q, --quiet              no progress line on stderr
       --report FILE            also write an audit report (HTML; .md Markdown, .json summary)
+      -j, --jobs N             analysis threads (default: the number of cores); with N > 1 the
+                               records of each capture are written sorted by time, then text
     limits (analyze and flows):
       --max-head-bytes N       largest HTTP header block (default 65536)
       --connection-buffer N    out-of-order bytes per connection (default 1048576)
@@ -111,11 +113,13 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
     let parsed = try Arguments(
         arguments,
         valued: ["format", "output", "min-severity", "rules", "fail-on", "max-head-bytes", "connection-buffer",
-                 "global-buffer", "max-connections", "idle-timeout", "write-streams", "gap-fill", "report"],
-        flagNames: ["quiet"], aliases: ["o": "output", "q": "quiet"])
+                 "global-buffer", "max-connections", "idle-timeout", "write-streams", "gap-fill", "report", "jobs"],
+        flagNames: ["quiet"], aliases: ["o": "output", "q": "quiet", "j": "jobs"])
     guard !parsed.positional.isEmpty else { throw Arguments.UsageError(message: "no capture given") }
 
     var options = PipelineOptions()
+    let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    let jobs = try parsed.integer("jobs", range: 1...256) ?? cores
     if let n = try parsed.integer("max-head-bytes", range: 256...(64 << 20)) { options.analysis.parser.maxHeadBytes = n }
     if let n = try parsed.integer("connection-buffer", range: 0...(1 << 34)) { options.reassembly.connectionBufferBytes = n }
     if let n = try parsed.integer("global-buffer", range: 0...(1 << 40)) { options.reassembly.globalBufferBytes = n }
@@ -205,6 +209,9 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
             let errors = flowsSource(&reader, name: name, format: reader.formatName, options: options, sink: sink,
                                      streamDirectory: parsed.value("write-streams"), gapFill: gapFill, progress: handler)
             for error in errors.prefix(5) { printError("switchyard: cannot write stream file: \(error)") }
+        } else if jobs > 1 {
+            ParallelAnalysis.analyze(&reader, name: name, format: reader.formatName, options: options, sink: sink,
+                                     jobs: jobs, progress: handler, shouldStop: { stream.failure != nil })
         } else {
             analyzeSource(&reader, name: name, format: reader.formatName, options: options, sink: sink,
                           progress: handler, shouldStop: { stream.failure != nil })
