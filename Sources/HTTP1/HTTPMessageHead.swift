@@ -59,10 +59,23 @@ public struct HTTPMessageHead: Sendable, Equatable {
 
     /// Every value of the named field, in order (names compare case-insensitively, RFC 9110 §5.1).
     public func values(_ name: String) -> [String] {
-        fields.compactMap { $0.name.utf8.elementsEqual(name.utf8, by: { asciiLower($0) == asciiLower($1) }) ? $0.value : nil }
+        let length = name.utf8.count
+        return fields.compactMap { field in
+            // Lengths first: most names differ in length, and the count of a native string is O(1).
+            guard field.name.utf8.count == length else { return nil }
+            return field.name.utf8.elementsEqual(name.utf8, by: { asciiLower($0) == asciiLower($1) }) ? field.value : nil
+        }
     }
 
-    public func contains(_ name: String) -> Bool { !values(name).isEmpty }
+    /// Whether a field of that name exists (case-insensitive), without collecting values.
+    public func contains(_ name: String) -> Bool {
+        let length = name.utf8.count
+        return fields.contains { field in
+            field.name.utf8.count == length
+                && field.name.utf8.elementsEqual(name.utf8, by: { asciiLower($0) == asciiLower($1) })
+        }
+    }
+
 
     /// The field's comma-separated list members over all its lines (RFC 9110 §5.6.1),
     /// commas inside quoted strings respected, empty members dropped, whitespace trimmed.

@@ -10,6 +10,16 @@ struct AnalysisConsumer<Sink: FindingSink>: StreamConsumer {
     let capture: String
     let options: UpgradeAnalysisOptions
     var trackers: [ConnectionID: UpgradeTracker] = [:]
+    /// The tracker of the last chunk: consecutive chunks mostly belong to one connection, so
+    /// this skips a hash lookup per chunk on the hot path.
+    private var lastTracker: (id: ConnectionID, tracker: UpgradeTracker)?
+
+    private mutating func tracker(_ id: ConnectionID) -> UpgradeTracker? {
+        if let last = lastTracker, last.id == id { return last.tracker }
+        guard let found = trackers[id] else { return nil }
+        lastTracker = (id, found)
+        return found
+    }
     var http = HTTPStatistics()
     var connections: UInt64 = 0
 
@@ -31,25 +41,26 @@ struct AnalysisConsumer<Sink: FindingSink>: StreamConsumer {
 
     mutating func streamData(_ connection: Connection, _ direction: Direction, _ bytes: UnsafeRawBufferPointer,
                              frame: UInt64, timestamp: Timestamp) {
-        guard let tracker = trackers[connection.id] else { return }
+        guard let tracker = tracker(connection.id) else { return }
         tracker.data(direction, bytes, frame: frame, timestamp: timestamp)
         drain(tracker)
     }
 
     mutating func streamGap(_ connection: Connection, _ direction: Direction, length: UInt64,
                             frame: UInt64, timestamp: Timestamp) {
-        guard let tracker = trackers[connection.id] else { return }
+        guard let tracker = tracker(connection.id) else { return }
         tracker.gap(direction, length: length, frame: frame, timestamp: timestamp)
         drain(tracker)
     }
 
     mutating func streamEnd(_ connection: Connection, _ direction: Direction, frame: UInt64, timestamp: Timestamp) {
-        guard let tracker = trackers[connection.id] else { return }
+        guard let tracker = tracker(connection.id) else { return }
         tracker.end(direction, frame: frame, timestamp: timestamp)
         drain(tracker)
     }
 
     mutating func connectionClosed(_ summary: ConnectionSummary) {
+        if lastTracker?.id == summary.connection.id { lastTracker = nil }
         guard let tracker = trackers.removeValue(forKey: summary.connection.id) else { return }
         tracker.close(lastTimestamp: summary.lastTimestamp)
         drain(tracker)
