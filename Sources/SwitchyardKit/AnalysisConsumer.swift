@@ -26,25 +26,34 @@ struct AnalysisConsumer<Sink: FindingSink>: StreamConsumer {
 
     mutating func connectionOpened(_ connection: Connection) {
         connections += 1
-        trackers[connection.id] = UpgradeTracker(connection: ConnectionRef(connection), options: options)
+    }
+
+    /// The connection's tracker, made at its first stream event: a connection that never
+    /// carries data (a SYN flood, a port scan) costs no tracker, which is most of the
+    /// memory of a connection, so the table limit bounds far less memory for such floods.
+    private mutating func tracker(_ connection: Connection) -> UpgradeTracker {
+        if let tracker = trackers[connection.id] { return tracker }
+        let tracker = UpgradeTracker(connection: ConnectionRef(connection), options: options)
+        trackers[connection.id] = tracker
+        return tracker
     }
 
     mutating func streamData(_ connection: Connection, _ direction: Direction, _ bytes: UnsafeRawBufferPointer,
                              frame: UInt64, timestamp: Timestamp) {
-        guard let tracker = trackers[connection.id] else { return }
+        let tracker = tracker(connection)
         tracker.data(direction, bytes, frame: frame, timestamp: timestamp)
         drain(tracker)
     }
 
     mutating func streamGap(_ connection: Connection, _ direction: Direction, length: UInt64,
                             frame: UInt64, timestamp: Timestamp) {
-        guard let tracker = trackers[connection.id] else { return }
+        let tracker = tracker(connection)
         tracker.gap(direction, length: length, frame: frame, timestamp: timestamp)
         drain(tracker)
     }
 
     mutating func streamEnd(_ connection: Connection, _ direction: Direction, frame: UInt64, timestamp: Timestamp) {
-        guard let tracker = trackers[connection.id] else { return }
+        guard let tracker = trackers[connection.id] else { return }  // nothing was sent: nothing to end
         tracker.end(direction, frame: frame, timestamp: timestamp)
         drain(tracker)
     }
