@@ -130,4 +130,31 @@ final class AdversarialTests: XCTestCase {
         XCTAssertTrue(consumer.trackers.isEmpty)
         XCTAssertEqual(consumer.http.requests, 1)
     }
+
+    /// A file size limit (or a full disk) cuts a write short: the output keeps whole records
+    /// only, and the run says so and exits 2 instead of dying of SIGXFSZ mid-record.
+    func testOutputCutShortByAFileSizeLimitKeepsWholeRecords() throws {
+        guard let executable = TestPaths.executable else { throw XCTSkip("switchyard executable not built") }
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("switchyard-fsize-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // 64 blocks: 32 KiB (POSIX sh) or 64 KiB (bash); the corpus gives ~180 KB of JSON.
+        process.arguments = ["-c", "ulimit -f 64; exec \"$0\" analyze --quiet --fail-on never -o \"$1\" \"$2\"",
+                             executable.path, output.path, TestPaths.captures.path]
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .exit, "not killed by a signal")
+        XCTAssertEqual(process.terminationStatus, 2)
+        XCTAssertTrue(stderr.contains("switchyard: output: File too large; findings were lost"), stderr)
+        let written = [UInt8](try Data(contentsOf: output))
+        XCTAssertGreaterThan(written.count, 1000)
+        XCTAssertEqual(written.last, 0x0A, "the file ends with a whole record")
+        for line in written.split(separator: 0x0A) {
+            XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(line)))
+        }
+    }
 }
