@@ -157,4 +157,12 @@ final class AdversarialTests: XCTestCase {
             XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(line)))
         }
     }
+
+    /// C1 controls are escaped in JSON: NEL (U+0085) is a line break to Unicode-aware
+    /// line splitters and would cut a record in two.
+    func testJSONEscapesC1Controls() {
+        var json = JSONWriter()
+        json.string("a\u{85}b\u{9B}31m\u{80}\u{9F}\u{A0}é")
+        XCTAssertEqual(String(decoding: json.bytes, as: UTF8.self), #""a\u0085b\u009b31m\u0080\u009f\#u{A0}é""#)
+    }
 }
