@@ -165,4 +165,11 @@ final class AdversarialTests: XCTestCase {
         json.string("a\u{85}b\u{9B}31m\u{80}\u{9F}\u{A0}é")
         XCTAssertEqual(String(decoding: json.bytes, as: UTF8.self), #""a\u0085b\u009b31m\u0080\u009f\#u{A0}é""#)
     }
+
+    /// Text output shows line separators and bidirectional-text controls escaped, so a captured
+    /// value can neither forge a line nor reorder the rest of its line on screen.
+    func testTextEscapesLineSeparatorsAndBidiControls() {
+        XCTAssertEqual(TextFormatter.safe("a\u{2028}b\u{2029}c\u{202E}d\u{2066}e\u{200F}f\u{1B}g\u{85}h é"),
+                       #"a\u2028b\u2029c\u202ed\u2066e\u200ff\x1bg\x85h é"#)
+    }
 }
