@@ -98,6 +98,110 @@ final class AdversarialTests: XCTestCase {
         XCTAssertEqual(disposition["tcp"], packets, name, file: file, line: line)
     }
 
+    // MARK: - Scenarios
+
+    func testSYNFloodIsBoundedByTheConnectionTable() throws {
+        let run = try analyze("syn-flood")
+        XCTAssertEqual(run.limits, ["reassembly_max_connections"])
+        XCTAssertEqual(run.violations.count, 1)
+        XCTAssertEqual(run.summary["connections"] as? Int, 1000, "every connection closed and counted")
+        try assertAccounted(run, "syn-flood")
+    }
+
+    func testHugeHeaderLineAndStatusLineReachTheHeadLimit() throws {
+        let run = try analyze("header-line-100mb")
+        XCTAssertEqual(run.limits, ["http_max_head_bytes", "http_max_head_bytes"])
+        XCTAssertEqual(Set(run.rules("analyzer_limit_reached").compactMap { $0["direction"] as? String }),
+                       ["client_to_server", "server_to_client"])
+        // The parser resynchronises after each oversized head: the next message is read.
+        XCTAssertEqual(run.http("requests"), 1)
+        XCTAssertEqual(run.http("responses"), 1)
+        try assertAccounted(run, "header-line-100mb")
+    }
+
+    func testPipelinedRequestsReachThePendingLimitOnce() throws {
+        let run = try analyze("pipelined-100k")
+        XCTAssertEqual(run.limits, ["http_max_pending_requests"])
+        XCTAssertEqual(run.http("requests"), 100)
+        XCTAssertEqual(run.http("responses"), 100)
+        try assertAccounted(run, "pipelined-100k")
+    }
+
+    func testConflictingOverlapsAreReportedAtMostTheLimitPerDirection() throws {
+        let run = try analyze("overlap-conflicts")
+        let conflicts = run.rules("tcp_overlap_conflict")
+        XCTAssertEqual(conflicts.filter { $0["direction"] as? String == "client_to_server" }.count, 4)
+        XCTAssertEqual(conflicts.filter { $0["direction"] as? String == "server_to_client" }.count, 4)
+        XCTAssertEqual(run.violations.count, 8)
+        try assertAccounted(run, "overlap-conflicts")
+    }
+
+    func testWebSocketLengthOf2To63IsReportedNotAllocated() throws {
+        let run = try analyze("websocket-2-63")
+        let findings = run.rules("websocket_non_minimal_length")
+        XCTAssertEqual(findings.count, 1, "the client's 2^63; the server's 2^63 - 1 is legal")
+        XCTAssertEqual(findings.first?["direction"] as? String, "client_to_server")
+        XCTAssertEqual(run.records.filter { $0["type"] as? String == "switch" }.count, 1)
+        XCTAssertEqual(run.violations.count, 1)
+        try assertAccounted(run, "websocket-2-63")
+    }
+
+    func testHPACKTableSizeUpdateTo4GiBStopsHPACKWithAReason() throws {
+        let run = try analyze("hpack-table-4gib")
+        let switches = run.records.filter { $0["type"] as? String == "switch" }
+        XCTAssertEqual(switches.count, 1)
+        let http2 = (switches.first?["observed"] as? [String: Any])?["http2"] as? [String: Any] ?? [:]
+        XCTAssertEqual(http2["client_hpack_stopped"] as? String, "HPACK stopped: integer overflow at offset 0 (stream 3)")
+        XCTAssertTrue((http2["server_hpack_stopped"] as? String ?? "").contains("table size update to 4294967295"),
+                      "\(http2)")
+        try assertAccounted(run, "hpack-table-4gib")
+    }
+
+    func testHalfOpenUpgradesAreAllFlushedAtTheEnd() throws {
+        let run = try analyze("half-open-upgrades")
+        XCTAssertEqual(run.rules("http_upgrade_missing_connection_token").count, 5)
+        XCTAssertEqual(run.violations.count, 5)
+        XCTAssertEqual(run.http("requests"), 10)
+        XCTAssertEqual(run.summary["connections"] as? Int, 10)
+        try assertAccounted(run, "half-open-upgrades")
+    }
+
+    func testUnfinishedHeadsReachTheHeadLimit() throws {
+        let run = try analyze("partial-heads")
+        XCTAssertEqual(run.limits, ["http_max_head_bytes", "http_max_head_bytes"])
+        try assertAccounted(run, "partial-heads")
+    }
+
+    /// JSON Lines stay one record per line for any line splitter (Python's `splitlines`, Swift's
+    /// `isNewline` also break at U+0085, U+2028, U+2029, VT, FF, FS…), and every line parses.
+    func testHostileStringsGiveParsableJSONLines() throws {
+        let run = try analyze("hostile-strings", options: PipelineOptions())
+        XCTAssertFalse(run.output.contains { ($0 < 0x20 && $0 != 0x0A) || $0 == 0x7F }, "raw control byte in JSON")
+        let text = String(decoding: run.output, as: UTF8.self)
+        let lines = text.split(whereSeparator: \.isNewline)
+        XCTAssertEqual(lines.count, run.output.filter { $0 == 0x0A }.count)
+        XCTAssertEqual(lines.count, run.records.count, "every line parses as JSON")
+        XCTAssertGreaterThanOrEqual(run.violations.count, 10)
+        // The hostile bytes did reach the output (escaped), in records and evidence.
+        XCTAssertTrue(text.contains(#"\u001b]0;owned\u0007"#))
+        XCTAssertTrue(text.contains(#"\u009b31m"#))
+        XCTAssertTrue(text.contains(#"\u2028"#))
+        try assertAccounted(run, "hostile-strings")
+    }
+
+    func testHostileStringsGiveNoTerminalControlsInText() throws {
+        let run = try analyze("hostile-strings", options: PipelineOptions(), format: .text)
+        XCTAssertFalse(run.output.contains { ($0 < 0x20 && $0 != 0x0A) || $0 == 0x7F }, "raw control byte in text")
+        let scalars = String(decoding: run.output, as: UTF8.self).unicodeScalars
+        let forbidden = scalars.filter {
+            (0x80...0x9F).contains($0.value) || (0x2028...0x202E).contains($0.value) || (0x2066...0x2069).contains($0.value)
+        }
+        XCTAssertEqual(forbidden.map(\.value), [], "C1 controls, line separators or bidi controls in text")
+        let text = String(decoding: run.output, as: UTF8.self)
+        XCTAssertTrue(text.contains(#"\x1b[31m"#))
+        XCTAssertTrue(text.contains(#"\u202e"#))
+    }
+
     // MARK: - Regressions found by the scenarios
 
     /// A connection that never carries data (SYN flood, port scan) costs no `UpgradeTracker`:
