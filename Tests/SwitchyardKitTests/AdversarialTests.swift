@@ -3,7 +3,7 @@ import XCTest
 import Findings
 import PacketCapture
 import PacketDecoding
-import StreamReassembly
+@testable import StreamReassembly
 import UpgradeAnalysis
 @testable import SwitchyardKit
 
@@ -275,5 +275,19 @@ final class AdversarialTests: XCTestCase {
     func testTextEscapesLineSeparatorsAndBidiControls() {
         XCTAssertEqual(TextFormatter.safe("a\u{2028}b\u{2029}c\u{202E}d\u{2066}e\u{200F}f\u{1B}g\u{85}h é"),
                        #"a\u2028b\u2029c\u202ed\u2066e\u200ff\x1bg\x85h é"#)
+    }
+
+    /// The ring of recently delivered bytes (compared with retransmissions) starts at 256 bytes,
+    /// not 4 KiB: 65,536 connections that each carry a short request took 477 MB, now 231 MB.
+    func testDeliveredHistoryOfAShortStreamIsSmallAndGrowsToTheWindow() {
+        var history = DeliveredHistory()
+        let request = [UInt8](repeating: 0x41, count: 26)
+        let grown = request.withUnsafeBytes { history.append($0, at: 0, frame: 1, maxCapacity: 64 << 10, budgetLeft: 1 << 30) }
+        XCTAssertEqual(grown, 256)
+        XCTAssertEqual(history.capacity, 256)
+        let body = [UInt8](repeating: 0x42, count: 70_000)
+        _ = body.withUnsafeBytes { history.append($0, at: 26, frame: 2, maxCapacity: 64 << 10, budgetLeft: 1 << 30) }
+        XCTAssertEqual(history.capacity, 64 << 10)
+        XCTAssertEqual(history.availableStart(end: 70_026), 70_026 - (64 << 10))
     }
 }
