@@ -5,6 +5,7 @@ One classic pcap file (Ethernet, microsecond timestamps) per scenario, determini
 correct sequence numbers, ACKs and IPv4/TCP checksums (tshark accepts them):
 
   syn-flood.pcap            1,000,000 SYNs, each to a distinct server port (no answers)
+  request-flood.pcap        300,000 connections each sending a SYN and the start of a request
   header-line-100mb.pcap    a request whose one header line is 100 MB, then a normal request;
                             the response's status line (reason phrase) is 10 MB
   pipelined-100k.pcap       100,000 pipelined requests on one connection, then their responses
@@ -179,6 +180,19 @@ def syn_flood(w, scale, rng):
         server = (server_ip, 1 + i % 65535)
         client = (client_ip, 20000 + (i * 7919) % 40000)
         w.tcp(client, server, isn(rng), 0, SYN)
+
+
+def request_flood(w, scale, rng):
+    """A SYN and the first line of a request on each of 300,000 connections, never answered:
+    unlike bare SYNs, each connection now holds state in every stage (reassembly, the history
+    of delivered bytes, the HTTP parser's head buffer, the upgrade tracker)."""
+    count = scaled(300_000, scale)
+    client_ip = bytes([10, 11, 0, 1])
+    for i in range(count):
+        server = (bytes([10, 12, (i // 65535) >> 8 & 0xFF, (i // 65535) & 0xFF]), 1 + i % 65535)
+        c = Connection(w, (client_ip, 20000 + (i * 7919) % 40000), server, isn(rng), isn(rng))
+        c.syn()
+        c.segment(True, b"GET / HTTP/1.1\r\nHost: x\r\n")
 
 
 def header_line(w, scale, rng):
@@ -431,6 +445,7 @@ def hostile_strings(w, scale, rng):
 
 SCENARIOS = {
     "syn-flood": syn_flood,
+    "request-flood": request_flood,
     "header-line-100mb": header_line,
     "pipelined-100k": pipelined,
     "overlap-conflicts": overlap_conflicts,

@@ -108,6 +108,15 @@ final class AdversarialTests: XCTestCase {
         try assertAccounted(run, "syn-flood")
     }
 
+    func testRequestFloodIsBoundedByTheConnectionTable() throws {
+        let run = try analyze("request-flood")
+        XCTAssertEqual(run.limits, ["reassembly_max_connections"])
+        XCTAssertEqual(run.violations.count, 1)
+        XCTAssertEqual(run.summary["connections"] as? Int, 300)
+        XCTAssertEqual(run.http("requests"), 0, "no request was complete")
+        try assertAccounted(run, "request-flood")
+    }
+
     func testHugeHeaderLineAndStatusLineReachTheHeadLimit() throws {
         let run = try analyze("header-line-100mb")
         XCTAssertEqual(run.limits, ["http_max_head_bytes", "http_max_head_bytes"])
