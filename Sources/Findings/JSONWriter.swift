@@ -133,6 +133,11 @@ public struct JSONWriter {
             case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
             case 0x00..<0x20, 0x7F:
                 appendUnicodeEscape(UInt32(byte))
+            case 0xC2 where i + 1 < utf8.count && utf8[i + 1] < 0xA0:
+                // C1 controls (U+0080–U+009F): NEL is a line break to Unicode-aware line
+                // splitters (Python's str.splitlines), CSI one to some terminals.
+                appendUnicodeEscape(UInt32(utf8[i + 1]))
+                i += 1
             case 0xE2 where i + 2 < utf8.count && utf8[i + 1] == 0x80 && (utf8[i + 2] == 0xA8 || utf8[i + 2] == 0xA9):
                 appendUnicodeEscape(utf8[i + 2] == 0xA8 ? 0x2028 : 0x2029)
                 i += 2

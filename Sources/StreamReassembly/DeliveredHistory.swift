@@ -72,7 +72,9 @@ struct DeliveredHistory {
 
     private mutating func grow(toAtLeast wanted: Int, end: Int64, maxCapacity: Int, budgetLeft: Int) -> Int {
         let old = storage.count
-        var newCapacity = max(old * 2, 4096)
+        // Starting small matters with many short connections (a flood of one-request
+        // connections: 4 KiB each was 256 MiB for 65,536 of them); doubling keeps it linear.
+        var newCapacity = max(old * 2, 256)
         while newCapacity < wanted { newCapacity *= 2 }
         newCapacity = min(newCapacity, maxCapacity)
         guard newCapacity > old, newCapacity - old <= budgetLeft else { return 0 }

@@ -135,7 +135,7 @@ public struct ReassemblyLimits: Sendable {
     /// Out-of-order bytes buffered over all connections.
     public var globalBufferBytes = 256 << 20
     /// Connections tracked at once; the least recently active is evicted beyond it.
-    public var maxConnections = 262_144
+    public var maxConnections = 65_536
     /// Capture-time seconds without a packet after which a connection is closed.
     /// Zero or negative disables the idle timeout.
     public var idleTimeoutSeconds: Int64 = 120

@@ -14,12 +14,6 @@ struct AnalysisConsumer<Sink: FindingSink>: StreamConsumer {
     /// this skips a hash lookup per chunk on the hot path.
     private var lastTracker: (id: ConnectionID, tracker: UpgradeTracker)?
 
-    private mutating func tracker(_ id: ConnectionID) -> UpgradeTracker? {
-        if let last = lastTracker, last.id == id { return last.tracker }
-        guard let found = trackers[id] else { return nil }
-        lastTracker = (id, found)
-        return found
-    }
     var http = HTTPStatistics()
     var connections: UInt64 = 0
 
@@ -36,25 +30,40 @@ struct AnalysisConsumer<Sink: FindingSink>: StreamConsumer {
 
     mutating func connectionOpened(_ connection: Connection) {
         connections += 1
-        trackers[connection.id] = UpgradeTracker(connection: ConnectionRef(connection), options: options)
+    }
+
+    /// The connection's tracker, made at its first stream event: a connection that never
+    /// carries data (a SYN flood, a port scan) costs no tracker, which is most of the
+    /// memory of a connection, so the table limit bounds far less memory for such floods.
+    private mutating func tracker(_ connection: Connection) -> UpgradeTracker {
+        if let last = lastTracker, last.id == connection.id { return last.tracker }
+        let tracker: UpgradeTracker
+        if let found = trackers[connection.id] {
+            tracker = found
+        } else {
+            tracker = UpgradeTracker(connection: ConnectionRef(connection), options: options)
+            trackers[connection.id] = tracker
+        }
+        lastTracker = (connection.id, tracker)
+        return tracker
     }
 
     mutating func streamData(_ connection: Connection, _ direction: Direction, _ bytes: UnsafeRawBufferPointer,
                              frame: UInt64, timestamp: Timestamp) {
-        guard let tracker = tracker(connection.id) else { return }
+        let tracker = tracker(connection)
         tracker.data(direction, bytes, frame: frame, timestamp: timestamp)
         drain(tracker)
     }
 
     mutating func streamGap(_ connection: Connection, _ direction: Direction, length: UInt64,
                             frame: UInt64, timestamp: Timestamp) {
-        guard let tracker = tracker(connection.id) else { return }
+        let tracker = tracker(connection)
         tracker.gap(direction, length: length, frame: frame, timestamp: timestamp)
         drain(tracker)
     }
 
     mutating func streamEnd(_ connection: Connection, _ direction: Direction, frame: UInt64, timestamp: Timestamp) {
-        guard let tracker = tracker(connection.id) else { return }
+        guard let tracker = trackers[connection.id] else { return }  // nothing was sent: nothing to end
         tracker.end(direction, frame: frame, timestamp: timestamp)
         drain(tracker)
     }

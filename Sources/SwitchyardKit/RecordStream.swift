@@ -66,7 +66,22 @@ public final class RecordStream {
                 written += result
             }
         }
+        if failure != nil && written > 0 { removePartialRecord(written: written) }
         buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// A short write followed by a failure (disk full, file size limit) leaves part of a
+    /// record in the file: cut a regular file back to its last whole record (every record
+    /// ends in a newline), so that readers never see a partial JSON line.
+    private func removePartialRecord(written: Int) {
+        let complete = buffer[..<written].lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+        let partial = written - complete
+        guard partial > 0 else { return }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else { return }
+        let end = lseek(descriptor, 0, SEEK_CUR)
+        guard end >= off_t(partial) else { return }
+        _ = ftruncate(descriptor, end - off_t(partial))
     }
 
     public func close() {

@@ -12,11 +12,24 @@ enum TextFormatter {
             if scalar.value < 0x20 || scalar.value == 0x7F || (scalar.value >= 0x80 && scalar.value < 0xA0) {
                 let hex = String(scalar.value, radix: 16)
                 out += "\\x" + (hex.count < 2 ? "0" + hex : hex)
+            } else if isLineOrBidiControl(scalar.value) {
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
             } else {
                 out.unicodeScalars.append(scalar)
             }
         }
         return out
+    }
+
+    /// Line and paragraph separators (a line break to some viewers: a captured value could
+    /// forge a line of output) and the bidirectional-text controls of Unicode Standard Annex #9
+    /// (they reorder what follows on screen, CVE-2021-42574 "Trojan Source").
+    private static func isLineOrBidiControl(_ value: UInt32) -> Bool {
+        switch value {
+        case 0x061C, 0x200E, 0x200F, 0x2028...0x202E, 0x2066...0x2069: return true
+        default: return false
+        }
     }
 
     static func connection(_ c: ConnectionRef) -> String {

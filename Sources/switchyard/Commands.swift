@@ -32,7 +32,7 @@ let usage = """
       --max-head-bytes N       largest HTTP header block (default 65536)
       --connection-buffer N    out-of-order bytes per connection (default 1048576)
       --global-buffer N        out-of-order bytes overall (default 268435456)
-      --max-connections N      connections tracked at once (default 262144)
+      --max-connections N      connections tracked at once (default 65536)
       --idle-timeout S         seconds of capture time before an idle connection closes (default 120)
     flows options:
       --write-streams DIR      write each direction's reassembled bytes under DIR/<capture>/

@@ -8,6 +8,9 @@ import Glibc
 // Exit codes: 0 nothing at or above --fail-on, 1 something was, 2 unusable input, usage
 // error, or output lost (docs/OUTPUT.md).
 signal(SIGPIPE, SIG_IGN)
+// Past a file size limit (ulimit -f) write(2) then fails with EFBIG, reported like a full disk,
+// instead of the signal killing the process halfway through a record.
+signal(SIGXFSZ, SIG_IGN)
 let arguments = Array(CommandLine.arguments.dropFirst())
 let status: Int32
 do {
