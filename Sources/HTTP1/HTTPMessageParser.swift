@@ -57,6 +57,8 @@ public struct HTTPMessageParser: Sendable {
     private var feedBase: UInt64 = 0
     /// The head being parsed; during chunked bodies, the current chunk line's first bytes (evidence).
     private var headBuffer: [UInt8] = []
+    /// Bytes of `headBuffer` charged to the shared budget.
+    private var charged = 0
     /// Stream offset of the current message's first byte.
     private var messageStart: UInt64 = 0
     /// Body or chunk bytes left to skip; the chunk size while parsing a chunk line.
@@ -263,7 +265,7 @@ public struct HTTPMessageParser: Sendable {
     private mutating func declareNotHTTP<D: HTTPParserDelegate>(delegate: inout D) {
         report(.notHTTP, at: messageStart, evidence: headPrefix, delegate: &delegate)
         state = .skipping
-        headBuffer = []
+        clearHead()
     }
 
     private mutating func completeMessage<D: HTTPParserDelegate>(at offset: UInt64, delegate: inout D) {
@@ -283,7 +285,7 @@ public struct HTTPMessageParser: Sendable {
         state = .startLine
         self.candidate = candidate
         messageStart = offset(index)
-        headBuffer.removeAll(keepingCapacity: true)
+        clearHead()
         lineState = 0
         counter = 0
         methodPacked = 0
@@ -295,7 +297,7 @@ public struct HTTPMessageParser: Sendable {
     private mutating func parseStartLine<D: HTTPParserDelegate>(_ bytes: UnsafeRawBufferPointer, from start: Int,
                                                                delegate: inout D) -> Int {
         let count = bytes.count
-        let room = max(0, options.maxHeadBytes - headBuffer.count)
+        let room = headRoom
         let limit = start + min(count - start, room)
         var index = start
         var outcome = LineOutcome.needMore
@@ -313,6 +315,7 @@ public struct HTTPMessageParser: Sendable {
             }
         }
         headBuffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
+        chargeHead()
         switch outcome {
         case .done:
             return startLineComplete(bytes, at: index, delegate: &delegate)
@@ -509,11 +512,46 @@ public struct HTTPMessageParser: Sendable {
         return (0..<preface.utf8CodeUnitCount).allSatisfy { line[$0] == preface.utf8Start[$0] }
     }
 
+    /// Head bytes that may still be buffered: the per-head limit, and the shared budget.
+    private var headRoom: Int {
+        let own = max(0, options.maxHeadBytes - headBuffer.count)
+        guard let budget = options.budget else { return own }
+        return min(own, budget.available)
+    }
+
+    private mutating func chargeHead() {
+        let delta = headBuffer.count - charged
+        guard delta > 0, let budget = options.budget else { return }
+        budget.charge(delta)
+        charged += delta
+    }
+
+    /// Empties the head buffer, gives its bytes back to the budget, and frees a buffer grown
+    /// large by one big head (so idle connections do not keep 64 KiB each).
+    private mutating func clearHead() {
+        if charged > 0 {
+            options.budget?.release(charged)
+            charged = 0
+        }
+        if headBuffer.capacity > 8192 {
+            headBuffer = []
+        } else {
+            headBuffer.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Gives back what this parser holds of the shared budget (the connection is going away).
+    public mutating func releaseBudget() {
+        clearHead()
+    }
+
     private mutating func headTooLarge<D: HTTPParserDelegate>(at index: Int, delegate: inout D) -> Int {
         let atLineStart = headBuffer.last == ASCII.lf
         if !candidate {
             firstMessage = false
-            report(.headTooLarge, at: messageStart, evidence: headPrefix, delegate: &delegate)
+            let budgetSpent = headBuffer.count < options.maxHeadBytes && (options.budget?.available ?? 1) == 0
+            report(budgetSpent ? .headBudgetExhausted : .headTooLarge, at: messageStart, evidence: headPrefix,
+                   delegate: &delegate)
         }
         enterResync(atLineStart: atLineStart)
         return index
@@ -529,12 +567,14 @@ public struct HTTPMessageParser: Sendable {
         while index < count {
             let lineFeed = firstIndex(of: ASCII.lf, in: bytes, from: index, to: count)
             let end = lineFeed.map { $0 + 1 } ?? count
-            let room = max(0, options.maxHeadBytes - headBuffer.count)
+            let room = headRoom
             if end - index > room {
                 headBuffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + room)]))
+                chargeHead()
                 return headTooLarge(at: index + room, delegate: &delegate)
             }
             headBuffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<end]))
+            chargeHead()
             index = end
             guard lineFeed != nil else { break }
             let lineLength = headBuffer.count - headerLineStart
@@ -561,8 +601,18 @@ public struct HTTPMessageParser: Sendable {
         case .success(let (head, framing)):
             let action = delegate.headComplete(head, streamOffset: headEnd)
             startBody(status: head.status, framing: framing, action: action, at: headEnd, delegate: &delegate)
+            trimCompletedHead()
         }
         return index
+    }
+
+    /// A delivered head is no longer needed beyond its evidence prefix: keep that, give the
+    /// rest back to the budget (an idle keep-alive connection holds at most 64 bytes).
+    private mutating func trimCompletedHead() {
+        guard headBuffer.count > Self.evidenceLimit else { return }
+        let prefix = headPrefix
+        clearHead()
+        headBuffer.append(contentsOf: prefix)
     }
 
     /// Applies RFC 9112 §6.3 with the delegate's knowledge of the other direction. A message
@@ -620,7 +670,7 @@ public struct HTTPMessageParser: Sendable {
         counter = 0
         remaining = 0
         chunkLineStart = offset
-        headBuffer.removeAll(keepingCapacity: true)
+        clearHead()
     }
 
     private mutating func parseChunkLine<D: HTTPParserDelegate>(_ bytes: UnsafeRawBufferPointer, from start: Int,
@@ -761,7 +811,7 @@ public struct HTTPMessageParser: Sendable {
         state = .chunkDataEnd
         lineState = 0
         chunkLineStart = offset
-        headBuffer.removeAll(keepingCapacity: true)
+        clearHead()
     }
 
     private mutating func parseChunkDataEnd<D: HTTPParserDelegate>(_ bytes: UnsafeRawBufferPointer, from start: Int,

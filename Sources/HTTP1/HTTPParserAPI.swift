@@ -5,7 +5,33 @@ public struct HTTPParserOptions: Sendable {
     /// Largest header block buffered (start line through blank line); beyond it the
     /// parser reports `.headTooLarge` and resynchronises (DEVELOPERS.md: bounded everything).
     public var maxHeadBytes = 64 * 1024
+    /// Shared by every parser of a run: the head bytes all of them may buffer at once, so that
+    /// many connections with unfinished heads cannot add up to unbounded memory. Nil: no bound.
+    public var budget: HeadBudget?
     public init() {}
+}
+
+/// A byte budget shared by parsers that run on one thread (one per analysis worker).
+public final class HeadBudget: @unchecked Sendable {
+    public let limit: Int
+    public private(set) var used = 0
+    /// Peak of `used`, for the run summary.
+    public private(set) var peak = 0
+
+    public init(limit: Int) {
+        self.limit = max(0, limit)
+    }
+
+    public var available: Int { max(0, limit - used) }
+
+    func charge(_ count: Int) {
+        used += count
+        if used > peak { peak = used }
+    }
+
+    func release(_ count: Int) {
+        used = max(0, used - count)
+    }
 }
 
 /// What follows a head, as decided by the one who knows the other direction.
@@ -33,6 +59,8 @@ public struct HTTPParseError: Error, Equatable, Sendable {
         case invalidContentLength = "invalid_content_length"
         case invalidChunk = "invalid_chunk"
         case headTooLarge = "head_too_large"
+        /// The shared head budget (`HTTPParserOptions.budget`) was spent by other connections.
+        case headBudgetExhausted = "head_budget_exhausted"
         case gap = "gap"                            // bytes missing where framing could not skip them
         case truncatedMessage = "truncated_message" // the direction ended inside a message
     }

@@ -152,7 +152,7 @@ public struct ReassemblyLimits: Sendable {
     public var historyBytes = 64 << 10
     /// Total bytes of those history windows over all connections; when exhausted, windows
     /// stop growing (and new ones are not allocated), so comparison becomes best effort.
-    public var globalHistoryBytes = 256 << 20
+    public var globalHistoryBytes = 32 << 20
     /// `overlapConflict` findings reported per direction; further conflicts are only
     /// counted (`DirectionStatistics.overlapConflicts`).
     public var overlapFindingsPerDirection = 16

@@ -1,4 +1,5 @@
 import Findings
+import HTTP1
 import PacketCapture
 import PacketDecoding
 import StreamReassembly
@@ -8,7 +9,16 @@ import UpgradeAnalysis
 public struct PipelineOptions: Sendable {
     public var reassembly = ReassemblyLimits()
     public var analysis = UpgradeAnalysisOptions()
+    /// HTTP header bytes all connections may buffer at once (unfinished heads).
+    public var maxBufferedHeadBytes = 64 << 20
     public init() {}
+
+    /// The options one analysis thread uses: its own head budget (`share` of the total).
+    func forOneThread(share: Int = 1) -> PipelineOptions {
+        var options = self
+        options.analysis.parser.budget = HeadBudget(limit: maxBufferedHeadBytes / max(1, share))
+        return options
+    }
 }
 
 /// Called now and then with the input's progress (bytes read, total if known).
@@ -93,6 +103,7 @@ public func analyzeSource<Source: PacketSource>(
     sink: OutputSink, progress: ProgressHandler? = nil, shouldStop: () -> Bool = { false }
 ) {
     var account = CaptureAccount(name: name, format: format)
+    let options = options.forOneThread()
     var consumer = AccountingConsumer(inner: AnalysisConsumer(sink: sink, capture: name, options: options.analysis))
     runPackets(&source, account: &account, limits: options.reassembly, consumer: &consumer,
                progress: progress, shouldStop: shouldStop)

@@ -29,7 +29,7 @@ public enum ParallelAnalysis {
         // Each worker holds a share of the connections: the table limit is shared out too.
         workerOptions.reassembly.maxConnections = max(1, options.reassembly.maxConnections / jobs)
         workerOptions.reassembly.globalBufferBytes = max(0, options.reassembly.globalBufferBytes / jobs)
-        let workers = (0..<jobs).map { _ in AnalysisWorker(capture: name, options: workerOptions) }
+        let workers = (0..<jobs).map { _ in AnalysisWorker(capture: name, options: workerOptions.forOneThread(share: jobs)) }
         let finished = DispatchSemaphore(value: 0)
         for worker in workers {
             let thread = Thread {

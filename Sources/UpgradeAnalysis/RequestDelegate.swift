@@ -121,6 +121,11 @@ extension UpgradeTracker {
             if declined != nil { reportDeclinedTunnel(direction, error.evidence) }
         case .gap, .truncatedMessage:
             break
+        case .headBudgetExhausted:
+            reportLimit("http_global_head_bytes",
+                        "the header blocks buffered by all connections reached \(options.parser.budget?.limit ?? 0) bytes; "
+                            + "a head at stream offset \(error.streamOffset) was not analysed",
+                        direction)
         case .headTooLarge:
             reportLimit("http_max_head_bytes",
                         "a header block exceeded \(options.parser.maxHeadBytes) bytes at stream offset \(error.streamOffset)",

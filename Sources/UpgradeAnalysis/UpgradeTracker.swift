@@ -139,6 +139,8 @@ public final class UpgradeTracker {
 
     /// The connection closed: emits the switch record with its post-switch byte counts.
     public func close(lastTimestamp: Timestamp) {
+        requestParser.releaseBudget()
+        responseParser.releaseBudget()
         checkServerPostSwitchBytes(final: true)
         guard switchRecord != nil || priorKnowledge else { return }
         let observed = finishPostSwitch()

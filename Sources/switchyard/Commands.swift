@@ -33,6 +33,7 @@ let usage = """
       --connection-buffer N    out-of-order bytes per connection (default 1048576)
       --global-buffer N        out-of-order bytes overall (default 268435456)
       --max-connections N      connections tracked at once (default 65536)
+      --max-buffered-heads N   HTTP header bytes buffered over all connections (default 67108864)
       --idle-timeout S         seconds of capture time before an idle connection closes (default 120)
     flows options:
       --write-streams DIR      write each direction's reassembled bytes under DIR/<capture>/
@@ -113,7 +114,7 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
     let parsed = try Arguments(
         arguments,
         valued: ["format", "output", "min-severity", "rules", "fail-on", "max-head-bytes", "connection-buffer",
-                 "global-buffer", "max-connections", "idle-timeout", "write-streams", "gap-fill", "report", "jobs"],
+                 "global-buffer", "max-connections", "idle-timeout", "write-streams", "gap-fill", "report", "jobs", "max-buffered-heads"],
         flagNames: ["quiet"], aliases: ["o": "output", "q": "quiet", "j": "jobs"])
     guard !parsed.positional.isEmpty else { throw Arguments.UsageError(message: "no capture given") }
 
@@ -124,6 +125,7 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
     if let n = try parsed.integer("connection-buffer", range: 0...(1 << 34)) { options.reassembly.connectionBufferBytes = n }
     if let n = try parsed.integer("global-buffer", range: 0...(1 << 40)) { options.reassembly.globalBufferBytes = n }
     if let n = try parsed.integer("max-connections", range: 1...(1 << 26)) { options.reassembly.maxConnections = n }
+    if let n = try parsed.integer("max-buffered-heads", range: 0...(1 << 40)) { options.maxBufferedHeadBytes = n }
     if let n = try parsed.integer("idle-timeout", range: 1...(1 << 31)) { options.reassembly.idleTimeoutSeconds = Int64(n) }
 
     var filter = FindingFilter()
