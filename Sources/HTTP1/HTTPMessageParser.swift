@@ -244,6 +244,8 @@ public struct HTTPMessageParser: Sendable {
         self.atLineStart = atLineStart
         candidate = false
         pauseAfterMessage = false
+        // The abandoned head's bytes go back to the shared budget (its evidence was reported).
+        trimCompletedHead()
     }
 
     private mutating func lostSync<D: HTTPParserDelegate>(at offset: UInt64, delegate: inout D) {
@@ -609,10 +611,10 @@ public struct HTTPMessageParser: Sendable {
     /// A delivered head is no longer needed beyond its evidence prefix: keep that, give the
     /// rest back to the budget (an idle keep-alive connection holds at most 64 bytes).
     private mutating func trimCompletedHead() {
-        guard headBuffer.count > Self.evidenceLimit else { return }
+        guard charged > 0 || headBuffer.count > Self.evidenceLimit else { return }
         let prefix = headPrefix
         clearHead()
-        headBuffer.append(contentsOf: prefix)
+        headBuffer.append(contentsOf: prefix)   // evidence only: not charged
     }
 
     /// Applies RFC 9112 §6.3 with the delegate's knowledge of the other direction. A message
