@@ -5,90 +5,58 @@ import PacketDecoding
 import StreamReassembly
 import UpgradeAnalysis
 
-/// `--jobs N`: one reader feeds N analysis workers, each owning the connections whose
-/// endpoints hash to it (both directions of a connection always meet in the same worker).
+/// `--jobs N` on a capture file: N workers each read the whole file and analyse the
+/// connections whose endpoints hash to them (both directions of a connection meet in the same
+/// worker).
 ///
-/// Why this shape: reading and decoding are cheap and sequential by nature; reassembly and the
-/// protocol analysis are where the time goes, and connections are independent. Packets are
-/// copied once into per-worker batches (the reader's buffer is reused), handed over through
-/// bounded queues (so a slow worker slows the reader instead of growing memory), and each
-/// worker runs the same decoder → reassembler → tracker chain as the single-threaded path.
-/// Findings are collected per worker and written at the end in a documented order:
-/// by timestamp, then by their JSON text (see docs/OUTPUT.md).
+/// Why this shape: reassembly and protocol analysis cost far more than reading and decoding,
+/// and connections are independent. A first design had one reader copy packets into batches
+/// for the workers; on two cores the copy and the second decode ate the second core. Reading
+/// the file once per worker costs no copy and no hand-over, every worker numbers frames as the
+/// file does, and every worker sees every timestamp, so each keeps the same capture clock as a
+/// single-threaded run and idle timeouts fall exactly as they would there. Standard input can
+/// be read only once, so it is analysed by one thread.
+///
+/// Findings are collected per worker and written at the end in a documented order: by
+/// timestamp, then by their JSON text (docs/OUTPUT.md). The summary equals the one-thread run's.
 public enum ParallelAnalysis {
-    /// Bytes per batch handed to a worker.
-    static let batchBytes = 256 * 1024
-    /// Batches waiting per worker before the reader blocks.
-    static let queueDepth = 4
-
-    public static func analyze<Source: PacketSource>(
-        _ source: inout Source, name: String, format: String, options: PipelineOptions, sink: OutputSink,
-        jobs: Int, progress: ProgressHandler? = nil, shouldStop: () -> Bool = { false }
-    ) {
+    public static func analyzeFile(
+        path: String, name: String, options: PipelineOptions, sink: OutputSink, jobs: Int,
+        progress: ProgressHandler? = nil, shouldStop: () -> Bool = { false }
+    ) throws(CaptureError) {
+        // Opened here first, so that an unreadable file is reported before any thread starts.
+        var firstReader = try CaptureFileReader(path: path)
         var workerOptions = options
-        // Each worker holds a share of the connections: the table limit is shared out too.
+        // Each worker holds a share of the connections: the table limits are shared out too.
         workerOptions.reassembly.maxConnections = max(1, options.reassembly.maxConnections / jobs)
         workerOptions.reassembly.globalBufferBytes = max(0, options.reassembly.globalBufferBytes / jobs)
-        let workers = (0..<jobs).map { _ in AnalysisWorker(capture: name, options: workerOptions.forOneThread(share: jobs)) }
+        workerOptions.reassembly.globalHistoryBytes = max(0, options.reassembly.globalHistoryBytes / jobs)
+        let stop = StopFlag()
+        let workers = (0..<jobs).map {
+            FileWorker(index: $0, of: jobs, capture: name, options: workerOptions.forOneThread(share: jobs), stop: stop)
+        }
         let finished = DispatchSemaphore(value: 0)
-        for worker in workers {
+        for worker in workers.dropFirst() {
             let thread = Thread {
-                worker.run()
+                if var reader = try? CaptureFileReader(path: path) {
+                    worker.run(&reader, progress: nil, shouldStop: { false })
+                } else {
+                    worker.failed = true
+                }
                 finished.signal()
             }
             thread.stackSize = 8 << 20
             thread.start()
         }
+        // Worker 0 runs here: it reports progress and does the accounting of every packet.
+        workers[0].run(&firstReader, progress: progress, shouldStop: shouldStop)
+        for _ in workers.dropFirst() { finished.wait() }
 
-        var account = CaptureAccount(name: name, format: format)
-        var decoder = PacketDecoder()
-        var clock = IdleClock()
-        var batches = (0..<jobs).map { _ in PacketBatch() }
-        var packets: UInt64 = 0
-        var bytes: UInt64 = 0
-        var first: Timestamp?
-        var last = Timestamp.zero
-        while true {
-            let packet: CapturedPacket?
-            do {
-                packet = try source.nextPacket()
-            } catch {
-                account.error = error.description
-                break
-            }
-            guard let packet else { break }
-            packets &+= 1
-            bytes &+= UInt64(packet.bytes.count)
-            if first == nil { first = packet.timestamp }
-            last = packet.timestamp
-            if case .tcp(let segment) = decoder.decode(packet) {
-                _ = clock.advance(to: packet.timestamp.totalNanoseconds)
-                let index = workerIndex(segment.source, segment.destination, jobs)
-                batches[index].append(packet, clockNanos: clock.nowNanos)
-                if batches[index].bytes.count >= batchBytes {
-                    workers[index].queue.put(batches[index])
-                    batches[index] = PacketBatch()
-                }
-            }
-            if packets & 0x3FFF == 0 {
-                if let progress { progress(source.progress.done, source.progress.total) }
-                if shouldStop() { break }
-            }
-        }
-        for (index, worker) in workers.enumerated() {
-            if !batches[index].packets.isEmpty { worker.queue.put(batches[index]) }
-            worker.finalClockNanos = clock.nowNanos
-            worker.queue.close()
-        }
-        for _ in workers { finished.wait() }
-
-        account.packets = packets
-        account.bytes = bytes
-        account.firstTimestamp = first
-        account.lastTimestamp = first == nil ? nil : last
-        account.decode = decoder.counters
+        var account = workers[0].account
+        account.format = firstReader.formatName
         var collected: [(key: SortKey, finding: Finding)] = []
         for worker in workers {
+            if worker.failed && account.error == nil { account.error = "a worker could not reopen the file" }
             account.connections += worker.consumer.connections
             account.gaps += worker.consumer.gaps
             account.gapBytes += worker.consumer.gapBytes
@@ -132,64 +100,21 @@ struct SortKey: Comparable {
     }
 }
 
-/// Packets copied out of the reader's buffer for one worker.
-final class PacketBatch: @unchecked Sendable {
-    struct Entry {
-        var offset: Int
-        var length: Int
-        var originalLength: Int
-        var frame: UInt64
-        var timestamp: Timestamp
-        var linkType: LinkType
-        /// The capture clock when the reader met this packet.
-        var clockNanos: Int64
+/// Set when worker 0 stops early (output failed), so that the others stop too.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopped = false
+
+    var isSet: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return stopped
     }
 
-    var bytes: [UInt8] = []
-    var packets: [Entry] = []
-
-    init() {
-        bytes.reserveCapacity(ParallelAnalysis.batchBytes + 65_536)
-    }
-
-    func append(_ packet: CapturedPacket, clockNanos: Int64) {
-        packets.append(Entry(offset: bytes.count, length: packet.bytes.count, originalLength: packet.originalLength,
-                             frame: packet.frameNumber, timestamp: packet.timestamp, linkType: packet.linkType,
-                             clockNanos: clockNanos))
-        bytes.append(contentsOf: packet.bytes)
-    }
-}
-
-/// A bounded hand-over between the reader and one worker.
-final class BatchQueue: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var items: [PacketBatch] = []
-    private var closed = false
-
-    func put(_ batch: PacketBatch) {
-        condition.lock()
-        while items.count >= ParallelAnalysis.queueDepth && !closed { condition.wait() }
-        items.append(batch)
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    /// The next batch, or nil once the queue is closed and empty.
-    func take() -> PacketBatch? {
-        condition.lock()
-        defer { condition.unlock() }
-        while items.isEmpty && !closed { condition.wait() }
-        guard !items.isEmpty else { return nil }
-        let batch = items.removeFirst()
-        condition.broadcast()
-        return batch
-    }
-
-    func close() {
-        condition.lock()
-        closed = true
-        condition.broadcast()
-        condition.unlock()
+    func set() {
+        lock.lock()
+        stopped = true
+        lock.unlock()
     }
 }
 
@@ -202,38 +127,69 @@ final class CollectingSink: FindingSink, @unchecked Sendable {
     }
 }
 
-/// One analysis thread: the single-threaded chain over its share of the connections.
-final class AnalysisWorker: @unchecked Sendable {
-    let queue = BatchQueue()
+/// One analysis thread: the single-threaded chain over its share of the connections, with the
+/// capture clock kept over every packet of the file.
+final class FileWorker: @unchecked Sendable {
+    let index: Int
+    let jobs: Int
     let sink = CollectingSink()
     var consumer: AccountingConsumer<AnalysisConsumer<CollectingSink>>
+    var account: CaptureAccount
+    var failed = false
     private var reassembler: TCPReassembler
-    private var decoder = PacketDecoder()
-    /// The capture clock at the end of input.
-    var finalClockNanos = Int64.min
+    private let stop: StopFlag
 
-    init(capture: String, options: PipelineOptions) {
+    init(index: Int, of jobs: Int, capture: String, options: PipelineOptions, stop: StopFlag) {
+        self.index = index
+        self.jobs = jobs
+        self.stop = stop
+        account = CaptureAccount(name: capture, format: "")
         consumer = AccountingConsumer(inner: AnalysisConsumer(sink: sink, capture: capture, options: options.analysis))
         reassembler = TCPReassembler(limits: options.reassembly)
     }
 
-    func run() {
-        while let batch = queue.take() {
-            batch.bytes.withUnsafeBytes { raw in
-                for entry in batch.packets {
-                    let packet = CapturedPacket(
-                        frameNumber: entry.frame, timestamp: entry.timestamp, linkType: entry.linkType,
-                        bytes: UnsafeRawBufferPointer(rebasing: raw[entry.offset..<(entry.offset + entry.length)]),
-                        originalLength: entry.originalLength)
-                    if case .tcp(let segment) = decoder.decode(packet) {
-                        reassembler.process(segment, frame: entry.frame, timestamp: entry.timestamp,
-                                            clockNanos: entry.clockNanos, into: &consumer)
-                    }
+    func run(_ source: inout CaptureFileReader, progress: ProgressHandler?, shouldStop: () -> Bool) {
+        var decoder = PacketDecoder()
+        var clock = IdleClock()
+        var packets: UInt64 = 0
+        var bytes: UInt64 = 0
+        var first: Timestamp?
+        var last = Timestamp.zero
+        while true {
+            let packet: CapturedPacket?
+            do {
+                packet = try source.nextPacket()
+            } catch {
+                account.error = error.description
+                break
+            }
+            guard let packet else { break }
+            packets &+= 1
+            bytes &+= UInt64(packet.bytes.count)
+            if first == nil { first = packet.timestamp }
+            last = packet.timestamp
+            if case .tcp(let segment) = decoder.decode(packet) {
+                _ = clock.advance(to: packet.timestamp.totalNanoseconds)
+                if ParallelAnalysis.workerIndex(segment.source, segment.destination, jobs) == index {
+                    reassembler.process(segment, frame: packet.frameNumber, timestamp: packet.timestamp,
+                                        clockNanos: clock.nowNanos, into: &consumer)
                 }
             }
+            if packets & 0x3FFF == 0 {
+                if let progress { progress(source.progress.done, source.progress.total) }
+                if shouldStop() {
+                    stop.set()
+                    break
+                }
+                if stop.isSet { break }
+            }
         }
-        // Set by the reader before it closes the queue (the queue's lock orders the accesses).
-        reassembler.advanceClock(toNanos: finalClockNanos, into: &consumer)
+        reassembler.advanceClock(toNanos: clock.nowNanos, into: &consumer)
         reassembler.finish(into: &consumer)
+        account.packets = packets
+        account.bytes = bytes
+        account.firstTimestamp = first
+        account.lastTimestamp = first == nil ? nil : last
+        account.decode = decoder.counters
     }
 }

@@ -26,8 +26,9 @@ let usage = """
       --fail-on S|never        exit 1 when a violation at or above S is written (default low)
       -q, --quiet              no progress line on stderr
       --report FILE            also write an audit report (HTML; .md Markdown, .json summary)
-      -j, --jobs N             analysis threads (default: the number of cores); with N > 1 the
-                               records of each capture are written sorted by time, then text
+      -j, --jobs N             analysis threads for capture files (default: the number of cores);
+                               with N > 1 the records of each capture are written sorted by
+                               time, then text (standard input is read by one thread)
     limits (analyze and flows):
       --max-head-bytes N       largest HTTP header block (default 65536)
       --connection-buffer N    out-of-order bytes per connection (default 1048576)
@@ -191,6 +192,25 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
             printError("switchyard: \(name): \(reason)")
             sink.tally.unreadable.append((name, reason))
             continue
+        case .file(let path) where jobs > 1 && !flows:
+            readable += 1
+            progress.start(name)
+            let handler: ProgressHandler? = progress.enabled ? { progress.update($0, $1) } : nil
+            do {
+                try ParallelAnalysis.analyzeFile(path: path, name: name, options: options, sink: sink, jobs: jobs,
+                                                 progress: handler, shouldStop: { stream.failure != nil })
+            } catch {
+                readable -= 1
+                progress.finish()
+                printError("switchyard: \(path): \(error.description)")
+                sink.tally.unreadable.append((path, error.description))
+                continue
+            }
+            progress.finish()
+            if let error = sink.tally.captures.last?.error {
+                printError("switchyard: \(name): \(error); the packets before it were analysed")
+            }
+            continue
         case .file(let path):
             do { reader = try CaptureFileReader(path: path) } catch {
                 printError("switchyard: \(path): \(error.description)")
@@ -211,9 +231,6 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
             let errors = flowsSource(&reader, name: name, format: reader.formatName, options: options, sink: sink,
                                      streamDirectory: parsed.value("write-streams"), gapFill: gapFill, progress: handler)
             for error in errors.prefix(5) { printError("switchyard: cannot write stream file: \(error)") }
-        } else if jobs > 1 {
-            ParallelAnalysis.analyze(&reader, name: name, format: reader.formatName, options: options, sink: sink,
-                                     jobs: jobs, progress: handler, shouldStop: { stream.failure != nil })
         } else {
             analyzeSource(&reader, name: name, format: reader.formatName, options: options, sink: sink,
                           progress: handler, shouldStop: { stream.failure != nil })

@@ -8,12 +8,12 @@ import PacketCapture
 final class ParallelAnalysisTests: XCTestCase {
     private func run(_ file: URL, jobs: Int) throws -> (records: [String], summary: String) {
         let sink = OutputSink(stream: .inMemory(), format: .json)
-        var reader = try CaptureFileReader(path: file.path)
         if jobs == 1 {
+            var reader = try CaptureFileReader(path: file.path)
             analyzeSource(&reader, name: file.lastPathComponent, format: reader.formatName, options: PipelineOptions(), sink: sink)
         } else {
-            ParallelAnalysis.analyze(&reader, name: file.lastPathComponent, format: reader.formatName,
-                                     options: PipelineOptions(), sink: sink, jobs: jobs)
+            try ParallelAnalysis.analyzeFile(path: file.path, name: file.lastPathComponent, options: PipelineOptions(),
+                                             sink: sink, jobs: jobs)
         }
         sink.writeSummary()
         var lines = String(decoding: sink.stream.memory, as: UTF8.self).split(separator: "\n").map(String.init)
