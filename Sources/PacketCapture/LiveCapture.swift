@@ -11,8 +11,11 @@ public struct LiveCaptureOptions: Sendable {
     /// Bytes kept of each packet; tcpdump's default, enough for any TCP segment.
     public var snapshotLength: Int32 = 262_144
     public var promiscuous = false
-    /// Kernel ring buffer size; nil keeps libpcap's default (2 MiB on Linux).
-    public var bufferSizeBytes: Int32?
+    /// Kernel ring buffer size. Larger than libpcap's 2 MiB default: in immediate mode on Linux
+    /// every ring frame is as large as the interface MTU allows (64 KiB on `lo`), so 2 MiB holds
+    /// only about 30 packets and a short burst is dropped. (On `lo` the ring takes twice this:
+    /// each 64 KiB frame sits in a 128 KiB block.)
+    public var bufferSizeBytes: Int32? = 16 << 20
     /// How long one read waits for a packet before it returns a timeout, so the run loop
     /// can check signals, its duration and idle connections even when nothing arrives.
     public var timeoutMilliseconds: Int32 = 100

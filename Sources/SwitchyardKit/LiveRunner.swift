@@ -88,11 +88,11 @@ public func runLive(
             account.error = error.description
             reason = .captureFailed(error.description)
         }
-        if let signal = LiveCapture.stopSignal, reason == nil { reason = .signal(signal) }
-        if sink.stream.failure != nil { reason = .outputFailed }
+        if reason == nil, let signal = LiveCapture.stopSignal { reason = .signal(signal) }
+        if reason == nil, sink.stream.failure != nil { reason = .outputFailed }
 
         let now = LiveClock.monotonic()
-        if let deadline, now >= deadline, reason == nil { reason = .duration }
+        if reason == nil, let deadline, now >= deadline { reason = .duration }
         if now - lastHousekeeping >= 1 {
             // Once a second: idle connections expire on the wall clock (the packets' clock),
             // and saved packets reach the file.

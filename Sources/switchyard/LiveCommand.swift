@@ -11,7 +11,7 @@ let liveUsage = """
       -f, --filter BPF         capture filter, pcap-filter(7) syntax (default 'tcp')
       --snaplen N              bytes kept per packet (default 262144)
       --promiscuous            put the interface into promiscuous mode
-      --buffer-size MiB        kernel capture buffer (default: libpcap's, 2 MiB)
+      --buffer-size MiB        kernel capture buffer (default 16)
       --duration S             stop after S seconds (default: run until SIGINT/SIGTERM)
       -c, --packet-count N     stop after N packets
       -w, --write FILE.pcap    also save the captured packets to FILE.pcap
