@@ -110,6 +110,14 @@ public struct TCPReassembler {
         handle(segment, connection, frame: frame, timestamp: timestamp, &consumer)
     }
 
+    /// Evicts connections idle for longer than the idle timeout at time `now`, for live
+    /// capture, where time passes without packets: the run loop calls this when a read
+    /// times out. `now` must be on the packets' clock (wall-clock time for a live capture);
+    /// capture time never goes backwards, so an earlier `now` changes nothing.
+    public mutating func expireIdle<C: StreamConsumer>(now: Timestamp, into consumer: inout C) {
+        advanceClock(toNanos: now.totalNanoseconds, into: &consumer)
+    }
+
     /// Flushes every connection at end of input: buffered out-of-order data is delivered
     /// after a gap, then each connection is closed with `.endOfInput`.
     public mutating func finish<C: StreamConsumer>(into consumer: inout C) {

@@ -17,6 +17,11 @@ public struct CaptureAccount: Sendable {
     public var connections: UInt64 = 0
     public var gaps: UInt64 = 0
     public var gapBytes: UInt64 = 0
+    /// libpcap's counters for a live capture (pcap_stats): packets received by the filter,
+    /// dropped for lack of buffer space, dropped by the interface. Nil for files.
+    public var liveReceived: UInt64?
+    public var liveDropped: UInt64?
+    public var liveInterfaceDropped: UInt64?
 
     public init(name: String, format: String) {
         self.name = name
@@ -125,6 +130,15 @@ public struct RunTally: Sendable {
         json.key("bytes"); json.int(account.bytes)
         json.key("packet_disposition"); writeDisposition(account.decode, into: &json)
         json.key("connections"); json.int(account.connections)
+        if let received = account.liveReceived, let dropped = account.liveDropped,
+           let interfaceDropped = account.liveInterfaceDropped {
+            json.key("pcap_stats")
+            json.beginObject()
+            json.key("received"); json.int(received)
+            json.key("dropped"); json.int(dropped)
+            json.key("interface_dropped"); json.int(interfaceDropped)
+            json.endObject()
+        }
         json.key("error")
         if let error = account.error { json.string(error) } else { json.null() }
         json.endObject()

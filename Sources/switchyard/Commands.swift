@@ -14,6 +14,8 @@ let usage = """
     Commands:
       analyze CAPTURE…|DIR|-   audit HTTP/1.1 upgrades; JSON Lines findings on stdout
       flows CAPTURE…|DIR|-     one JSON line per TCP connection (--write-streams DIR)
+      live -i IF [-f BPF]      audit upgrades on an interface as they happen (root or CAP_NET_RAW)
+      interfaces               list capture devices (--format json)
       rules                    list the rule catalogue
       report FINDINGS.jsonl…   HTML, Markdown or JSON audit report (see 'switchyard report --help')
       version                  print the version
@@ -39,6 +41,7 @@ let usage = """
     flows options:
       --write-streams DIR      write each direction's reassembled bytes under DIR/<capture>/
       --gap-fill none|zero     leave gaps out of stream files (default) or fill them with zeros
+    \(liveUsage)
 
     Exit status: 0 nothing at or above --fail-on, 1 something was, 2 usage error,
     no readable input, or output lost.
@@ -61,6 +64,8 @@ func runCommand(_ arguments: [String]) throws -> Int32 {
     case "flows": return try analyzeCommand(rest, flows: true)
     case "rules": return try rulesCommand(rest)
     case "report": return try reportCommand(rest)
+    case "live": return try liveCommand(rest)
+    case "interfaces": return try interfacesCommand(rest)
     case "version", "--version": print("switchyard \(version)"); return 0
     case "help", "--help", "-h": print(usage); return 0
     default: throw Arguments.UsageError(message: "unknown command '\(command)'")
