@@ -133,8 +133,10 @@ extension UpgradeTracker {
                                     response: response, clientHandoffOffset: nil, serverHandoffOffset: streamOffset,
                                     lastTimestamp: timestamp)
         startPostSwitchAnalysis(request, head, protocolName: protocolName)
-        if options.emitSwitchAtResponse, let record = switchRecord { outbox.append(.switched(record)) }
         switchClientSide(request)
+        // Live output: the record leaves now, with both hand-off offsets known (the client's is
+        // still unknown only when the request body has not ended yet).
+        if options.emitSwitchAtResponse, let record = switchRecord { outbox.append(.switched(record)) }
         return .switchProtocols
     }
 

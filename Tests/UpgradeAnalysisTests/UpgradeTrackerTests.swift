@@ -222,6 +222,7 @@ final class UpgradeTrackerTests: XCTestCase {
             return XCTFail("expected the switch record at the 101, got \(atResponse)")
         }
         XCTAssertEqual(record.response.frame, 2)
+        XCTAssertEqual(record.clientHandoffOffset, UInt64(wsRequest.utf8.count))
         clientFrame.withUnsafeBytes { tracker.data(.clientToServer, $0, frame: 3, timestamp: .zero) }
         tracker.close(lastTimestamp: Timestamp(seconds: 9, nanoseconds: 0))
         let atEnd = tracker.takeFindings()
