@@ -25,14 +25,20 @@ public struct PipelineOptions: Sendable {
 public typealias ProgressHandler = (_ done: UInt64, _ total: UInt64?) -> Void
 
 /// Reads one packet source to its end through decoding and reassembly into `consumer`.
-/// Stops early only when the source throws (truncated or unreadable input); what was
-/// read until then is still analysed and flushed.
+/// Stops early only when the source throws (truncated or unreadable input) or `shouldStop`
+/// says so; what was read until then is still analysed and flushed.
+///
+/// The capture clock (idle timeouts) is kept here over every TCP packet, and `keep` chooses the
+/// connections analysed: all of them, or a `--jobs` worker's share, whose timeouts then fall
+/// exactly as in a single-threaded run.
 func runPackets<Source: PacketSource, Consumer: StreamConsumer>(
     _ source: inout Source, account: inout CaptureAccount, limits: ReassemblyLimits,
-    consumer: inout Consumer, progress: ProgressHandler?, shouldStop: () -> Bool = { false }
+    consumer: inout Consumer, progress: ProgressHandler?, shouldStop: () -> Bool = { false },
+    keep: (TCPSegment) -> Bool = { _ in true }
 ) {
     var decoder = PacketDecoder()
     var reassembler = TCPReassembler(limits: limits)
+    var clock = IdleClock()
     var packets: UInt64 = 0
     var bytes: UInt64 = 0
     var first: Timestamp?
@@ -51,13 +57,18 @@ func runPackets<Source: PacketSource, Consumer: StreamConsumer>(
         if first == nil { first = packet.timestamp }
         last = packet.timestamp
         if case .tcp(let segment) = decoder.decode(packet) {
-            reassembler.process(segment, frame: packet.frameNumber, timestamp: packet.timestamp, into: &consumer)
+            _ = clock.advance(to: packet.timestamp.totalNanoseconds)
+            if keep(segment) {
+                reassembler.process(segment, frame: packet.frameNumber, timestamp: packet.timestamp,
+                                    clockNanos: clock.nowNanos, into: &consumer)
+            }
         }
         if packets & 0x3FFF == 0 {
             if let progress { progress(source.progress.done, source.progress.total) }
             if shouldStop() { break }
         }
     }
+    reassembler.advanceClock(toNanos: clock.nowNanos, into: &consumer)
     reassembler.finish(into: &consumer)
     account.packets = packets
     account.bytes = bytes

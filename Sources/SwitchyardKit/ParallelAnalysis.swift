@@ -136,7 +136,7 @@ final class FileWorker: @unchecked Sendable {
     var consumer: AccountingConsumer<AnalysisConsumer<CollectingSink>>
     var account: CaptureAccount
     var failed = false
-    private var reassembler: TCPReassembler
+    private let limits: ReassemblyLimits
     private let stop: StopFlag
 
     init(index: Int, of jobs: Int, capture: String, options: PipelineOptions, stop: StopFlag) {
@@ -145,51 +145,19 @@ final class FileWorker: @unchecked Sendable {
         self.stop = stop
         account = CaptureAccount(name: capture, format: "")
         consumer = AccountingConsumer(inner: AnalysisConsumer(sink: sink, capture: capture, options: options.analysis))
-        reassembler = TCPReassembler(limits: options.reassembly)
+        limits = options.reassembly
     }
 
     func run(_ source: inout CaptureFileReader, progress: ProgressHandler?, shouldStop: () -> Bool) {
-        var decoder = PacketDecoder()
-        var clock = IdleClock()
-        var packets: UInt64 = 0
-        var bytes: UInt64 = 0
-        var first: Timestamp?
-        var last = Timestamp.zero
-        while true {
-            let packet: CapturedPacket?
-            do {
-                packet = try source.nextPacket()
-            } catch {
-                account.error = error.description
-                break
-            }
-            guard let packet else { break }
-            packets &+= 1
-            bytes &+= UInt64(packet.bytes.count)
-            if first == nil { first = packet.timestamp }
-            last = packet.timestamp
-            if case .tcp(let segment) = decoder.decode(packet) {
-                _ = clock.advance(to: packet.timestamp.totalNanoseconds)
-                if ParallelAnalysis.workerIndex(segment.source, segment.destination, jobs) == index {
-                    reassembler.process(segment, frame: packet.frameNumber, timestamp: packet.timestamp,
-                                        clockNanos: clock.nowNanos, into: &consumer)
-                }
-            }
-            if packets & 0x3FFF == 0 {
-                if let progress { progress(source.progress.done, source.progress.total) }
-                if shouldStop() {
-                    stop.set()
-                    break
-                }
-                if stop.isSet { break }
-            }
-        }
-        reassembler.advanceClock(toNanos: clock.nowNanos, into: &consumer)
-        reassembler.finish(into: &consumer)
-        account.packets = packets
-        account.bytes = bytes
-        account.firstTimestamp = first
-        account.lastTimestamp = first == nil ? nil : last
-        account.decode = decoder.counters
+        let (index, jobs, stop) = (self.index, self.jobs, self.stop)
+        runPackets(&source, account: &account, limits: limits, consumer: &consumer, progress: progress,
+                   shouldStop: {
+                       if shouldStop() {
+                           stop.set()
+                           return true
+                       }
+                       return stop.isSet
+                   },
+                   keep: { ParallelAnalysis.workerIndex($0.source, $0.destination, jobs) == index })
     }
 }

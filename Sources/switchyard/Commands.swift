@@ -119,44 +119,14 @@ extension Substring {
 func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
     let parsed = try Arguments(
         arguments,
-        valued: ["format", "output", "min-severity", "rules", "fail-on", "max-head-bytes", "connection-buffer",
-                 "global-buffer", "max-connections", "idle-timeout", "write-streams", "gap-fill", "report", "jobs", "max-buffered-heads"],
+        valued: AnalysisArguments.valued.union(["write-streams", "gap-fill", "report", "jobs"]),
         flagNames: ["quiet"], aliases: ["o": "output", "q": "quiet", "j": "jobs"])
     guard !parsed.positional.isEmpty else { throw Arguments.UsageError(message: "no capture given") }
 
-    var options = PipelineOptions()
+    let shared = try AnalysisArguments(parsed)
+    let options = shared.options
     let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     let jobs = try parsed.integer("jobs", range: 1...256) ?? cores
-    if let n = try parsed.integer("max-head-bytes", range: 256...(64 << 20)) { options.analysis.parser.maxHeadBytes = n }
-    if let n = try parsed.integer("connection-buffer", range: 0...(1 << 34)) { options.reassembly.connectionBufferBytes = n }
-    if let n = try parsed.integer("global-buffer", range: 0...(1 << 40)) { options.reassembly.globalBufferBytes = n }
-    if let n = try parsed.integer("max-connections", range: 1...(1 << 26)) { options.reassembly.maxConnections = n }
-    if let n = try parsed.integer("max-buffered-heads", range: 0...(1 << 40)) { options.maxBufferedHeadBytes = n }
-    if let n = try parsed.integer("idle-timeout", range: 1...(1 << 31)) { options.reassembly.idleTimeoutSeconds = Int64(n) }
-
-    var filter = FindingFilter()
-    if let text = parsed.value("min-severity") {
-        guard let severity = Severity(name: text) else {
-            throw Arguments.UsageError(message: "--min-severity takes info, low, medium or high")
-        }
-        filter.minimumSeverity = severity
-    }
-    if let text = parsed.value("rules") { try parseRules(text, filter: &filter, options: &options) }
-    var failOn: Severity? = .low
-    if let text = parsed.value("fail-on") {
-        if text == "never" { failOn = nil } else {
-            guard let severity = Severity(name: text) else {
-                throw Arguments.UsageError(message: "--fail-on takes info, low, medium, high or never")
-            }
-            failOn = severity
-        }
-    }
-    let format: OutputFormat
-    switch parsed.value("format") ?? "json" {
-    case "json": format = .json
-    case "text": format = .text
-    default: throw Arguments.UsageError(message: "--format takes json or text")
-    }
     let gapFill: GapFill
     switch parsed.value("gap-fill") ?? "none" {
     case "none": gapFill = .none
@@ -179,7 +149,7 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
         stream = RecordStream(descriptor: 1)
         stream.flushEachRecord = isatty(1) != 0
     }
-    let sink = OutputSink(stream: stream, format: format, filter: filter)
+    let sink = OutputSink(stream: stream, format: shared.format, filter: shared.filter)
     let reportPath = parsed.value("report")
     if reportPath != nil {
         guard !flows else { throw Arguments.UsageError(message: "--report belongs to 'switchyard analyze'") }
@@ -270,6 +240,5 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
         return 2
     }
     if readable == 0 { return 2 }
-    if let failOn, let worst = sink.tally.worstSeverityEmitted, worst >= failOn { return 1 }
-    return 0
+    return shared.exitStatus(sink.tally)
 }

@@ -26,9 +26,8 @@ let liveUsage = """
 func liveCommand(_ arguments: [String]) throws -> Int32 {
     let parsed = try Arguments(
         arguments,
-        valued: ["interface", "filter", "snaplen", "buffer-size", "duration", "packet-count", "write",
-                 "stats-interval", "format", "output", "min-severity", "rules", "fail-on", "max-head-bytes",
-                 "connection-buffer", "global-buffer", "max-connections", "idle-timeout"],
+        valued: AnalysisArguments.valued.union(["interface", "filter", "snaplen", "buffer-size", "duration",
+                                                 "packet-count", "write", "stats-interval"]),
         flagNames: ["promiscuous", "quiet"],
         aliases: ["i": "interface", "f": "filter", "w": "write", "o": "output", "c": "packet-count", "q": "quiet"])
     guard parsed.positional.isEmpty else {
@@ -48,36 +47,8 @@ func liveCommand(_ arguments: [String]) throws -> Int32 {
     run.statsInterval = try seconds(parsed, "stats-interval")
     if let n = try parsed.integer("packet-count", range: 1...Int.max) { run.packetCount = UInt64(n) }
 
-    var options = PipelineOptions()
-    if let n = try parsed.integer("max-head-bytes", range: 256...(64 << 20)) { options.analysis.parser.maxHeadBytes = n }
-    if let n = try parsed.integer("connection-buffer", range: 0...(1 << 34)) { options.reassembly.connectionBufferBytes = n }
-    if let n = try parsed.integer("global-buffer", range: 0...(1 << 40)) { options.reassembly.globalBufferBytes = n }
-    if let n = try parsed.integer("max-connections", range: 1...(1 << 26)) { options.reassembly.maxConnections = n }
-    if let n = try parsed.integer("idle-timeout", range: 1...(1 << 31)) { options.reassembly.idleTimeoutSeconds = Int64(n) }
-
-    var filter = FindingFilter()
-    if let text = parsed.value("min-severity") {
-        guard let severity = Severity(name: text) else {
-            throw Arguments.UsageError(message: "--min-severity takes info, low, medium or high")
-        }
-        filter.minimumSeverity = severity
-    }
-    if let text = parsed.value("rules") { try parseRules(text, filter: &filter, options: &options) }
-    var failOn: Severity? = .low
-    if let text = parsed.value("fail-on") {
-        if text == "never" { failOn = nil } else {
-            guard let severity = Severity(name: text) else {
-                throw Arguments.UsageError(message: "--fail-on takes info, low, medium, high or never")
-            }
-            failOn = severity
-        }
-    }
-    let format: OutputFormat
-    switch parsed.value("format") ?? "json" {
-    case "json": format = .json
-    case "text": format = .text
-    default: throw Arguments.UsageError(message: "--format takes json or text")
-    }
+    let shared = try AnalysisArguments(parsed)
+    let options = shared.options
     let quiet = parsed.flag("quiet")
 
     let capture: LiveCapture
@@ -110,7 +81,7 @@ func liveCommand(_ arguments: [String]) throws -> Int32 {
         }
     }
 
-    let sink = OutputSink(stream: stream, format: format, filter: filter)
+    let sink = OutputSink(stream: stream, format: shared.format, filter: shared.filter)
     capture.stopOnSignals()
     if !quiet {
         printError("switchyard: listening on \(interface), link-type \(capture.linkTypeName), "
@@ -122,8 +93,7 @@ func liveCommand(_ arguments: [String]) throws -> Int32 {
     sink.writeSummary()
     stream.close()
 
-    var status: Int32 = 0
-    if let failOn, let worst = sink.tally.worstSeverityEmitted, worst >= failOn { status = 1 }
+    var status = shared.exitStatus(sink.tally)
     if case .captureFailed(let message) = reason {
         printError("switchyard: \(message); open connections were flushed and the summary written")
         status = 2

@@ -1,0 +1,51 @@
+import Findings
+import SwitchyardKit
+
+/// Options `analyze` and `live` share: limits, filters, exit policy and output format.
+struct AnalysisArguments {
+    static let valued: Set<String> = ["format", "output", "min-severity", "rules", "fail-on", "max-head-bytes",
+                                      "connection-buffer", "global-buffer", "max-connections", "idle-timeout",
+                                      "max-buffered-heads"]
+
+    var options = PipelineOptions()
+    var filter = FindingFilter()
+    var failOn: Severity? = .low
+    var format = OutputFormat.json
+
+    init(_ parsed: Arguments) throws {
+        if let n = try parsed.integer("max-head-bytes", range: 256...(64 << 20)) { options.analysis.parser.maxHeadBytes = n }
+        if let n = try parsed.integer("connection-buffer", range: 0...(1 << 34)) { options.reassembly.connectionBufferBytes = n }
+        if let n = try parsed.integer("global-buffer", range: 0...(1 << 40)) { options.reassembly.globalBufferBytes = n }
+        if let n = try parsed.integer("max-connections", range: 1...(1 << 26)) { options.reassembly.maxConnections = n }
+        if let n = try parsed.integer("max-buffered-heads", range: 0...(1 << 40)) { options.maxBufferedHeadBytes = n }
+        if let n = try parsed.integer("idle-timeout", range: 1...(1 << 31)) { options.reassembly.idleTimeoutSeconds = Int64(n) }
+        if let text = parsed.value("min-severity") {
+            guard let severity = Severity(name: text) else {
+                throw Arguments.UsageError(message: "--min-severity takes info, low, medium or high")
+            }
+            filter.minimumSeverity = severity
+        }
+        if let text = parsed.value("rules") { try parseRules(text, filter: &filter, options: &options) }
+        if let text = parsed.value("fail-on") {
+            if text == "never" {
+                failOn = nil
+            } else {
+                guard let severity = Severity(name: text) else {
+                    throw Arguments.UsageError(message: "--fail-on takes info, low, medium, high or never")
+                }
+                failOn = severity
+            }
+        }
+        switch parsed.value("format") ?? "json" {
+        case "json": format = .json
+        case "text": format = .text
+        default: throw Arguments.UsageError(message: "--format takes json or text")
+        }
+    }
+
+    /// Exit status 1 when a written violation reaches `--fail-on`.
+    func exitStatus(_ tally: RunTally) -> Int32 {
+        if let failOn, let worst = tally.worstSeverityEmitted, worst >= failOn { return 1 }
+        return 0
+    }
+}
