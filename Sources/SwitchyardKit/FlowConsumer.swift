@@ -153,7 +153,8 @@ struct StreamFiles {
 /// `switchyard flows` on one packet source.
 public func flowsSource<Source: PacketSource>(
     _ source: inout Source, name: String, format: String, options: PipelineOptions, sink: OutputSink,
-    streamDirectory: String?, gapFill: GapFill, progress: ProgressHandler? = nil
+    streamDirectory: String?, gapFill: GapFill, progress: ProgressHandler? = nil,
+    shouldStop: () -> Bool = { false }
 ) -> [String] {
     var account = CaptureAccount(name: name, format: format)
     var directory = streamDirectory
@@ -165,7 +166,8 @@ public func flowsSource<Source: PacketSource>(
     }
     var consumer = AccountingConsumer(inner: FlowConsumer(sink: sink, capture: name, streamDirectory: directory,
                                                           gapFill: gapFill))
-    runPackets(&source, account: &account, limits: options.reassembly, consumer: &consumer, progress: progress)
+    runPackets(&source, account: &account, limits: options.reassembly, consumer: &consumer, progress: progress,
+               shouldStop: shouldStop)
     account.connections = consumer.connections
     account.gaps = consumer.gaps
     account.gapBytes = consumer.gapBytes

@@ -44,7 +44,7 @@ let usage = """
     \(liveUsage)
 
     Exit status: 0 nothing at or above --fail-on, 1 something was, 2 usage error,
-    no readable input, or output lost.
+    no readable input, or output lost; 130/143 interrupted by SIGINT/SIGTERM (summary written).
     """
 
 func printError(_ text: String) {
@@ -158,8 +158,9 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
     let progress = ProgressLine(enabled: !parsed.flag("quiet") && isatty(2) != 0)
 
     var readable = 0
+    InterruptSignals.install()
     for input in InputResolver.resolve(parsed.positional) {
-        if stream.failure != nil { break }
+        if stream.failure != nil || InterruptSignals.received != nil { break }
         let name = input.name
         var reader: CaptureFileReader
         switch input {
@@ -173,7 +174,7 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
             let handler: ProgressHandler? = progress.enabled ? { progress.update($0, $1) } : nil
             do {
                 try ParallelAnalysis.analyzeFile(path: path, name: name, options: options, sink: sink, jobs: jobs,
-                                                 progress: handler, shouldStop: { stream.failure != nil })
+                                                 progress: handler, shouldStop: { stream.failure != nil || InterruptSignals.received != nil })
             } catch {
                 readable -= 1
                 progress.finish()
@@ -204,16 +205,24 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
         let handler: ProgressHandler? = progress.enabled ? { progress.update($0, $1) } : nil
         if flows {
             let errors = flowsSource(&reader, name: name, format: reader.formatName, options: options, sink: sink,
-                                     streamDirectory: parsed.value("write-streams"), gapFill: gapFill, progress: handler)
+                                     streamDirectory: parsed.value("write-streams"), gapFill: gapFill, progress: handler,
+                                     shouldStop: { stream.failure != nil || InterruptSignals.received != nil })
             for error in errors.prefix(5) { printError("switchyard: cannot write stream file: \(error)") }
         } else {
             analyzeSource(&reader, name: name, format: reader.formatName, options: options, sink: sink,
-                          progress: handler, shouldStop: { stream.failure != nil })
+                          progress: handler, shouldStop: { stream.failure != nil || InterruptSignals.received != nil })
         }
         progress.finish()
         if let error = sink.tally.captures.last?.error {
             printError("switchyard: \(name): \(error); the packets before it were analysed")
         }
+    }
+    if let signal = InterruptSignals.received {
+        let name = InterruptSignals.name(signal)
+        if let last = sink.tally.captures.indices.last, sink.tally.captures[last].error == nil {
+            sink.tally.captures[last].error = "interrupted by \(name)"
+        }
+        printError("switchyard: interrupted by \(name); the findings and summary cover what was read until then")
     }
     sink.writeSummary()
     stream.close()
@@ -239,6 +248,7 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
         printError("switchyard: output: \(failure); findings were lost")
         return 2
     }
+    if let signal = InterruptSignals.received { return 128 + signal }
     if readable == 0 { return 2 }
     return shared.exitStatus(sink.tally)
 }
