@@ -93,6 +93,7 @@ extension JSONWriter {
             key("server_to_client"); int(s.bytesAfterSwitchServer)
             endObject()
             key("last_ts"); string(s.lastTimestamp.rfc3339)
+            key("duration_seconds"); double(max(0, s.lastTimestamp.secondsSince(s.response.timestamp)))
             if !s.observed.entries.isEmpty {
                 key("observed"); evidence(s.observed)
             }
