@@ -425,8 +425,10 @@ public struct TCPReassembler {
         var end = capturedEnd + missing
         if let fin = side.finOffset, end > fin { end = max(fin, start) }  // nothing follows a FIN
 
-        // Fast path: the next bytes, nothing buffered, nothing cut.
-        if start == side.next && end == capturedEnd && side.buffer.isEmpty {
+        // Fast path: the next bytes, nothing buffered, nothing cut. `end > start`: a segment
+        // whose bytes were all cut and lie at or past the FIN has nothing to deliver (and its
+        // direction may already have ended).
+        if start == side.next && end == capturedEnd && end > start && side.buffer.isEmpty {
             deliver(connection, side, direction, payload, frame: frame, timestamp: timestamp, &consumer)
             if side.finOffset == side.next { endDirection(connection, side, direction, &consumer) }
             return

@@ -17,8 +17,10 @@ final class GTPUDecodingTests: XCTestCase {
         return header + inner
     }
 
-    private func decode(_ frame: [UInt8]) -> DecodeOutcome {
-        frame.withUnsafeBytes { PacketDecoder.decodeFrame(linkType: .ethernet, bytes: $0, originalLength: frame.count) }
+    /// The payload is copied out (`Decoded`): a segment's payload points into the frame's
+    /// bytes, which are gone once `withUnsafeBytes` returns.
+    private func decode(_ frame: [UInt8]) -> Decoded {
+        decodeOnce(.ethernet, frame)
     }
 
     func testInnerTCPInsideGTPUIsDecoded() {
@@ -30,9 +32,9 @@ final class GTPUDecodingTests: XCTestCase {
             guard case .tcp(let segment) = decode(PacketBuilder.ethernet(outer)) else {
                 return XCTFail("GTP-U not unwrapped (extension header: \(withExtension))")
             }
-            XCTAssertEqual(segment.source.description, "10.140.206.74:34536")
-            XCTAssertEqual(segment.destination.description, "18.135.206.102:80")
-            XCTAssertEqual(Array(segment.payload), Array("GET / HTTP/1.1\r\n\r\n".utf8))
+            XCTAssertEqual(segment.source, "10.140.206.74:34536")
+            XCTAssertEqual(segment.destination, "18.135.206.102:80")
+            XCTAssertEqual(segment.payload, Array("GET / HTTP/1.1\r\n\r\n".utf8))
         }
     }
 
