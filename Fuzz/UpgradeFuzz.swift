@@ -5,6 +5,9 @@ import PacketDecoding
 import StreamReassembly
 import UpgradeAnalysis
 
+/// FUZZ_TRACE=1 prints every piece fed and the tracker's counters after it.
+private let tracing = getenv("FUZZ_TRACE") != nil
+
 /// libFuzzer target `upgrade`: one UpgradeTracker fed client and server chunks alternately
 /// (Fuzz/ChunkScript.swift), with gaps and direction ends, then closed.
 ///
@@ -70,9 +73,11 @@ private func run(_ steps: [ChunkStep], connection: ConnectionRef, options: Upgra
                     withExactCopy(UnsafeRawBufferPointer(rebasing: bytes[range])) {
                         tracker.data(direction, $0, frame: frame, timestamp: time)
                     }
+                    if tracing { trace(tracker, direction, UnsafeRawBufferPointer(rebasing: bytes[range])) }
                 }
             } else {
                 withExactCopy(bytes) { tracker.data(direction, $0, frame: frame, timestamp: time) }
+                if tracing { trace(tracker, direction, bytes) }
             }
         case .gap(_, let length):
             tracker.gap(direction, length: length, frame: frame, timestamp: time)
@@ -87,6 +92,13 @@ private func run(_ steps: [ChunkStep], connection: ConnectionRef, options: Upgra
     lines.append("requests \(statistics.requests) responses \(statistics.responses) "
         + "non-HTTP \(statistics.nonHTTPDirections) errors \(statistics.parseErrors.sorted { $0.key < $1.key })")
     return lines
+}
+
+private func trace(_ tracker: UpgradeTracker, _ direction: Direction, _ bytes: UnsafeRawBufferPointer) {
+    let statistics = tracker.statistics
+    let line = "\(direction == .clientToServer ? "C" : "S") \(String(reflecting: String(decoding: bytes, as: UTF8.self))) "
+        + "-> requests \(statistics.requests) responses \(statistics.responses) errors \(statistics.parseErrors)\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
 }
 
 /// Rules decided by the bytes after a switch. The tracker holds those bytes until they show

@@ -3,6 +3,11 @@ import HTTP1
 import StreamReassembly
 
 /// Parser callbacks for the client → server direction.
+///
+/// Once the client direction is ignored (a tunnel, possibly decided by a callback in the
+/// middle of a chunk), the events from the rest of that chunk are dropped, as later chunks
+/// are not fed at all (see `ResponseDelegate`). `.proceed`, not a pause: a pause would make
+/// `clientData` put the direction back into holding.
 struct RequestDelegate: HTTPParserDelegate {
     unowned let tracker: UpgradeTracker
 
@@ -11,14 +16,17 @@ struct RequestDelegate: HTTPParserDelegate {
     }
 
     mutating func headComplete(_ head: HTTPMessageHead, streamOffset: UInt64) -> HTTPHeadAction {
-        tracker.requestHead(head, streamOffset: streamOffset)
+        if tracker.clientMode == .ignored { return .proceed }
+        return tracker.requestHead(head, streamOffset: streamOffset)
     }
 
     mutating func messageComplete(streamOffset: UInt64) {
+        guard tracker.clientMode != .ignored else { return }
         tracker.requestComplete(streamOffset: streamOffset)
     }
 
     mutating func parseError(_ error: HTTPParseError) {
+        guard tracker.clientMode != .ignored else { return }
         tracker.parseError(error, .clientToServer)
     }
 }

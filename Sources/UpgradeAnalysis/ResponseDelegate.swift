@@ -3,6 +3,11 @@ import HTTP1
 import StreamReassembly
 
 /// Parser callbacks for the server → client direction.
+///
+/// Once the connection is a tunnel (`tunnelOnly`, possibly set by a callback in the middle of
+/// a chunk), the rest of that chunk is not HTTP either: its events are dropped and the next
+/// head stops the parser, as later chunks are not fed at all — so the outcome does not depend
+/// on where TCP cut the bytes.
 struct ResponseDelegate: HTTPParserDelegate {
     unowned let tracker: UpgradeTracker
 
@@ -11,12 +16,14 @@ struct ResponseDelegate: HTTPParserDelegate {
     }
 
     mutating func headComplete(_ head: HTTPMessageHead, streamOffset: UInt64) -> HTTPHeadAction {
-        tracker.responseHead(head, streamOffset: streamOffset)
+        if tracker.tunnelOnly { return .switchProtocols }
+        return tracker.responseHead(head, streamOffset: streamOffset)
     }
 
     mutating func messageComplete(streamOffset: UInt64) {}
 
     mutating func parseError(_ error: HTTPParseError) {
+        guard !tracker.tunnelOnly else { return }
         tracker.parseError(error, .serverToClient)
     }
 }
