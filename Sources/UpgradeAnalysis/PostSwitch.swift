@@ -127,11 +127,12 @@ extension UpgradeTracker {
                 gate.state = .feeding
                 release(&gate, fromClient: fromClient)
             case .breaks:
+                // Decided on the same bytes however TCP cut them: at least the longest signature
+                // (the 24-byte HTTP/2 preface), or whatever the direction sent by its end.
+                if first.count < Self.signatureBytes { return }
                 // Suppressed only when the bytes are recognisably another protocol; bytes that
                 // merely break the agreed one (a reserved opcode…) go to its decoder, which says how.
-                let sniffed = fromClient ? ProtocolSniffer.sniff(client: first, server: [])
-                                         : ProtocolSniffer.sniff(client: [], server: first)
-                if sniffed.observed != .unknown && sniffed.observed != expected && sniffed.confidence >= .medium {
+                if isOtherProtocol(first, expected: expected, fromClient: fromClient) {
                     gate.state = .suppressed
                     gate.held.removeAll()
                     checkAgreedProtocol(final: false)
@@ -144,6 +145,17 @@ extension UpgradeTracker {
             }
         }
     }
+
+    /// Whether a direction's first bytes break the agreed protocol by being recognisably another.
+    func isOtherProtocol(_ first: [UInt8], expected: ObservedProtocol, fromClient: Bool) -> Bool {
+        guard Self.gateFit(expected, first, fromClient: fromClient) == .breaks else { return false }
+        let sniffed = fromClient ? ProtocolSniffer.sniff(client: first, server: [])
+                                 : ProtocolSniffer.sniff(client: [], server: first)
+        return sniffed.observed != .unknown && sniffed.observed != expected && sniffed.confidence >= .medium
+    }
+
+    /// Bytes a gate waits for before it decides that a direction is another protocol.
+    static let signatureBytes = 24
 
     /// For WebSocket, frames with the wrong mask bit still fit (the decoder reports the mask
     /// rules); only bytes that are no frame at all are kept from it.
@@ -255,8 +267,15 @@ extension UpgradeTracker {
         for fromClient in [true, false] {
             var gate = fromClient ? clientGate : serverGate
             if gate.state == .undecided && !gate.held.isEmpty {
-                gate.state = .feeding
-                release(&gate, fromClient: fromClient)
+                // The direction ended before the gate could tell: the same decision on what it sent.
+                let first = fromClient ? firstClientBytes : firstServerBytes
+                if let expected = expectedAfterSwitch, isOtherProtocol(first, expected: expected, fromClient: fromClient) {
+                    gate.state = .suppressed
+                    gate.held.removeAll()
+                } else {
+                    gate.state = .feeding
+                    release(&gate, fromClient: fromClient)
+                }
             }
             if fromClient { clientGate = gate } else { serverGate = gate }
         }

@@ -232,6 +232,23 @@ final class UpgradeTrackerTests: XCTestCase {
         XCTAssertEqual(end.observed["protocol"], .text("websocket"))
     }
 
+    /// Found by fuzzing: the gate decided on `PRI ` alone when the bytes came in pieces, but sent
+    /// the same (corrupted) preface to the WebSocket decoder when it came whole.
+    func testTheGateDecidesTheSameHoweverTheBytesAreCut() {
+        let corrupted = Array("PRI * HTTP/2%0\r\n\r\nSM\r\n\r\n".utf8) + [0, 0, 0, 4, 0, 0, 0, 0, 0]
+        let whole = runScript([.client(wsRequest), .server(ws101), .clientBytes(corrupted)])
+        for chunk in [1, 4, 7] {
+            let cut = runScript([.client(wsRequest), .server(ws101), .clientBytes(corrupted)], chunk: chunk)
+            XCTAssertEqual(cut.rules, whole.rules, "cut into \(chunk)-byte pieces")
+            XCTAssertEqual(cut.switches.first?.observed["protocol"], whole.switches.first?.observed["protocol"])
+        }
+        let intact = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+        for chunk in [1, 4, nil] as [Int?] {
+            XCTAssertEqual(runScript([.client(wsRequest), .server(ws101), .clientBytes(intact)], chunk: chunk).rules,
+                           ["switch_protocol_mismatch"])
+        }
+    }
+
     func testPriorKnowledgeHTTP2IsAnalysedAsHTTP2() {
         let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + [0, 0, 0, 4, 0, 0, 0, 0, 0]
         let tracker = UpgradeTracker(connection: ConnectionRef(client: client, server: server, partial: false))
