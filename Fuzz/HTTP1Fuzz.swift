@@ -3,7 +3,7 @@ import HTTP1
 /// libFuzzer target `http1`: HTTPMessageParser, either role.
 ///
 /// Input: byte 0 = role (bit 0), head limit (bits 1–2), pause policy (bit 3), gaps (bit 4);
-/// bytes 1–2 = twelve head actions, two bits each (cycled); byte 3 = split seed; the rest is
+/// bytes 1–2 = eight head actions, two bits each (cycled); byte 3 = split seed; the rest is
 /// the direction's bytes. The stream is fed once per gap-separated run and again cut into
 /// pieces chosen by the split seed; both runs must report the same events (the parser's
 /// contract: decisions depend on stream positions only), and the feed contract must hold.

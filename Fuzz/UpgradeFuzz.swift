@@ -115,7 +115,8 @@ private let postSwitchRules: Set<String> = [
 ]
 
 /// A finding's JSON, checked to parse, without what may depend on segmentation: violations
-/// of `postSwitchRules` and the post-switch `observed` summaries (nil: left out); of other
+/// of `postSwitchRules` (and the WebSocket decoder's limit finding) and the post-switch
+/// `observed` summaries (nil: left out); of other
 /// violations the rule, frame and direction (messages and evidence may describe fewer bytes).
 private func normalised(_ json: [UInt8]) -> String? {
     guard var object = (try? JSONSerialization.jsonObject(with: Data(json))) as? [String: Any] else {
@@ -124,6 +125,10 @@ private func normalised(_ json: [UInt8]) -> String? {
     }
     if object["type"] as? String == "violation" {
         if let rule = object["rule"] as? String, postSwitchRules.contains(rule) { return nil }
+        // The WebSocket decoder's findings-per-rule limit is post-switch too.
+        if let evidence = object["evidence"] as? [String: Any], evidence["limit"] as? String == "websocket_findings_per_rule" {
+            return nil
+        }
         object["message"] = nil
         object["evidence"] = nil
     }
