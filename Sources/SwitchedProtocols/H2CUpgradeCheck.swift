@@ -29,6 +29,9 @@ public enum H2CUpgradeCheck {
         case invalidCharacter(String, offset: Int)
         /// A base64 length that no byte string encodes to (4n + 1 characters).
         case invalidLength(Int)
+        /// The last character leaves non-zero bits over: not the canonical encoding of any bytes
+        /// (RFC 4648 §3.5), so decoders disagree on it.
+        case nonCanonicalEnding
         case payloadNotMultipleOfSix(Int)
         case invalidValue(String)
 
@@ -38,6 +41,7 @@ public enum H2CUpgradeCheck {
             case .invalidCharacter(let character, let offset):
                 return "character '\(character)' at offset \(offset) is not base64url"
             case .invalidLength(let length): return "\(length) base64url characters cannot encode whole bytes"
+            case .nonCanonicalEnding: return "the last base64url character leaves non-zero bits over"
             case .payloadNotMultipleOfSix(let length):
                 return "decoded payload of \(length) bytes is not a multiple of 6"
             case .invalidValue(let reason): return "invalid setting: \(reason)"
@@ -110,36 +114,18 @@ public enum H2CUpgradeCheck {
         return settings
     }
 
+    /// base64url (RFC 4648 §5) through the shared `Base64` decoder; when it refuses, says why
+    /// (the first character outside the alphabet, or a length no byte string encodes to).
     private static func decodeBase64URL(_ characters: [UInt8]) throws(SettingsHeaderError) -> [UInt8] {
         var end = characters.count
         while end > 0 && characters[end - 1] == UInt8(ascii: "=") { end -= 1 }
         guard end > 0 else { throw .empty }
-        var output: [UInt8] = []
-        output.reserveCapacity(end * 3 / 4)
-        var accumulator: UInt32 = 0
-        var bits = 0
-        for offset in 0..<end {
-            let character = characters[offset]
-            let sextet: UInt8
-            switch character {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): sextet = character - UInt8(ascii: "A")
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): sextet = character - UInt8(ascii: "a") + 26
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): sextet = character - UInt8(ascii: "0") + 52
-            case UInt8(ascii: "-"): sextet = 62
-            case UInt8(ascii: "_"): sextet = 63
-            default:
-                throw .invalidCharacter(String(decoding: [character], as: UTF8.self), offset: offset)
-            }
-            accumulator = accumulator << 6 | UInt32(sextet)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                output.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
-                accumulator &= (1 << UInt32(bits)) - 1
-            }
+        if let bytes = Base64.decode(Array(characters[..<end]), alphabet: .url, padding: .forbidden) { return bytes }
+        let alphabet = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        if let offset = characters[..<end].firstIndex(where: { !alphabet.contains($0) }) {
+            throw .invalidCharacter(String(decoding: [characters[offset]], as: UTF8.self), offset: offset)
         }
-        if end % 4 == 1 { throw .invalidLength(end) }
-        return output
+        throw end % 4 == 1 ? .invalidLength(end) : .nonCanonicalEnding
     }
 
     private static func trimmed(_ text: String) -> String {

@@ -67,17 +67,12 @@ public final class OutputSink: FindingSink {
     }
 
     public func writeSummary() {
-        if jsonCopy != nil {
-            json.reset()
-            tally.writeSummary(into: &json)
-            json.newline()
-            jsonCopy?.append(contentsOf: json.bytes)
-        }
+        json.reset()
+        tally.writeSummary(into: &json)
+        json.newline()
+        jsonCopy?.append(contentsOf: json.bytes)
         switch format {
         case .json:
-            json.reset()
-            tally.writeSummary(into: &json)
-            json.newline()
             stream.write(record: json.bytes)
         case .text:
             stream.write(record: Array(TextFormatter.summary(tally).utf8))

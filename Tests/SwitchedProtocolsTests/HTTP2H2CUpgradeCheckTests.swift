@@ -42,7 +42,8 @@ final class HTTP2H2CUpgradeCheckTests: XCTestCase {
             ("AAP//+/+", .invalidCharacter("/", offset: 3), []),                  // plain base64, not base64url
             ("AAEAAB AA", .invalidCharacter(" ", offset: 6), []),
             ("AAEAABAAA", .invalidLength(9), []),                                 // 4n+1 characters
-            ("AAEAAB", .payloadNotMultipleOfSix(4), []),
+            ("AAEAAA", .payloadNotMultipleOfSix(4), []),
+            ("AAEAAB", .nonCanonicalEnding, []),                                  // leftover bits not zero
             ("AAEAABAAAA", .payloadNotMultipleOfSix(7), []),
             ("AAIAAAAC", .invalidValue("ENABLE_PUSH must be 0 or 1, got 2"), []),
             ("AAUAAAAB", .invalidValue("MAX_FRAME_SIZE outside 16384...16777215: 1"), []),

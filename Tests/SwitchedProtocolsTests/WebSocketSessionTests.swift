@@ -170,31 +170,3 @@ final class WebSocketSessionTests: XCTestCase {
                        ["A ping frame sets RSV1, which permessage-deflate allows only on the first frame of a data message."])
     }
 }
-
-final class WebSocketSnifferTests: XCTestCase {
-    func testRecognisesFrames() {
-        let cases: [([UInt8], Bool, WebSocketSniffer.Confidence?, String)] = [
-            (text("hello"), false, .medium, "one complete server frame"),
-            (text("hello") + text("again"), false, .high, "two frames"),
-            (text("hello", fin: false) + frame(0, [1]), false, .high, "a fragment then its continuation"),
-            (Array(frame(2, Array(repeating: 0, count: 300)).prefix(40)), false, .low, "header of a longer frame"),
-            (text("hi", mask: 0x1234_5678), true, .medium, "masked client frame"),
-            (text("hi", mask: 0x1234_5678), false, nil, "masked frame from the server"),
-            (text("hi"), true, nil, "unmasked frame from the client"),
-            (frame(3, [1]), false, nil, "reserved opcode"),
-            (frame(0, [1]), false, nil, "starts with a continuation"),
-            (frame(9, Array(repeating: 0, count: 126)), false, nil, "oversized control"),
-            (frame(2, [1], rsv: 0b010), false, nil, "RSV2"),
-            (frame(2, [1], lengthBytes: 2), false, nil, "non-minimal length"),
-            (Array("GET / HTTP/1.1\r\n".utf8), true, nil, "HTTP request"),
-            (Array("HTTP/1.1 200 OK\r\n".utf8), false, nil, "HTTP response"),
-            ([0x16, 0x03, 0x01, 0x02, 0x00], true, nil, "TLS ClientHello"),
-            (Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8), true, nil, "HTTP/2 preface"),
-            ([0x81], false, nil, "too short"),
-            (text("a") + [0x16, 0x03, 0x01, 0x02, 0x00], false, nil, "a frame followed by something else"),
-        ]
-        for (bytes, fromClient, expected, name) in cases {
-            XCTAssertEqual(WebSocketSniffer.looksLikeWebSocket(firstBytes: bytes, fromClient: fromClient), expected, name)
-        }
-    }
-}
