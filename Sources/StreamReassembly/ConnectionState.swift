@@ -27,7 +27,7 @@ struct BufferedChunk {
 /// Positions are absolute 64-bit stream offsets (0 = first data byte, gaps included), so
 /// buffering and comparisons never wrap; sequence numbers are converted at the edge with
 /// serial-number arithmetic (RFC 1982 §3.2, as RFC 9293 §3.4 requires).
-final class StreamSide {
+struct StreamSide {
     var stats = DirectionStatistics()
     /// The sequence space is known (from a SYN, a SYN-ACK's ACK, or the first data seen).
     var initialized = false
@@ -49,7 +49,7 @@ final class StreamSide {
     var conflictFindings = 0
 
     @inline(__always)
-    func start(sequenceBase base: UInt32) {
+    mutating func start(sequenceBase base: UInt32) {
         sequenceBase = base
         initialized = true
     }
@@ -85,18 +85,16 @@ final class StreamSide {
     }
 }
 
-/// A tracked connection.
+/// A tracked connection, stored in a `ConnectionTable` slot.
 ///
-/// A final class rather than a struct in a slab: the reassembler mutates it in place through
-/// the reference it got from the one dictionary lookup (or the last-connection cache),
-/// without writing back into the dictionary and without exclusivity conflicts between the
-/// connection, its two directions and the reassembler's own counters. The least-recently-
-/// active list is intrusive (`newer`/`older`, unowned(unsafe): the table holds the only strong
-/// reference, and a connection is unlinked before it leaves the table), so idle and table-full
-/// eviction is O(1) without any per-packet allocation or reference counting.
-final class ConnectionState {
+/// A struct in a slab rather than a class per connection: the reassembler works on it through
+/// an `UnsafeMutablePointer` into the slab, so the per-packet path has no reference counting
+/// and no dynamic exclusivity checks (with a class, retain/release and `swift_beginAccess`
+/// were a fifth of a run). The least-recently-active list is intrusive, by slot index.
+struct ConnectionState {
     let key: FlowKey
     let id: ConnectionID
+    let slot: Int32
     /// The side that sent the first packet (tie-breaker for the port heuristic).
     let firstSender: Int
     var info: Connection
@@ -104,8 +102,8 @@ final class ConnectionState {
     var opened = false
     var isClosed = false
     var clientSide = 0
-    let side0 = StreamSide()
-    let side1 = StreamSide()
+    var side0 = StreamSide()
+    var side1 = StreamSide()
     var lastFrame: UInt64
     var lastTimestamp: Timestamp
     var lastNanos: Int64
@@ -113,22 +111,22 @@ final class ConnectionState {
     var bufferedSegments = 0
     var reportedConnectionBufferLimit = false
     var reportedGlobalBufferLimit = false
-    unowned(unsafe) var newer: ConnectionState?
-    unowned(unsafe) var older: ConnectionState?
+    /// Least-recently-active list links (slot indices, `ConnectionTable.none` at the ends).
+    var newer = ConnectionTable.none
+    var older = ConnectionTable.none
 
-    init(key: FlowKey, id: ConnectionID, firstSender: Int, frame: UInt64, timestamp: Timestamp, nanos: Int64) {
+    init(key: FlowKey, id: ConnectionID, slot: Int32, firstSender: Int, frame: UInt64, timestamp: Timestamp,
+         nanos: Int64) {
         self.key = key
         self.id = id
+        self.slot = slot
         self.firstSender = firstSender
         info = Connection(id: id, client: key.a, server: key.b, partial: true,
-                          firstFrame: frame, firstTimestamp: timestamp)
+                          firstFrame: frame, firstTimestamp: timestamp, slot: Int(slot))
         lastFrame = frame
         lastTimestamp = timestamp
         lastNanos = nanos
     }
-
-    @inline(__always)
-    func side(_ index: Int) -> StreamSide { index == 0 ? side0 : side1 }
 
     /// Side 0 is sent by `key.a`.
     @inline(__always)
@@ -138,9 +136,25 @@ final class ConnectionState {
     func direction(ofSide index: Int) -> Direction { index == clientSide ? .clientToServer : .serverToClient }
 
     @inline(__always)
-    func side(for direction: Direction) -> StreamSide {
-        side(direction == .clientToServer ? clientSide : clientSide ^ 1)
-    }
+    func sideIndex(for direction: Direction) -> Int { direction == .clientToServer ? clientSide : clientSide ^ 1 }
 
     func endpoint(ofSide index: Int) -> Endpoint { index == 0 ? key.a : key.b }
+}
+
+typealias ConnectionPointer = UnsafeMutablePointer<ConnectionState>
+typealias SidePointer = UnsafeMutablePointer<StreamSide>
+
+private let side0Offset = MemoryLayout<ConnectionState>.offset(of: \ConnectionState.side0)!
+private let side1Offset = MemoryLayout<ConnectionState>.offset(of: \ConnectionState.side1)!
+
+extension UnsafeMutablePointer where Pointee == ConnectionState {
+    /// The side's storage inside the slot (stable while the slot is live and the slab does not grow).
+    @inline(__always)
+    func side(_ index: Int) -> SidePointer {
+        (UnsafeMutableRawPointer(self) + (index == 0 ? side0Offset : side1Offset))
+            .assumingMemoryBound(to: StreamSide.self)
+    }
+
+    @inline(__always)
+    func side(for direction: Direction) -> SidePointer { side(pointee.sideIndex(for: direction)) }
 }

@@ -27,10 +27,15 @@ public struct Connection: Sendable {
     public var partial: Bool
     public var firstFrame: UInt64
     public var firstTimestamp: Timestamp
+    /// The connection's slot in the reassembler's table: small, dense, unique among open
+    /// connections and reused only after `connectionClosed`, so a consumer can keep its
+    /// per-connection state in an array instead of hashing `id` for every chunk.
+    public var slot: Int
 
     public init(id: ConnectionID, client: Endpoint, server: Endpoint, partial: Bool,
-                firstFrame: UInt64, firstTimestamp: Timestamp) {
+                firstFrame: UInt64, firstTimestamp: Timestamp, slot: Int = 0) {
         self.id = id
+        self.slot = slot
         self.client = client
         self.server = server
         self.partial = partial

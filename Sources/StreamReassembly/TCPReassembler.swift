@@ -13,18 +13,18 @@ import PacketDecoding
 /// A closed connection (FIN/RST) stays in the table, absorbing late packets such as the final
 /// ACK, until it idles out, is evicted, or a new SYN reuses its 4-tuple.
 ///
-/// This struct holds references to its connection objects: do not copy a reassembler and keep
-/// using both copies.
+/// This struct owns its connection table's memory through a reference: do not copy a
+/// reassembler and keep using both copies.
 public struct TCPReassembler {
     public let limits: ReassemblyLimits
     public private(set) var statistics = ReassemblyStatistics()
 
-    private var table: [FlowKey: ConnectionState] = [:]
+    private var table: ConnectionTable
     /// Consecutive packets usually belong to the same connection: skip the hash lookup.
-    private var cachedConnection: ConnectionState?
-    /// Least-recently-active list (see `ConnectionState`).
-    private unowned(unsafe) var newest: ConnectionState?
-    private unowned(unsafe) var oldest: ConnectionState?
+    private var cachedSlot = ConnectionTable.none
+    /// Least-recently-active list (slots; see `ConnectionState`).
+    private var newest = ConnectionTable.none
+    private var oldest = ConnectionTable.none
     private var nextID: UInt64 = 1
     /// Capture time, driving idle timeouts and the closed-connection linger.
     private var clock = IdleClock()
@@ -51,7 +51,7 @@ public struct TCPReassembler {
         var capacity = 1
         while capacity <= limits.historyBytes / 2 { capacity *= 2 }
         historyCapacity = limits.historyBytes > 0 ? capacity : 0
-        table.reserveCapacity(min(max(limits.maxConnections, 1), 4096))
+        table = ConnectionTable(initialSlots: min(max(limits.maxConnections, 1), 256))
     }
 
     /// Feeds one segment (in capture order). Also evicts connections idle for longer than
@@ -80,17 +80,16 @@ public struct TCPReassembler {
     private mutating func handleSegment<C: StreamConsumer>(_ segment: TCPSegment, frame: UInt64, timestamp: Timestamp,
                                                           _ consumer: inout C) {
         let key = FlowKey(segment.source, segment.destination)
-        var found: ConnectionState?
-        if let cached = cachedConnection, cached.key == key {
-            found = cached
-        } else {
-            found = table[key]
-            if found != nil { cachedConnection = found }
+        var slot = cachedSlot
+        if slot == ConnectionTable.none || table.pointer(slot).pointee.key != key {
+            slot = table.find(key)
+            if slot != ConnectionTable.none { cachedSlot = slot }
         }
         let flags = segment.flags
         let opening = flags.contains(.syn) && !flags.contains(.ack) && !flags.contains(.rst)
-        if let existing = found {
-            if existing.isClosed {
+        if slot != ConnectionTable.none {
+            let existing = table.pointer(slot)
+            if existing.pointee.isClosed {
                 // Late packets of a closed connection (the last ACK, retransmitted FINs) are
                 // absorbed; only a new SYN starts a new connection.
                 guard opening else {
@@ -98,14 +97,18 @@ public struct TCPReassembler {
                     return
                 }
                 remove(existing)
-                found = nil
+                slot = ConnectionTable.none
             } else if opening && startsNewConnection(existing, segment) {
                 close(existing, .reused, frame: frame, timestamp: timestamp, &consumer)
                 remove(existing)
-                found = nil
+                slot = ConnectionTable.none
             }
         }
-        let connection = found ?? create(key, source: segment.source, frame: frame, timestamp: timestamp, &consumer)
+        if slot == ConnectionTable.none {
+            slot = create(key, source: segment.source, frame: frame, timestamp: timestamp, &consumer)
+        }
+        // Taken after `create`, which may move the slab.
+        let connection = table.pointer(slot)
         touch(connection, frame: frame, timestamp: timestamp)
         handle(segment, connection, frame: frame, timestamp: timestamp, &consumer)
     }
@@ -121,86 +124,96 @@ public struct TCPReassembler {
     /// Flushes every connection at end of input: buffered out-of-order data is delivered
     /// after a gap, then each connection is closed with `.endOfInput`.
     public mutating func finish<C: StreamConsumer>(into consumer: inout C) {
-        let open = table.values.filter { !$0.isClosed }.sorted { $0.id < $1.id }
+        let open = table.liveSlots.map { table.pointer($0) }.filter { !$0.pointee.isClosed }
+            .sorted { $0.pointee.id < $1.pointee.id }
         for connection in open {
-            close(connection, .endOfInput, frame: connection.lastFrame, timestamp: connection.lastTimestamp, &consumer)
+            close(connection, .endOfInput, frame: connection.pointee.lastFrame,
+                  timestamp: connection.pointee.lastTimestamp, &consumer)
         }
-        newest = nil
-        oldest = nil
-        cachedConnection = nil
+        newest = ConnectionTable.none
+        oldest = ConnectionTable.none
+        cachedSlot = ConnectionTable.none
         table.removeAll()
     }
 
     // MARK: - Connection table
 
     private mutating func create<C: StreamConsumer>(_ key: FlowKey, source: Endpoint, frame: UInt64,
-                                                    timestamp: Timestamp, _ consumer: inout C) -> ConnectionState {
+                                                    timestamp: Timestamp, _ consumer: inout C) -> Int32 {
         let capacity = max(limits.maxConnections, 1)
-        while table.count >= capacity, let victim = oldest {
-            evict(victim, .limit, &consumer)
+        while table.count >= capacity && oldest != ConnectionTable.none {
+            evict(table.pointer(oldest), .limit, &consumer)
         }
-        let connection = ConnectionState(key: key, id: ConnectionID(nextID), firstSender: source == key.a ? 0 : 1,
-                                         frame: frame, timestamp: timestamp, nanos: nowNanos)
+        let id = ConnectionID(nextID), firstSender = source == key.a ? 0 : 1, nanos = nowNanos
+        let slot = table.insert { slot in
+            ConnectionState(key: key, id: id, slot: slot, firstSender: firstSender, frame: frame,
+                            timestamp: timestamp, nanos: nanos)
+        }
         nextID += 1
-        table[key] = connection
-        cachedConnection = connection
+        cachedSlot = slot
         statistics.connectionsSeen += 1
         statistics.connectionsOpen += 1
-        return connection
+        return slot
     }
 
     /// A SYN without ACK on an open connection: a retransmitted SYN, a simultaneous open, or
     /// a new connection reusing the 4-tuple (RFC 9293 §3.10.7.4 TIME-WAIT reuse, or a capture
     /// that missed the old connection's end).
-    private func startsNewConnection(_ connection: ConnectionState, _ segment: TCPSegment) -> Bool {
-        let index = connection.sideIndex(of: segment.source)
+    private func startsNewConnection(_ connection: ConnectionPointer, _ segment: TCPSegment) -> Bool {
+        let index = connection.pointee.sideIndex(of: segment.source)
         let side = connection.side(index)
-        if side.stats.sawSYN { return segment.sequenceNumber != side.initialSequenceNumber }
-        if side.initialized { return segment.sequenceNumber &+ 1 != side.sequenceBase }
+        if side.pointee.stats.sawSYN { return segment.sequenceNumber != side.pointee.initialSequenceNumber }
+        if side.pointee.initialized { return segment.sequenceNumber &+ 1 != side.pointee.sequenceBase }
         // This side has not sent anything sequenced: a simultaneous open if the peer is in
         // its handshake, else the old connection (seen only as ACKs) is over.
-        return !connection.side(index ^ 1).stats.sawSYN
+        return !connection.side(index ^ 1).pointee.stats.sawSYN
     }
 
     @inline(__always)
-    private mutating func touch(_ connection: ConnectionState, frame: UInt64, timestamp: Timestamp) {
-        connection.lastFrame = frame
-        connection.lastTimestamp = timestamp
-        connection.lastNanos = nowNanos
-        if newest !== connection {
+    private mutating func touch(_ connection: ConnectionPointer, frame: UInt64, timestamp: Timestamp) {
+        connection.pointee.lastFrame = frame
+        connection.pointee.lastTimestamp = timestamp
+        connection.pointee.lastNanos = nowNanos
+        let slot = connection.pointee.slot
+        if newest != slot {
             unlink(connection)
-            connection.older = newest
-            newest?.newer = connection
-            newest = connection
-            if oldest == nil { oldest = connection }
+            connection.pointee.older = newest
+            if newest != ConnectionTable.none { table.pointer(newest).pointee.newer = slot }
+            newest = slot
+            if oldest == ConnectionTable.none { oldest = slot }
         }
     }
 
-    private mutating func unlink(_ connection: ConnectionState) {
-        if let newer = connection.newer {
-            newer.older = connection.older
-        } else if newest === connection {
-            newest = connection.older
+    private mutating func unlink(_ connection: ConnectionPointer) {
+        let slot = connection.pointee.slot
+        let newer = connection.pointee.newer, older = connection.pointee.older
+        if newer != ConnectionTable.none {
+            table.pointer(newer).pointee.older = older
+        } else if newest == slot {
+            newest = older
         }
-        if let older = connection.older {
-            older.newer = connection.newer
-        } else if oldest === connection {
-            oldest = connection.newer
+        if older != ConnectionTable.none {
+            table.pointer(older).pointee.newer = newer
+        } else if oldest == slot {
+            oldest = newer
         }
-        connection.newer = nil
-        connection.older = nil
+        connection.pointee.newer = ConnectionTable.none
+        connection.pointee.older = ConnectionTable.none
     }
 
-    private mutating func remove(_ connection: ConnectionState) {
+    private mutating func remove(_ connection: ConnectionPointer) {
         unlink(connection)
-        if cachedConnection === connection { cachedConnection = nil }
-        table.removeValue(forKey: connection.key)
+        let slot = connection.pointee.slot
+        if cachedSlot == slot { cachedSlot = ConnectionTable.none }
+        table.remove(slot)
     }
 
     private mutating func expireIdle<C: StreamConsumer>(_ consumer: inout C) {
         forgetLingeringClosed()
-        while let candidate = oldest {
-            let elapsed = nowNanos > candidate.lastNanos ? UInt64(bitPattern: nowNanos &- candidate.lastNanos) : 0
+        while oldest != ConnectionTable.none {
+            let candidate = table.pointer(oldest)
+            let last = candidate.pointee.lastNanos
+            let elapsed = nowNanos > last ? UInt64(bitPattern: nowNanos &- last) : 0
             guard elapsed > idleTimeoutNanos else { return }
             evict(candidate, .idleTimeout, &consumer)
         }
@@ -215,8 +228,10 @@ public struct TCPReassembler {
             let entry = closedQueue[closedQueueHead]
             guard nowNanos &- entry.closedNanos > closedLingerNanos else { break }
             closedQueueHead += 1
-            if let connection = table[entry.key], connection.isClosed, connection.info.id == entry.id {
-                remove(connection)
+            let slot = table.find(entry.key)
+            if slot != ConnectionTable.none {
+                let connection = table.pointer(slot)
+                if connection.pointee.isClosed && connection.pointee.id == entry.id { remove(connection) }
             }
         }
         if closedQueueHead > 1024 && closedQueueHead * 2 > closedQueue.count {
@@ -225,9 +240,9 @@ public struct TCPReassembler {
         }
     }
 
-    private mutating func evict<C: StreamConsumer>(_ connection: ConnectionState, _ reason: CloseReason,
+    private mutating func evict<C: StreamConsumer>(_ connection: ConnectionPointer, _ reason: CloseReason,
                                                    _ consumer: inout C) {
-        if !connection.isClosed {
+        if !connection.pointee.isClosed {
             if reason == .limit {
                 statistics.connectionsEvicted += 1
                 if !reportedTableLimit {
@@ -238,76 +253,76 @@ public struct TCPReassembler {
                         + "evicted the least recently active connection (further evictions are only counted)"
                     consumer.reassemblyFinding(ReassemblyFinding(
                         kind: .limitReached(limit: "reassembly_max_connections", detail: detail),
-                        connection: connection.info, direction: .clientToServer,
-                        frame: connection.lastFrame, timestamp: connection.lastTimestamp))
+                        connection: connection.pointee.info, direction: .clientToServer,
+                        frame: connection.pointee.lastFrame, timestamp: connection.pointee.lastTimestamp))
                 }
             } else if reason == .idleTimeout {
                 statistics.connectionsTimedOut += 1
             }
-            close(connection, reason, frame: connection.lastFrame, timestamp: connection.lastTimestamp, &consumer)
+            close(connection, reason, frame: connection.pointee.lastFrame, timestamp: connection.pointee.lastTimestamp, &consumer)
         }
         remove(connection)
     }
 
     // MARK: - Lifecycle
 
-    private mutating func open<C: StreamConsumer>(_ connection: ConnectionState, clientSide: Int, partial: Bool,
+    private mutating func open<C: StreamConsumer>(_ connection: ConnectionPointer, clientSide: Int, partial: Bool,
                                                   _ consumer: inout C) {
-        connection.clientSide = clientSide
-        connection.info.client = connection.endpoint(ofSide: clientSide)
-        connection.info.server = connection.endpoint(ofSide: clientSide ^ 1)
-        connection.info.partial = partial
-        connection.opened = true
-        consumer.connectionOpened(connection.info)
+        connection.pointee.clientSide = clientSide
+        connection.pointee.info.client = connection.pointee.endpoint(ofSide: clientSide)
+        connection.pointee.info.server = connection.pointee.endpoint(ofSide: clientSide ^ 1)
+        connection.pointee.info.partial = partial
+        connection.pointee.opened = true
+        consumer.connectionOpened(connection.pointee.info)
     }
 
     /// Decides roles by port when nothing better was seen (connection seen only as ACKs).
-    private mutating func ensureOpened<C: StreamConsumer>(_ connection: ConnectionState, _ consumer: inout C) {
-        guard !connection.opened else { return }
-        let ports = (connection.key.a.port, connection.key.b.port)
-        let client = RoleInference.clientSide(byPorts: ports, sender: connection.firstSender)
-        open(connection, clientSide: client, partial: !(connection.side0.stats.sawSYN || connection.side1.stats.sawSYN),
+    private mutating func ensureOpened<C: StreamConsumer>(_ connection: ConnectionPointer, _ consumer: inout C) {
+        guard !connection.pointee.opened else { return }
+        let ports = (connection.pointee.key.a.port, connection.pointee.key.b.port)
+        let client = RoleInference.clientSide(byPorts: ports, sender: connection.pointee.firstSender)
+        open(connection, clientSide: client, partial: !(connection.pointee.side0.stats.sawSYN || connection.pointee.side1.stats.sawSYN),
              &consumer)
     }
 
     /// Flushes both directions (gap, then buffered data), ends them on RST, releases the
     /// buffers and reports the summary.
-    private mutating func close<C: StreamConsumer>(_ connection: ConnectionState, _ reason: CloseReason,
+    private mutating func close<C: StreamConsumer>(_ connection: ConnectionPointer, _ reason: CloseReason,
                                                    frame: UInt64, timestamp: Timestamp, _ consumer: inout C) {
         ensureOpened(connection, &consumer)
         for direction in Direction.allCases {
             let side = connection.side(for: direction)
             flushAll(connection, side, direction, frame: frame, timestamp: timestamp, &consumer)
-            if reason == .reset && !side.ended {
-                side.ended = true
-                consumer.streamEnd(connection.info, direction, frame: frame, timestamp: timestamp)
+            if reason == .reset && !side.pointee.ended {
+                side.pointee.ended = true
+                consumer.streamEnd(connection.pointee.info, direction, frame: frame, timestamp: timestamp)
             }
         }
-        for side in [connection.side0, connection.side1] {
+        for side in [connection.side(0), connection.side(1)] {  // once per connection
             discardBuffer(connection, side)
-            statistics.historyBytes -= side.history.capacity
-            side.history = DeliveredHistory()
+            statistics.historyBytes -= side.pointee.history.capacity
+            side.pointee.history = DeliveredHistory()
         }
-        connection.isClosed = true
+        connection.pointee.isClosed = true
         statistics.connectionsOpen -= 1
         if reason == .fin || reason == .reset {
             if closedQueue.count - closedQueueHead >= max(limits.maxConnections, 1) {
                 closedQueueHead += 1   // the oldest then leaves by idle timeout or table eviction
             }
-            closedQueue.append((connection.key, connection.info.id, nowNanos))
+            closedQueue.append((connection.pointee.key, connection.pointee.info.id, nowNanos))
         }
         let client = connection.side(for: .clientToServer), server = connection.side(for: .serverToClient)
         consumer.connectionClosed(ConnectionSummary(
-            connection: connection.info, lastFrame: connection.lastFrame, lastTimestamp: connection.lastTimestamp,
-            closeReason: reason, statistics: [client.stats, server.stats]))
+            connection: connection.pointee.info, lastFrame: connection.pointee.lastFrame, lastTimestamp: connection.pointee.lastTimestamp,
+            closeReason: reason, statistics: [client.pointee.stats, server.pointee.stats]))
     }
 
     // MARK: - Segments
 
     @inline(__always)
-    private mutating func handle<C: StreamConsumer>(_ segment: TCPSegment, _ connection: ConnectionState,
+    private mutating func handle<C: StreamConsumer>(_ segment: TCPSegment, _ connection: ConnectionPointer,
                                                     frame: UInt64, timestamp: Timestamp, _ consumer: inout C) {
-        let index = connection.sideIndex(of: segment.source)
+        let index = connection.pointee.sideIndex(of: segment.source)
         let side = connection.side(index)
         let peer = connection.side(index ^ 1)
         let flags = segment.flags
@@ -315,17 +330,17 @@ public struct TCPReassembler {
         // A decoder bug or hostile input must not make a gap larger than a TCP window.
         let missing = Int64(min(max(segment.missingPayloadLength, 0), 1 << 30))
         let hasData = payloadCount > 0 || missing > 0
-        side.stats.packets &+= 1
-        if flags.contains(.syn) { side.stats.sawSYN = true }
-        if flags.contains(.fin) { side.stats.sawFIN = true }
-        if flags.contains(.rst) { side.stats.sawRST = true }
+        side.pointee.stats.packets &+= 1
+        if flags.contains(.syn) { side.pointee.stats.sawSYN = true }
+        if flags.contains(.fin) { side.pointee.stats.sawFIN = true }
+        if flags.contains(.rst) { side.pointee.stats.sawRST = true }
 
-        if !connection.opened {
+        if !connection.pointee.opened {
             if flags.contains(.syn) {
                 // RFC 9293 §3.5: the SYN's sender is the client; a SYN-ACK's receiver is.
                 open(connection, clientSide: flags.contains(.ack) ? index ^ 1 : index, partial: false, &consumer)
             } else if hasData || flags.contains(.fin) || flags.contains(.rst) {
-                let ports = (connection.key.a.port, connection.key.b.port)
+                let ports = (connection.pointee.key.a.port, connection.pointee.key.b.port)
                 let client = RoleInference.clientSide(sender: index, payload: segment.payload, ports: ports)
                 open(connection, clientSide: client, partial: true, &consumer)
             } else {
@@ -334,16 +349,16 @@ public struct TCPReassembler {
         }
         if flags.contains(.syn) && !flags.contains(.rst) {
             // The SYN occupies ISN; data starts at ISN+1 (RFC 9293 §3.4).
-            if !side.initialized {
-                side.start(sequenceBase: segment.sequenceNumber &+ 1)
-                side.initialSequenceNumber = segment.sequenceNumber
+            if !side.pointee.initialized {
+                side.pointee.start(sequenceBase: segment.sequenceNumber &+ 1)
+                side.pointee.initialSequenceNumber = segment.sequenceNumber
             }
-            if flags.contains(.ack) && !peer.initialized {
-                peer.start(sequenceBase: segment.acknowledgmentNumber)
+            if flags.contains(.ack) && !peer.pointee.initialized {
+                peer.pointee.start(sequenceBase: segment.acknowledgmentNumber)
             }
         }
-        if flags.contains(.ack) && peer.isWaiting {
-            acknowledge(connection, peer, connection.direction(ofSide: index ^ 1), segment.acknowledgmentNumber,
+        if flags.contains(.ack) && peer.pointee.isWaiting {
+            acknowledge(connection, peer, connection.pointee.direction(ofSide: index ^ 1), segment.acknowledgmentNumber,
                         frame: frame, timestamp: timestamp, &consumer)
         }
         if flags.contains(.rst) {
@@ -353,9 +368,9 @@ public struct TCPReassembler {
         }
         guard hasData || flags.contains(.fin) else { return }
         let dataSequence = flags.contains(.syn) ? segment.sequenceNumber &+ 1 : segment.sequenceNumber
-        if !side.initialized { side.start(sequenceBase: dataSequence) }
-        let direction = connection.direction(ofSide: index)
-        let start = side.offset(of: dataSequence)
+        if !side.pointee.initialized { side.pointee.start(sequenceBase: dataSequence) }
+        let direction = connection.pointee.direction(ofSide: index)
+        let start = side.pointee.offset(of: dataSequence)
         if hasData {
             processData(connection, side, direction, start: start, payload: segment.payload, missing: missing,
                         frame: frame, timestamp: timestamp, &consumer)
@@ -364,52 +379,52 @@ public struct TCPReassembler {
             registerFIN(connection, side, direction, at: start + Int64(payloadCount) + missing,
                         frame: frame, timestamp: timestamp, &consumer)
         }
-        if connection.side0.ended && connection.side1.ended {
+        if connection.pointee.side0.ended && connection.pointee.side1.ended {
             close(connection, .fin, frame: frame, timestamp: timestamp, &consumer)
         }
     }
 
     /// A FIN consumes one sequence number after the segment's data (RFC 9293 §3.4); the
     /// direction ends when it is reached in sequence. The first FIN position seen wins.
-    private mutating func registerFIN<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+    private mutating func registerFIN<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                          _ direction: Direction, at offset: Int64,
                                                          frame: UInt64, timestamp: Timestamp, _ consumer: inout C) {
-        guard !side.ended else { return }
-        if side.finOffset == nil && offset >= side.next {
-            side.finOffset = offset
-            side.finFrame = frame
-            side.finTimestamp = timestamp
+        guard !side.pointee.ended else { return }
+        if side.pointee.finOffset == nil && offset >= side.pointee.next {
+            side.pointee.finOffset = offset
+            side.pointee.finFrame = frame
+            side.pointee.finTimestamp = timestamp
         }
-        if side.finOffset == side.next {
+        if side.pointee.finOffset == side.pointee.next {
             endDirection(connection, side, direction, &consumer)
         }
     }
 
-    private mutating func endDirection<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+    private mutating func endDirection<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                           _ direction: Direction, _ consumer: inout C) {
-        side.ended = true
+        side.pointee.ended = true
         discardBuffer(connection, side)
-        consumer.streamEnd(connection.info, direction, frame: side.finFrame, timestamp: side.finTimestamp)
+        consumer.streamEnd(connection.pointee.info, direction, frame: side.pointee.finFrame, timestamp: side.pointee.finTimestamp)
     }
 
     /// The peer acknowledged data we have not seen while we wait for it: it was sent but not
     /// captured, so stop waiting and report it as a gap (only as far as what we wait for).
-    private mutating func acknowledge<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+    private mutating func acknowledge<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                          _ direction: Direction, _ acknowledgment: UInt32,
                                                          frame: UInt64, timestamp: Timestamp, _ consumer: inout C) {
-        let target = side.offset(of: acknowledgment)
-        while !side.ended && side.next < target {
+        let target = side.pointee.offset(of: acknowledgment)
+        while !side.pointee.ended && side.pointee.next < target {
             let to: Int64
-            if let first = side.buffer.first {
+            if let first = side.pointee.buffer.first {
                 to = min(target, first.start)
-            } else if let fin = side.finOffset, fin > side.next {
+            } else if let fin = side.pointee.finOffset, fin > side.pointee.next {
                 to = min(target, fin)
             } else {
                 return
             }
-            let before = (side.next, side.buffer.count)
+            let before = (side.pointee.next, side.pointee.buffer.count)
             forceAdvance(connection, side, direction, to: to, frame: frame, timestamp: timestamp, &consumer)
-            if side.next == before.0 && side.buffer.count == before.1 { return }
+            if side.pointee.next == before.0 && side.pointee.buffer.count == before.1 { return }
         }
     }
 
@@ -417,42 +432,42 @@ public struct TCPReassembler {
     /// is compared and dropped, the part at `next` goes straight from the packet, the part
     /// beyond a hole is copied into the buffer.
     @inline(__always)
-    private mutating func processData<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+    private mutating func processData<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                          _ direction: Direction, start: Int64,
                                                          payload: UnsafeRawBufferPointer, missing: Int64,
                                                          frame: UInt64, timestamp: Timestamp, _ consumer: inout C) {
         let capturedEnd = start + Int64(payload.count)
         var end = capturedEnd + missing
-        if let fin = side.finOffset, end > fin { end = max(fin, start) }  // nothing follows a FIN
+        if let fin = side.pointee.finOffset, end > fin { end = max(fin, start) }  // nothing follows a FIN
 
         // Fast path: the next bytes, nothing buffered, nothing cut. `end > start`: a segment
         // whose bytes were all cut and lie at or past the FIN has nothing to deliver (and its
         // direction may already have ended).
-        if start == side.next && end == capturedEnd && end > start && side.buffer.isEmpty {
+        if start == side.pointee.next && end == capturedEnd && end > start && side.pointee.buffer.isEmpty {
             deliver(connection, side, direction, payload, frame: frame, timestamp: timestamp, &consumer)
-            if side.finOffset == side.next { endDirection(connection, side, direction, &consumer) }
+            if side.pointee.finOffset == side.pointee.next { endDirection(connection, side, direction, &consumer) }
             return
         }
         // A keep-alive probe (RFC 9293 §3.8.4) repeats the last byte, or garbage: not data.
-        if start == side.next - 1 && payload.count <= 1 && missing == 0 { return }
+        if start == side.pointee.next - 1 && payload.count <= 1 && missing == 0 { return }
 
         var cursor = start
         var reported = false
-        if cursor < side.next {
-            let oldEnd = min(end, side.next)
+        if cursor < side.pointee.next {
+            let oldEnd = min(end, side.pointee.next)
             if oldEnd > cursor {
-                side.stats.retransmittedBytes &+= UInt64(oldEnd - cursor)
-                let compareFrom = max(cursor, side.history.availableStart(end: side.next))
+                side.pointee.stats.retransmittedBytes &+= UInt64(oldEnd - cursor)
+                let compareFrom = max(cursor, side.pointee.history.availableStart(end: side.pointee.next))
                 let compareTo = min(oldEnd, capturedEnd)
                 if compareFrom < compareTo, let base = payload.baseAddress,
-                   let difference = side.history.firstDifference(
+                   let difference = side.pointee.history.firstDifference(
                        from: compareFrom, to: compareTo, other: base + Int(compareFrom - start)) {
                     let count = Int(min(16, compareTo - difference))
                     let discarded = Array(UnsafeRawBufferPointer(rebasing:
                         payload[Int(difference - start)..<Int(difference - start) + count]))
                     reportConflict(connection, side, direction, at: difference,
-                                   kept: side.history.bytes(from: difference, count: count), discarded: discarded,
-                                   keptFrame: side.history.frame(at: difference), frame: frame, timestamp: timestamp,
+                                   kept: side.pointee.history.bytes(from: difference, count: count), discarded: discarded,
+                                   keptFrame: side.pointee.history.frame(at: difference), frame: frame, timestamp: timestamp,
                                    &consumer)
                     reported = true
                 }
@@ -460,15 +475,15 @@ public struct TCPReassembler {
             }
         }
         guard cursor < end else { return }
-        if cursor > side.next { side.stats.outOfOrderSegments &+= 1 }
+        if cursor > side.pointee.next { side.pointee.stats.outOfOrderSegments &+= 1 }
 
         // Bytes already buffered: the first version is kept; compare.
-        if !side.buffer.isEmpty {
-            var index = side.firstChunk(endingAfter: cursor)
-            while index < side.buffer.count && side.buffer[index].start < end {
-                let chunk = side.buffer[index]
+        if !side.pointee.buffer.isEmpty {
+            var index = side.pointee.firstChunk(endingAfter: cursor)
+            while index < side.pointee.buffer.count && side.pointee.buffer[index].start < end {
+                let chunk = side.pointee.buffer[index]
                 let from = max(cursor, chunk.start), to = min(end, chunk.end)
-                side.stats.retransmittedBytes &+= UInt64(to - from)
+                side.pointee.stats.retransmittedBytes &+= UInt64(to - from)
                 let compareTo = min(to, capturedEnd)
                 if !reported && !chunk.isGap && from < compareTo, let base = payload.baseAddress {
                     let difference: Int64? = chunk.bytes.withUnsafeBytes { kept in
@@ -493,15 +508,15 @@ public struct TCPReassembler {
         }
 
         // New bytes, piece by piece between buffered chunks.
-        while cursor < end && !side.ended {
-            if cursor < side.next {
-                cursor = side.next
+        while cursor < end && !side.pointee.ended {
+            if cursor < side.pointee.next {
+                cursor = side.pointee.next
                 continue
             }
-            let index = side.firstChunk(endingAfter: cursor)
+            let index = side.pointee.firstChunk(endingAfter: cursor)
             var pieceEnd = end
-            if index < side.buffer.count {
-                let chunk = side.buffer[index]
+            if index < side.pointee.buffer.count {
+                let chunk = side.pointee.buffer[index]
                 if chunk.start <= cursor {
                     cursor = chunk.end
                     continue
@@ -510,13 +525,13 @@ public struct TCPReassembler {
             }
             let dataEnd = min(capturedEnd, pieceEnd)
             let cutStart = max(cursor, capturedEnd)
-            if cursor == side.next {
+            if cursor == side.pointee.next {
                 if dataEnd > cursor {
                     let bytes = UnsafeRawBufferPointer(rebasing: payload[Int(cursor - start)..<Int(dataEnd - start)])
                     deliver(connection, side, direction, bytes, frame: frame, timestamp: timestamp, &consumer)
                 }
                 if pieceEnd > cutStart {
-                    emitGap(connection, side, direction, length: pieceEnd - side.next, frame: frame,
+                    emitGap(connection, side, direction, length: pieceEnd - side.pointee.next, frame: frame,
                             timestamp: timestamp, &consumer)
                 }
                 settle(connection, side, direction, &consumer)
@@ -532,19 +547,19 @@ public struct TCPReassembler {
                 continue  // Gave up waiting: `next` reached `cursor`, deliver directly.
             }
             // Making room may have flushed chunks before `cursor`; those after it are unchanged.
-            var insertAt = side.firstChunk(endingAfter: cursor)
+            var insertAt = side.pointee.firstChunk(endingAfter: cursor)
             if hasBytes {
                 let bytes = Array(UnsafeRawBufferPointer(rebasing: payload[Int(cursor - start)..<Int(dataEnd - start)]))
-                side.buffer.insert(BufferedChunk(start: cursor, length: dataEnd - cursor, bytes: bytes,
+                side.pointee.buffer.insert(BufferedChunk(start: cursor, length: dataEnd - cursor, bytes: bytes,
                                                  frame: frame, timestamp: timestamp), at: insertAt)
                 insertAt += 1
             }
             if hasCut {
-                side.buffer.insert(BufferedChunk(start: cutStart, length: pieceEnd - cutStart, bytes: [],
+                side.pointee.buffer.insert(BufferedChunk(start: cutStart, length: pieceEnd - cutStart, bytes: [],
                                                  frame: frame, timestamp: timestamp), at: insertAt)
             }
-            connection.bufferedBytes += cost
-            connection.bufferedSegments += segments
+            connection.pointee.bufferedBytes += cost
+            connection.pointee.bufferedSegments += segments
             statistics.bufferedBytes += cost
             statistics.peakBufferedBytes = max(statistics.peakBufferedBytes, statistics.bufferedBytes)
             cursor = pieceEnd
@@ -554,69 +569,69 @@ public struct TCPReassembler {
     /// Whether `cost` more bytes fit the buffer limits. When they do not, stops waiting
     /// (gap up to the earliest buffered chunk, flush what is contiguous) until they fit or
     /// `next` reaches `position`; returns false in the latter case.
-    private mutating func makeRoom<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+    private mutating func makeRoom<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                       _ direction: Direction, before position: Int64,
                                                       cost: Int, segments: Int, frame: UInt64,
                                                       timestamp: Timestamp, _ consumer: inout C) -> Bool {
         while true {
-            let connectionFull = connection.bufferedBytes + cost > limits.connectionBufferBytes
-                || connection.bufferedSegments + segments > limits.connectionBufferSegments
+            let connectionFull = connection.pointee.bufferedBytes + cost > limits.connectionBufferBytes
+                || connection.pointee.bufferedSegments + segments > limits.connectionBufferSegments
             let globalFull = statistics.bufferedBytes + cost > limits.globalBufferBytes
             if !connectionFull && !globalFull { return true }
-            if connectionFull && !connection.reportedConnectionBufferLimit {
-                connection.reportedConnectionBufferLimit = true
+            if connectionFull && !connection.pointee.reportedConnectionBufferLimit {
+                connection.pointee.reportedConnectionBufferLimit = true
                 let detail = "out-of-order buffer of the connection is full (\(limits.connectionBufferBytes) bytes, "
                     + "\(limits.connectionBufferSegments) segments); stopped waiting for missing data at "
-                    + "\(direction.name) stream offset \(side.next)"
+                    + "\(direction.name) stream offset \(side.pointee.next)"
                 reportLimit(connection, direction, "reassembly_connection_buffer", detail, frame, timestamp, &consumer)
-            } else if !connectionFull && !connection.reportedGlobalBufferLimit {
-                connection.reportedGlobalBufferLimit = true
+            } else if !connectionFull && !connection.pointee.reportedGlobalBufferLimit {
+                connection.pointee.reportedGlobalBufferLimit = true
                 let detail = "out-of-order buffers of all connections are full (\(limits.globalBufferBytes) bytes); "
-                    + "stopped waiting for missing data at \(direction.name) stream offset \(side.next)"
+                    + "stopped waiting for missing data at \(direction.name) stream offset \(side.pointee.next)"
                 reportLimit(connection, direction, "reassembly_global_buffer", detail, frame, timestamp, &consumer)
             }
-            let target = min(side.buffer.first?.start ?? position, position)
+            let target = min(side.pointee.buffer.first?.start ?? position, position)
             forceAdvance(connection, side, direction, to: target, frame: frame, timestamp: timestamp, &consumer)
-            if side.next >= position || side.ended { return false }
+            if side.pointee.next >= position || side.pointee.ended { return false }
         }
     }
 
     // MARK: - Delivery
 
     @inline(__always)
-    private mutating func deliver<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+    private mutating func deliver<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                      _ direction: Direction, _ bytes: UnsafeRawBufferPointer,
                                                      frame: UInt64, timestamp: Timestamp, _ consumer: inout C) {
-        statistics.historyBytes += side.history.append(
-            bytes, at: side.next, frame: frame, maxCapacity: historyCapacity,
+        statistics.historyBytes += side.pointee.history.append(
+            bytes, at: side.pointee.next, frame: frame, maxCapacity: historyCapacity,
             budgetLeft: limits.globalHistoryBytes - statistics.historyBytes)
-        side.next += Int64(bytes.count)
-        side.stats.payloadBytes &+= UInt64(bytes.count)
-        consumer.streamData(connection.info, direction, bytes, frame: frame, timestamp: timestamp)
+        side.pointee.next += Int64(bytes.count)
+        side.pointee.stats.payloadBytes &+= UInt64(bytes.count)
+        consumer.streamData(connection.pointee.info, direction, bytes, frame: frame, timestamp: timestamp)
     }
 
-    private mutating func emitGap<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+    private mutating func emitGap<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                      _ direction: Direction, length: Int64, frame: UInt64,
                                                      timestamp: Timestamp, _ consumer: inout C) {
         guard length > 0 else { return }
-        side.next += length
-        side.history.reset(at: side.next)
-        side.stats.gaps &+= 1
-        side.stats.gapBytes &+= UInt64(length)
-        consumer.streamGap(connection.info, direction, length: UInt64(length), frame: frame, timestamp: timestamp)
+        side.pointee.next += length
+        side.pointee.history.reset(at: side.pointee.next)
+        side.pointee.stats.gaps &+= 1
+        side.pointee.stats.gapBytes &+= UInt64(length)
+        consumer.streamGap(connection.pointee.info, direction, length: UInt64(length), frame: frame, timestamp: timestamp)
     }
 
     /// Delivers the buffered chunks that became contiguous, then ends the direction if its
     /// FIN was reached.
-    private mutating func settle<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+    private mutating func settle<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                     _ direction: Direction, _ consumer: inout C) {
-        if !side.buffer.isEmpty {
-            let limit = side.finOffset ?? .max
+        if !side.pointee.buffer.isEmpty {
+            let limit = side.pointee.finOffset ?? .max
             var flushed = 0, released = 0
-            while flushed < side.buffer.count {
-                let chunk = side.buffer[flushed]
-                if chunk.start > side.next || side.next >= limit { break }
-                let from = side.next, to = min(chunk.end, limit)
+            while flushed < side.pointee.buffer.count {
+                let chunk = side.pointee.buffer[flushed]
+                if chunk.start > side.pointee.next || side.pointee.next >= limit { break }
+                let from = side.pointee.next, to = min(chunk.end, limit)
                 if to > from {
                     if chunk.isGap {
                         emitGap(connection, side, direction, length: to - from, frame: chunk.frame,
@@ -633,77 +648,77 @@ public struct TCPReassembler {
                 flushed += 1
             }
             if flushed > 0 {
-                side.buffer.removeFirst(flushed)
+                side.pointee.buffer.removeFirst(flushed)
                 release(connection, bytes: released, segments: flushed)
             }
         }
-        if !side.ended, let fin = side.finOffset, fin == side.next {
+        if !side.pointee.ended, let fin = side.pointee.finOffset, fin == side.pointee.next {
             endDirection(connection, side, direction, &consumer)
         }
     }
 
     /// Declares everything before `target` (not beyond the FIN) missing, then settles.
-    private mutating func forceAdvance<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+    private mutating func forceAdvance<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                           _ direction: Direction, to target: Int64, frame: UInt64,
                                                           timestamp: Timestamp, _ consumer: inout C) {
-        let to = min(target, side.finOffset ?? .max)
-        if to > side.next {
-            emitGap(connection, side, direction, length: to - side.next, frame: frame, timestamp: timestamp, &consumer)
+        let to = min(target, side.pointee.finOffset ?? .max)
+        if to > side.pointee.next {
+            emitGap(connection, side, direction, length: to - side.pointee.next, frame: frame, timestamp: timestamp, &consumer)
         }
         settle(connection, side, direction, &consumer)
     }
 
     /// Stops waiting for anything: gap before each buffered chunk, and up to a seen FIN.
-    private mutating func flushAll<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+    private mutating func flushAll<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                       _ direction: Direction, frame: UInt64, timestamp: Timestamp,
                                                       _ consumer: inout C) {
-        while !side.ended, let first = side.buffer.first {
-            let before = (side.next, side.buffer.count)
+        while !side.pointee.ended, let first = side.pointee.buffer.first {
+            let before = (side.pointee.next, side.pointee.buffer.count)
             forceAdvance(connection, side, direction, to: first.start, frame: frame, timestamp: timestamp, &consumer)
-            if side.next == before.0 && side.buffer.count == before.1 { break }
+            if side.pointee.next == before.0 && side.pointee.buffer.count == before.1 { break }
         }
-        if !side.ended, let fin = side.finOffset, fin > side.next {
+        if !side.pointee.ended, let fin = side.pointee.finOffset, fin > side.pointee.next {
             forceAdvance(connection, side, direction, to: fin, frame: frame, timestamp: timestamp, &consumer)
         }
         discardBuffer(connection, side)
     }
 
-    private mutating func discardBuffer(_ connection: ConnectionState, _ side: StreamSide) {
-        guard !side.buffer.isEmpty else { return }
+    private mutating func discardBuffer(_ connection: ConnectionPointer, _ side: SidePointer) {
+        guard !side.pointee.buffer.isEmpty else { return }
         var released = 0
-        for chunk in side.buffer { released += chunk.cost }
-        release(connection, bytes: released, segments: side.buffer.count)
-        side.buffer = []
+        for chunk in side.pointee.buffer { released += chunk.cost }
+        release(connection, bytes: released, segments: side.pointee.buffer.count)
+        side.pointee.buffer = []
     }
 
     @inline(__always)
-    private mutating func release(_ connection: ConnectionState, bytes: Int, segments: Int) {
-        connection.bufferedBytes -= bytes
-        connection.bufferedSegments -= segments
+    private mutating func release(_ connection: ConnectionPointer, bytes: Int, segments: Int) {
+        connection.pointee.bufferedBytes -= bytes
+        connection.pointee.bufferedSegments -= segments
         statistics.bufferedBytes -= bytes
     }
 
     // MARK: - Findings
 
-    private mutating func reportConflict<C: StreamConsumer>(_ connection: ConnectionState, _ side: StreamSide,
+    private mutating func reportConflict<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                             _ direction: Direction, at offset: Int64,
                                                             kept: [UInt8], discarded: [UInt8], keptFrame: UInt64,
                                                             frame: UInt64, timestamp: Timestamp,
                                                             _ consumer: inout C) {
-        side.stats.overlapConflicts &+= 1
-        guard side.conflictFindings < limits.overlapFindingsPerDirection else { return }
-        side.conflictFindings += 1
+        side.pointee.stats.overlapConflicts &+= 1
+        guard side.pointee.conflictFindings < limits.overlapFindingsPerDirection else { return }
+        side.pointee.conflictFindings += 1
         consumer.reassemblyFinding(ReassemblyFinding(
-            kind: .overlapConflict(sequenceNumber: side.sequenceNumber(at: offset), keptBytes: kept,
+            kind: .overlapConflict(sequenceNumber: side.pointee.sequenceNumber(at: offset), keptBytes: kept,
                                    discardedBytes: discarded, keptFrame: keptFrame),
-            connection: connection.info, direction: direction, frame: frame, timestamp: timestamp))
+            connection: connection.pointee.info, direction: direction, frame: frame, timestamp: timestamp))
     }
 
-    private mutating func reportLimit<C: StreamConsumer>(_ connection: ConnectionState, _ direction: Direction,
+    private mutating func reportLimit<C: StreamConsumer>(_ connection: ConnectionPointer, _ direction: Direction,
                                                          _ limit: String, _ detail: String, _ frame: UInt64,
                                                          _ timestamp: Timestamp, _ consumer: inout C) {
         consumer.reassemblyFinding(ReassemblyFinding(
             kind: .limitReached(limit: limit, detail: detail),
-            connection: connection.info, direction: direction, frame: frame, timestamp: timestamp))
+            connection: connection.pointee.info, direction: direction, frame: frame, timestamp: timestamp))
     }
 }
