@@ -33,7 +33,7 @@ public struct Connection: Sendable {
     public var slot: Int
 
     public init(id: ConnectionID, client: Endpoint, server: Endpoint, partial: Bool,
-                firstFrame: UInt64, firstTimestamp: Timestamp, slot: Int = 0) {
+                firstFrame: UInt64, firstTimestamp: Timestamp, slot: Int) {
         self.id = id
         self.slot = slot
         self.client = client

@@ -9,10 +9,11 @@ struct AnalysisConsumer<Sink: FindingSink>: StreamConsumer {
     var sink: Sink
     let capture: String
     let options: UpgradeAnalysisOptions
-    var trackers: [ConnectionID: UpgradeTracker] = [:]
-    /// The tracker of the last chunk: consecutive chunks mostly belong to one connection, so
-    /// this skips a hash lookup per chunk on the hot path.
-    private var lastTracker: (id: ConnectionID, tracker: UpgradeTracker)?
+    /// Trackers by the reassembler's connection slot (`Connection.slot`): dense and reused
+    /// only after `connectionClosed`, so an array index replaces a hash lookup per chunk.
+    private var trackers: [UpgradeTracker?] = []
+    /// Connections with a tracker now.
+    var liveTrackers: Int { trackers.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
 
     var http = HTTPStatistics()
     var connections: UInt64 = 0
@@ -35,16 +36,19 @@ struct AnalysisConsumer<Sink: FindingSink>: StreamConsumer {
     /// The connection's tracker, made at its first stream event: a connection that never
     /// carries data (a SYN flood, a port scan) costs no tracker, which is most of the
     /// memory of a connection, so the table limit bounds far less memory for such floods.
+    @inline(__always)
     private mutating func tracker(_ connection: Connection) -> UpgradeTracker {
-        if let last = lastTracker, last.id == connection.id { return last.tracker }
-        let tracker: UpgradeTracker
-        if let found = trackers[connection.id] {
-            tracker = found
-        } else {
-            tracker = UpgradeTracker(connection: ConnectionRef(connection), options: options)
-            trackers[connection.id] = tracker
+        let slot = connection.slot
+        if slot < trackers.count, let tracker = trackers[slot] { return tracker }
+        return makeTracker(connection)
+    }
+
+    private mutating func makeTracker(_ connection: Connection) -> UpgradeTracker {
+        let tracker = UpgradeTracker(connection: ConnectionRef(connection), options: options)
+        if connection.slot >= trackers.count {
+            trackers.append(contentsOf: repeatElement(nil, count: connection.slot + 1 - trackers.count))
         }
-        lastTracker = (connection.id, tracker)
+        trackers[connection.slot] = tracker
         return tracker
     }
 
@@ -63,14 +67,16 @@ struct AnalysisConsumer<Sink: FindingSink>: StreamConsumer {
     }
 
     mutating func streamEnd(_ connection: Connection, _ direction: Direction, frame: UInt64, timestamp: Timestamp) {
-        guard let tracker = trackers[connection.id] else { return }  // nothing was sent: nothing to end
+        // Nothing was sent: nothing to end.
+        guard connection.slot < trackers.count, let tracker = trackers[connection.slot] else { return }
         tracker.end(direction, frame: frame, timestamp: timestamp)
         drain(tracker)
     }
 
     mutating func connectionClosed(_ summary: ConnectionSummary) {
-        if lastTracker?.id == summary.connection.id { lastTracker = nil }
-        guard let tracker = trackers.removeValue(forKey: summary.connection.id) else { return }
+        let slot = summary.connection.slot
+        guard slot < trackers.count, let tracker = trackers[slot] else { return }
+        trackers[slot] = nil
         tracker.close(lastTimestamp: summary.lastTimestamp)
         drain(tracker)
         http.add(tracker.statistics)

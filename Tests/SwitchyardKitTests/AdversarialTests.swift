@@ -222,7 +222,7 @@ final class AdversarialTests: XCTestCase {
         let server = Endpoint(address: IPAddress(ipv4: 0x0A00_0002), port: 80)
         for id in 1...3 as ClosedRange<UInt64> {
             let connection = Connection(id: ConnectionID(id), client: client, server: server, partial: false,
-                                        firstFrame: id, firstTimestamp: .zero)
+                                        firstFrame: id, firstTimestamp: .zero, slot: Int(id))
             consumer.connectionOpened(connection)
             consumer.streamEnd(connection, .clientToServer, frame: id, timestamp: .zero)
             if id == 3 {
@@ -231,16 +231,16 @@ final class AdversarialTests: XCTestCase {
                 }
             }
         }
-        XCTAssertEqual(consumer.trackers.count, 1, "only the connection with data has a tracker")
+        XCTAssertEqual(consumer.liveTrackers, 1, "only the connection with data has a tracker")
         XCTAssertEqual(consumer.connections, 3)
         let statistics = [DirectionStatistics(), DirectionStatistics()]
         for id in 1...3 as ClosedRange<UInt64> {
             let connection = Connection(id: ConnectionID(id), client: client, server: server, partial: false,
-                                        firstFrame: id, firstTimestamp: .zero)
+                                        firstFrame: id, firstTimestamp: .zero, slot: Int(id))
             consumer.connectionClosed(ConnectionSummary(connection: connection, lastFrame: id, lastTimestamp: .zero,
                                                         closeReason: .endOfInput, statistics: statistics))
         }
-        XCTAssertTrue(consumer.trackers.isEmpty)
+        XCTAssertEqual(consumer.liveTrackers, 0)
         XCTAssertEqual(consumer.http.requests, 1)
     }
 
