@@ -49,6 +49,9 @@ public struct PacketDecoder {
     }
 
     /// Decodes one frame without counting it.
+    ///
+    /// The common path (Ethernet → IPv4/IPv6 → TCP) is inlined into this one function: the
+    /// per-layer calls each copied the segment-sized result enum on the way out.
     public static func decodeFrame(linkType: LinkType, bytes: UnsafeRawBufferPointer,
                                    originalLength: Int) -> DecodeOutcome {
         // A record whose original length is below its captured length is bogus; trust the bytes.
@@ -95,12 +98,14 @@ public struct PacketDecoder {
     // MARK: - Link layers
 
     /// Ethernet II with any stack of VLAN tags (IEEE 802.1Q §9.6).
+    @inline(__always)
     private static func decodeEthernet(_ bytes: UnsafeRawBufferPointer, _ frame: Region) -> DecodeOutcome {
         guard frame.captured >= 14 else { return .skipped(.truncated) }
         return decodeEtherType(bytes, bytes.u16(12), frame.dropping(14))
     }
 
     /// Dispatches on an ethertype, unwrapping VLAN tags (4 bytes each: TCI, then the next ethertype).
+    @inline(__always)
     private static func decodeEtherType(_ bytes: UnsafeRawBufferPointer, _ etherType: UInt16,
                                         _ region: Region) -> DecodeOutcome {
         var type = etherType
@@ -173,6 +178,7 @@ public struct PacketDecoder {
 
     /// Walks IPv4/IPv6 headers, unwrapping IP-in-IP (protocol 4) and 6in4/IPv6-in-IP
     /// (protocol 41) up to `maximumIPNesting` levels, down to TCP.
+    @inline(__always)
     private static func decodeIP(_ bytes: UnsafeRawBufferPointer, _ version: IPVersion,
                                  _ region: Region) -> DecodeOutcome {
         var version = version
@@ -202,6 +208,7 @@ public struct PacketDecoder {
         case ip(IPVersion, Region)
     }
 
+    @inline(__always)
     private static func upperLayer(_ bytes: UnsafeRawBufferPointer, _ protocolNumber: UInt8, _ source: IPAddress,
                                    _ destination: IPAddress, _ payload: Region) -> Next {
         switch protocolNumber {
@@ -251,6 +258,7 @@ public struct PacketDecoder {
 
     /// IPv4 (RFC 791 §3.1). The payload ends at the total length, which trims Ethernet padding;
     /// a total length beyond the captured bytes but within the wire length was cut by the snaplen.
+    @inline(__always)
     private static func decodeIPv4(_ bytes: UnsafeRawBufferPointer, _ region: Region) -> Next {
         guard region.captured >= 20 else { return .done(.skipped(.truncated)) }
         let start = region.start
@@ -331,6 +339,7 @@ public struct PacketDecoder {
 
     /// TCP (RFC 9293 §3.1). The segment length comes from IP; what the capture lacks of the
     /// payload is reported as `missingPayloadLength`.
+    @inline(__always)
     private static func decodeTCP(_ bytes: UnsafeRawBufferPointer, _ sourceAddress: IPAddress,
                                   _ destinationAddress: IPAddress, _ region: Region) -> DecodeOutcome {
         guard region.wireLength >= 20 else { return .skipped(.malformed) }

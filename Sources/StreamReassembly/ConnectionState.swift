@@ -46,6 +46,10 @@ struct StreamSide {
     /// Sorted by `start`, disjoint, every chunk after `next`.
     var buffer: [BufferedChunk] = []
     var history = DeliveredHistory()
+    /// Highest offset the peer has acknowledged, at most `next`. Only bytes after it can still
+    /// reach the receiver in a second version (RFC 9293 §3.10.7.4: a segment wholly below
+    /// RCV.NXT is dropped), so the history window follows the bytes in flight.
+    var acknowledged: Int64 = 0
     var conflictFindings = 0
 
     @inline(__always)
@@ -63,6 +67,13 @@ struct StreamSide {
     @inline(__always)
     func offset(of sequence: UInt32) -> Int64 {
         next + Int64(Int32(bitPattern: sequence &- sequenceNumber(at: next)))
+    }
+
+    /// Notes the peer's acknowledgment number (wrap-safe, clamped to what was delivered).
+    @inline(__always)
+    mutating func noteAcknowledgment(_ number: UInt32) {
+        let offset = min(self.offset(of: number), next)
+        if offset > acknowledged { acknowledged = offset }
     }
 
     /// Data or a FIN is missing before something already seen.
