@@ -640,9 +640,17 @@ public struct HTTPMessageParser: Sendable {
     /// rest back to the budget (an idle keep-alive connection holds at most 64 bytes).
     private mutating func trimCompletedHead() {
         guard charged > 0 || headBuffer.count > Self.evidenceLimit else { return }
-        let prefix = headPrefix
-        clearHead()
-        headBuffer.append(contentsOf: prefix)   // evidence only: not charged
+        if charged > 0 {
+            options.budget?.release(charged)
+            charged = 0
+        }
+        // The kept prefix is evidence only: not charged. Cut in place (no new array) unless the
+        // buffer grew large (see `clearHead`).
+        if headBuffer.capacity > 8192 {
+            headBuffer = headPrefix
+        } else if headBuffer.count > Self.evidenceLimit {
+            headBuffer.removeSubrange(Self.evidenceLimit...)
+        }
     }
 
     /// Applies RFC 9112 §6.3 with the delegate's knowledge of the other direction. A message

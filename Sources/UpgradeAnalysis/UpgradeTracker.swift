@@ -14,8 +14,19 @@ public final class UpgradeTracker {
     public let connection: ConnectionRef
     let options: UpgradeAnalysisOptions
 
-    var requestParser: HTTPMessageParser
-    var responseParser: HTTPMessageParser
+    /// The two parsers (request, response) live in memory the tracker owns, not in stored
+    /// properties: every access to a class's stored `var` is checked for exclusivity at run time
+    /// (swift_beginAccess/endAccess), which cost as much as parsing a typical chunk. Only this
+    /// tracker touches them, and never one of them from inside its own `feed`.
+    private let parsers: UnsafeMutablePointer<HTTPMessageParser>
+    var requestParser: HTTPMessageParser {
+        get { parsers[0] }
+        _modify { yield &parsers[0] }
+    }
+    var responseParser: HTTPMessageParser {
+        get { parsers[1] }
+        _modify { yield &parsers[1] }
+    }
     /// Requests without a final response yet, oldest first (bounded by `options.maxPendingRequests`).
     var pending: [PendingRequest] = []
     var nextSequence: UInt64 = 0
@@ -76,8 +87,14 @@ public final class UpgradeTracker {
     public init(connection: ConnectionRef, options: UpgradeAnalysisOptions = UpgradeAnalysisOptions()) {
         self.connection = connection
         self.options = options
-        requestParser = HTTPMessageParser(role: .request, options: options.parser)
-        responseParser = HTTPMessageParser(role: .response, options: options.parser)
+        parsers = UnsafeMutablePointer.allocate(capacity: 2)
+        parsers.initialize(to: HTTPMessageParser(role: .request, options: options.parser))
+        (parsers + 1).initialize(to: HTTPMessageParser(role: .response, options: options.parser))
+    }
+
+    deinit {
+        parsers.deinitialize(count: 2)
+        parsers.deallocate()
     }
 
     /// Takes the findings produced so far.
