@@ -81,6 +81,54 @@ func firstIndex(of target: UInt8, in buffer: UnsafeRawBufferPointer, from start:
     return nil
 }
 
+/// Index of the first control byte (below 0x20: LF, CR, HTAB and the invalid ones) or DEL in
+/// `buffer[start..<end]`, or nil.
+///
+/// Field lines are scanned with this once: it finds the line's LF and, on the way, any byte a
+/// field value must not contain (RFC 9110 §5.5), eight bytes per step. Each of the two SWAR
+/// tests flags its lowest matching byte exactly, so the lowest flag of their union is exact.
+@inline(__always)
+func firstControlIndex(in buffer: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int? {
+    guard start < end, let base = buffer.baseAddress else { return nil }
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highs: UInt64 = 0x8080_8080_8080_8080
+    let below: UInt64 = 0x2020_2020_2020_2020
+    let delete: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+    var index = start
+    while index &+ 8 <= end {
+        let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+        let deleteBytes = word ^ delete
+        let found = ((word &- below) & ~word | (deleteBytes &- ones) & ~deleteBytes) & highs
+        if found != 0 {
+            return index &+ (found.trailingZeroBitCount >> 3)
+        }
+        index &+= 8
+    }
+    while index < end {
+        let byte = base.load(fromByteOffset: index, as: UInt8.self)
+        if byte < ASCII.space || byte == ASCII.delete { return index }
+        index &+= 1
+    }
+    return nil
+}
+
+/// Whether every byte of `buffer[start..<end]` is a `tchar` (RFC 9110 §5.6.2): field names are
+/// checked with two bitmap words (bytes 0–63 and 64–127; `isTokenByte` spelled as bits, see
+/// `testTokenBitmapMatchesTokenBytes`) instead of a switch per byte.
+@inline(__always)
+func allTokenBytes(in buffer: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Bool {
+    let low: UInt64 = 0x03FF_6CFA_0000_0000
+    let high: UInt64 = 0x57FF_FFFF_C7FF_FFFE
+    var index = start
+    while index < end {
+        let byte = buffer[index]
+        let bits = byte < 64 ? low : (byte < 128 ? high : 0)
+        if bits >> UInt64(byte & 63) & 1 == 0 { return false }
+        index &+= 1
+    }
+    return true
+}
+
 /// Whether `bytes` equals the lowercase ASCII `lowercased`, ignoring ASCII case.
 @inline(__always)
 func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercased: StaticString) -> Bool {

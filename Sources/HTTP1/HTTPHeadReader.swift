@@ -12,10 +12,16 @@ enum BodyFraming: Equatable {
 ///
 /// Runs once per head, after the start line was validated byte by byte, so it may assume the
 /// start line's shape; it validates the field lines and names every leniency it applies.
+///
+/// Field lines are validated in place and not turned into strings: the head keeps the buffer
+/// (`HeaderFieldLines`) and strings are built only for what is asked of it. Only a head with
+/// obs-fold gets materialised `HTTPField`s (its joined values are not byte ranges of the wire).
 struct HTTPHeadReader {
     let role: HTTPRole
     /// The whole head, start line through the blank line.
     let raw: UnsafeRawBufferPointer
+    /// The array `raw` points into: the head keeps it (a reference, not a copy).
+    let storage: [UInt8]
     /// Index just past the start line's LF.
     let startLineEnd: Int
     let startLineBareLF: Bool
@@ -25,6 +31,24 @@ struct HTTPHeadReader {
     let fieldLineCount: Int
 
     private static let evidenceLimit = 64
+
+    /// What validating the field lines found.
+    private struct FieldScan {
+        var anomalies: [HTTPAnomaly]
+        var bareLFReported: Bool
+        var contentLengthLine: Range<Int>?
+        var transferEncodingLine: Range<Int>?
+        var known = KnownFields()
+        /// Only when materialising (a head with obs-fold).
+        var fields: [HTTPField] = []
+    }
+
+    private enum ScanOutcome {
+        case done(FieldScan)
+        case failed(HTTPParseError)
+        /// An obs-fold line: scan again, materialising.
+        case foundFold
+    }
 
     func read() -> Result<(HTTPMessageHead, BodyFraming), HTTPParseError> {
         var anomalies: [HTTPAnomaly] = []
@@ -46,7 +70,7 @@ struct HTTPHeadReader {
                                       minor: raw[startContentEnd - 1] &- ASCII.zero)
             head = HTTPMessageHead(kind: .request, method: text(0, firstSpace),
                                    target: text(firstSpace + 1, secondSpace), version: version,
-                                   fields: [], byteCount: raw.count)
+                                   fieldStorage: .materialized([]), byteCount: raw.count)
         case .response:
             // HTTP/d.d SP 3DIGIT [SP reason]
             let version = HTTPVersion(major: raw[5] &- ASCII.zero, minor: raw[7] &- ASCII.zero)
@@ -54,112 +78,165 @@ struct HTTPHeadReader {
             for index in 9..<12 { status = status * 10 + Int(raw[index] &- ASCII.zero) }
             let reason = startContentEnd > 13 ? text(13, startContentEnd) : ""
             head = HTTPMessageHead(kind: .response, version: version, status: status, reason: reason,
-                                   fields: [], byteCount: raw.count)
+                                   fieldStorage: .materialized([]), byteCount: raw.count)
         }
 
-        var fields: [HTTPField] = []
-        fields.reserveCapacity(fieldLineCount)
-        var contentLengthLine: Range<Int>?
-        var transferEncodingLine: Range<Int>?
+        let start = FieldScan(anomalies: anomalies, bareLFReported: bareLFReported)
+        var scan: FieldScan
+        switch scanFields(start, materialize: false) {
+        case .failed(let error):
+            return .failure(error)
+        case .done(let result):
+            scan = result
+            head.fieldStorage = .wire(HeaderFieldLines(bytes: storage, start: startLineEnd, known: result.known))
+        case .foundFold:
+            // Rare: start again from the start line's outcome, building the joined fields.
+            switch scanFields(start, materialize: true) {
+            case .failed(let error):
+                return .failure(error)
+            case .done(let result):
+                scan = result
+                head.fieldStorage = .materialized(result.fields)
+            case .foundFold:
+                preconditionFailure("a materialising scan joins folds")
+            }
+        }
+
+        let framing = bodyFraming(head, contentLengthLine: scan.contentLengthLine,
+                                  transferEncodingLine: scan.transferEncodingLine, anomalies: &scan.anomalies)
+        head.anomalies = scan.anomalies
+        return .success((head, framing))
+    }
+
+    /// Validates the field lines (RFC 9112 §5), naming each leniency. Without `materialize` it
+    /// builds no strings and stops at the first obs-fold line (`.foundFold`); the materialising
+    /// scan then gives the same anomalies and errors, plus the fields with folds joined.
+    private func scanFields(_ initial: FieldScan, materialize: Bool) -> ScanOutcome {
+        var scan = initial
+        if materialize { scan.fields.reserveCapacity(fieldLineCount) }
         var lineStart = startLineEnd
+        var sawField = false
         while lineStart < raw.count {
-            guard let lineFeed = firstIndex(of: ASCII.lf, in: raw, from: lineStart, to: raw.count) else { break }
+            // One word-at-a-time scan finds the LF and, on the way, any control byte other than
+            // HTAB and the CR of a CRLF. The name before the colon is checked to be a token and
+            // the bytes around the value are SP/HTAB, so for a line that passes validation a
+            // control byte can only be in its value.
+            var lineFeed = -1
+            var hasControl = false
+            var from = lineStart
+            while let index = firstControlIndex(in: raw, from: from, to: raw.count) {
+                let byte = raw[index]
+                if byte == ASCII.lf {
+                    lineFeed = index
+                    break
+                }
+                if byte != ASCII.tab && !(byte == ASCII.cr && index + 1 < raw.count && raw[index + 1] == ASCII.lf) {
+                    hasControl = true
+                }
+                from = index + 1
+            }
+            guard lineFeed >= 0 else { break }
             var contentEnd = lineFeed
             if contentEnd > lineStart && raw[contentEnd - 1] == ASCII.cr {
                 contentEnd -= 1
-            } else if !bareLFReported {
-                anomalies.append(HTTPAnomaly(.bareLF, evidence: evidence(lineStart, contentEnd)))
-                bareLFReported = true
+            } else if !scan.bareLFReported {
+                scan.anomalies.append(HTTPAnomaly(.bareLF, evidence: evidence(lineStart, contentEnd)))
+                scan.bareLFReported = true
             }
             defer { lineStart = lineFeed + 1 }
             if contentEnd == lineStart { break }  // the blank line ending the head
 
             if isWhitespace(raw[lineStart]) {
                 // obs-fold (RFC 9112 §5.2): only valid as the continuation of a field.
-                guard !fields.isEmpty else { return .failure(error(.invalidHeader, lineStart, contentEnd)) }
-                anomalies.append(HTTPAnomaly(.obsFold, evidence: evidence(lineStart, contentEnd)))
+                guard sawField else { return .failed(error(.invalidHeader, lineStart, contentEnd)) }
+                guard materialize else { return .foundFold }
+                scan.anomalies.append(HTTPAnomaly(.obsFold, evidence: evidence(lineStart, contentEnd)))
                 let (valueStart, valueEnd) = trimmed(lineStart, contentEnd)
-                if containsInvalidValueByte(valueStart, valueEnd) {
-                    anomalies.append(HTTPAnomaly(.invalidFieldValue, evidence: evidence(lineStart, contentEnd)))
+                if hasControl {
+                    scan.anomalies.append(HTTPAnomaly(.invalidFieldValue, evidence: evidence(lineStart, contentEnd)))
                 }
                 if valueStart < valueEnd {
                     let continuation = text(valueStart, valueEnd)
-                    let last = fields.count - 1
-                    fields[last].value = fields[last].value.isEmpty ? continuation : fields[last].value + " " + continuation
+                    let last = scan.fields.count - 1
+                    scan.fields[last].value = scan.fields[last].value.isEmpty
+                        ? continuation : scan.fields[last].value + " " + continuation
                 }
                 continue
             }
 
             guard let colon = firstIndex(of: ASCII.colon, in: raw, from: lineStart, to: contentEnd) else {
-                return .failure(error(.invalidHeader, lineStart, contentEnd))
+                return .failed(error(.invalidHeader, lineStart, contentEnd))
             }
             var nameEnd = colon
             while nameEnd > lineStart && isWhitespace(raw[nameEnd - 1]) { nameEnd -= 1 }
-            guard nameEnd > lineStart, (lineStart..<nameEnd).allSatisfy({ isTokenByte(raw[$0]) }) else {
-                return .failure(error(.invalidHeader, lineStart, contentEnd))
+            guard nameEnd > lineStart, allTokenBytes(in: raw, from: lineStart, to: nameEnd) else {
+                return .failed(error(.invalidHeader, lineStart, contentEnd))
             }
             if nameEnd != colon {
-                anomalies.append(HTTPAnomaly(.whitespaceBeforeColon, evidence: evidence(lineStart, contentEnd)))
+                scan.anomalies.append(HTTPAnomaly(.whitespaceBeforeColon, evidence: evidence(lineStart, contentEnd)))
             }
             let (valueStart, valueEnd) = trimmed(colon + 1, contentEnd)
-            if containsInvalidValueByte(valueStart, valueEnd) {
-                anomalies.append(HTTPAnomaly(.invalidFieldValue, evidence: evidence(lineStart, contentEnd)))
+            if hasControl {
+                scan.anomalies.append(HTTPAnomaly(.invalidFieldValue, evidence: evidence(lineStart, contentEnd)))
             }
-            let nameBytes = UnsafeRawBufferPointer(rebasing: raw[lineStart..<nameEnd])
-            if contentLengthLine == nil && equalsIgnoringCase(nameBytes, "content-length") {
-                contentLengthLine = lineStart..<contentEnd
-            } else if transferEncodingLine == nil && equalsIgnoringCase(nameBytes, "transfer-encoding") {
-                transferEncodingLine = lineStart..<contentEnd
+            let kind = KnownFields.classify(UnsafeRawBufferPointer(rebasing: raw[lineStart..<nameEnd]))
+            if !kind.isEmpty {
+                if kind == .contentLength && scan.contentLengthLine == nil {
+                    scan.contentLengthLine = lineStart..<contentEnd
+                } else if kind == .transferEncoding && scan.transferEncodingLine == nil {
+                    scan.transferEncodingLine = lineStart..<contentEnd
+                }
+                scan.known.insert(kind)
             }
-            fields.append(HTTPField(name: text(lineStart, nameEnd), value: text(valueStart, valueEnd)))
+            sawField = true
+            if materialize {
+                scan.fields.append(HTTPField(name: text(lineStart, nameEnd), value: text(valueStart, valueEnd)))
+            }
         }
-        head.fields = fields
-
-        let framing = bodyFraming(head, contentLengthLine: contentLengthLine,
-                                  transferEncodingLine: transferEncodingLine, anomalies: &anomalies)
-        head.anomalies = anomalies
-        return .success((head, framing))
+        return .done(scan)
     }
 
     /// RFC 9112 §6.3 items 3–7, naming the ambiguities it resolves.
     private func bodyFraming(_ head: HTTPMessageHead, contentLengthLine: Range<Int>?,
                              transferEncodingLine: Range<Int>?, anomalies: inout [HTTPAnomaly]) -> BodyFraming {
         // Content-Length: every member of every field must be digits and agree (RFC 9110 §8.6).
-        var length: UInt64?
-        var lengthCount = 0
-        var lengthInvalid = false
-        var lengthConflict = false
-        for field in head.fields where nameEquals(field.name, "content-length") {
-            guard let values = Self.contentLengthValues(field.value) else {
-                lengthInvalid = true
-                continue
-            }
-            for value in values {
-                lengthCount += 1
-                if let first = length, first != value { lengthConflict = true } else { length = value }
+        var tally = ContentLengthTally()
+        if contentLengthLine != nil {
+            switch head.fieldStorage {
+            case .wire(let lines):
+                HeaderFieldLines.forEachField(raw, from: lines.start) { name, value in
+                    if equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: raw[name]), "content-length") {
+                        tally.add(UnsafeRawBufferPointer(rebasing: raw[value]))
+                    }
+                    return true
+                }
+            case .materialized(let fields):
+                for field in fields where nameEquals(field.name, "content-length") {
+                    tally.add(field.value.utf8)
+                }
             }
         }
         var lengthValues: String { head.values("Content-Length").joined(separator: ", ") }
-        if lengthConflict {
+        if tally.conflict {
             anomalies.append(HTTPAnomaly(.conflictingContentLength, evidence: capped(lengthValues)))
-        } else if lengthCount > 1 && !lengthInvalid {
+        } else if tally.count > 1 && !tally.invalid {
             anomalies.append(HTTPAnomaly(.duplicateContentLength, evidence: capped(lengthValues)))
         }
 
         if let transferEncodingLine {
-            let codings = head.listMembers("Transfer-Encoding")
             if contentLengthLine != nil {
                 let both = "Transfer-Encoding: \(head.values("Transfer-Encoding").joined(separator: ", ")); "
                     + "Content-Length: \(lengthValues)"
                 anomalies.append(HTTPAnomaly(.contentLengthWithTransferEncoding, evidence: capped(both)))
             }
-            if let last = codings.last, last.lowercased() == "chunked" { return .chunked }
+            if lastCodingIsChunked(head) { return .chunked }
             guard role == .request else { return .untilClose }
+            let codings = head.listMembers("Transfer-Encoding")
             anomalies.append(HTTPAnomaly(.transferEncodingNotChunked, evidence: capped(codings.joined(separator: ", "))))
             return .invalid(error(.invalidHeader, transferEncodingLine.lowerBound, transferEncodingLine.upperBound))
         }
         if let contentLengthLine {
-            guard let length, !lengthInvalid, !lengthConflict else {
+            guard let length = tally.length, !tally.invalid, !tally.conflict else {
                 return .invalid(error(.invalidContentLength, contentLengthLine.lowerBound, contentLengthLine.upperBound))
             }
             return length == 0 ? .none : .length(length)
@@ -167,31 +244,88 @@ struct HTTPHeadReader {
         return role == .request ? .none : .untilClose
     }
 
-    /// The numbers of one Content-Length field value ("5" or "5, 5"), or nil when any member is
-    /// not 1*DIGIT or the field has none. Empty list members are ignored (RFC 9110 §5.6.1).
-    static func contentLengthValues(_ value: String) -> [UInt64]? {
-        var values: [UInt64] = []
+    /// Whether the last member of Transfer-Encoding's list is `chunked` (RFC 9112 §6.3 item 4),
+    /// as `listMembers("Transfer-Encoding").last?.lowercased() == "chunked"`, from the bytes when
+    /// they are ASCII (Unicode lowercasing can only matter for other bytes).
+    private func lastCodingIsChunked(_ head: HTTPMessageHead) -> Bool {
+        if case .wire(let lines) = head.fieldStorage {
+            var last: Range<Int>?
+            var ascii = true
+            HeaderFieldLines.forEachField(raw, from: lines.start) { name, value in
+                guard equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: raw[name]), "transfer-encoding") else {
+                    return true
+                }
+                guard HeaderFieldLines.isASCII(raw, value) else {
+                    ascii = false
+                    return false
+                }
+                HeaderFieldLines.forEachMember(raw, in: value) { last = $0 }
+                return true
+            }
+            if ascii {
+                guard let last else { return false }
+                return equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: raw[last]), "chunked")
+            }
+        }
+        guard let last = head.listMembers("Transfer-Encoding").last else { return false }
+        return last.lowercased() == "chunked"
+    }
+
+    /// Content-Length over all its fields: a field with any member that is not 1*DIGIT is
+    /// invalid and contributes nothing; the numbers of the others must agree.
+    private struct ContentLengthTally {
+        var length: UInt64?
+        var count = 0
+        var invalid = false
+        var conflict = false
+
+        mutating func add<Bytes: Sequence<UInt8>>(_ value: Bytes) {
+            // Validate the whole field first: an invalid member voids the field's other members.
+            guard HTTPHeadReader.forEachContentLength(value, { _ in }) else {
+                invalid = true
+                return
+            }
+            _ = HTTPHeadReader.forEachContentLength(value) { number in
+                count += 1
+                if let first = length, first != number { conflict = true } else { length = number }
+            }
+        }
+    }
+
+    /// Calls `body` with the numbers of one Content-Length field value ("5" or "5, 5") and
+    /// returns true, or returns false when a member is not 1*DIGIT or the field has none
+    /// (`body` may then have been called for the members before). Empty list members are
+    /// ignored (RFC 9110 §5.6.1).
+    @inline(__always)
+    static func forEachContentLength<Bytes: Sequence<UInt8>>(_ value: Bytes, _ body: (UInt64) -> Void) -> Bool {
         var current: UInt64 = 0
         var digits = 0
         var trailingSpace = false
-        for byte in value.utf8 {
+        var any = false
+        for byte in value {
             if isDigit(byte) {
-                guard !trailingSpace, current <= (UInt64.max - 9) / 10 else { return nil }
+                guard !trailingSpace, current <= (UInt64.max - 9) / 10 else { return false }
                 current = current * 10 + UInt64(byte - ASCII.zero)
                 digits += 1
             } else if byte == ASCII.comma {
-                if digits > 0 { values.append(current) }
+                if digits > 0 {
+                    body(current)
+                    any = true
+                }
                 current = 0
                 digits = 0
                 trailingSpace = false
             } else if isWhitespace(byte) {
                 if digits > 0 { trailingSpace = true }
             } else {
-                return nil
+                return false
             }
         }
-        if digits > 0 { values.append(current) }
-        return values.isEmpty ? nil : values
+        if digits > 0 {
+            body(current)
+            any = true
+        }
+        return any
     }
 
     private func trimmed(_ start: Int, _ end: Int) -> (Int, Int) {
@@ -199,15 +333,6 @@ struct HTTPHeadReader {
         while start < end && isWhitespace(raw[start]) { start += 1 }
         while end > start && isWhitespace(raw[end - 1]) { end -= 1 }
         return (start, end)
-    }
-
-    private func containsInvalidValueByte(_ start: Int, _ end: Int) -> Bool {
-        var index = start
-        while index < end {
-            if isInvalidFieldValueByte(raw[index]) { return true }
-            index &+= 1
-        }
-        return false
     }
 
     /// Anomaly evidence, at most `evidenceLimit` bytes of the line.

@@ -24,7 +24,10 @@ public struct HTTPField: Hashable, Sendable {
 
 /// A parsed request or response head (start line and header fields).
 ///
-/// Only heads are materialised; bodies are skipped by length and never copied.
+/// Only heads are materialised; bodies are skipped by length and never copied. Heads made by
+/// the parser keep their field lines as the wire bytes (`HeaderFieldLines`) and build `HTTPField`
+/// strings only when `fields` is read: most messages are only asked about a few framing and
+/// upgrade fields, which the queries below answer from the bytes without allocating.
 public struct HTTPMessageHead: Sendable, Equatable {
     public enum Kind: Sendable { case request, response }
     public var kind: Kind
@@ -37,54 +40,104 @@ public struct HTTPMessageHead: Sendable, Equatable {
     public var status: Int
     /// Reason phrase, possibly empty; empty for requests.
     public var reason: String
-    public var fields: [HTTPField]
     /// Size of the head on the wire, start line through the blank line.
     public var byteCount: Int
     /// Leniencies the parser applied to accept this head (each one named).
     public var anomalies: [HTTPAnomaly]
 
+    enum FieldStorage: Sendable {
+        /// Built by hand, or by the parser for a head with obs-fold (values joined, so no longer
+        /// a byte range of the wire).
+        case materialized([HTTPField])
+        /// Validated field lines as received.
+        case wire(HeaderFieldLines)
+    }
+    var fieldStorage: FieldStorage
+
+    /// The header fields in order, names as sent. Built on each read for a parsed head: prefer
+    /// `values`, `contains`, `listMembers` and `listContains`, which do not build all of them.
+    public var fields: [HTTPField] {
+        get {
+            switch fieldStorage {
+            case .materialized(let fields): return fields
+            case .wire(let lines): return lines.materialize()
+            }
+        }
+        set { fieldStorage = .materialized(newValue) }
+    }
+
     public init(kind: Kind, method: String = "", target: String = "", version: HTTPVersion,
                 status: Int = 0, reason: String = "", fields: [HTTPField], byteCount: Int,
                 anomalies: [HTTPAnomaly] = []) {
+        self.init(kind: kind, method: method, target: target, version: version, status: status, reason: reason,
+                  fieldStorage: .materialized(fields), byteCount: byteCount, anomalies: anomalies)
+    }
+
+    init(kind: Kind, method: String = "", target: String = "", version: HTTPVersion,
+         status: Int = 0, reason: String = "", fieldStorage: FieldStorage, byteCount: Int,
+         anomalies: [HTTPAnomaly] = []) {
         self.kind = kind
         self.method = method
         self.target = target
         self.version = version
         self.status = status
         self.reason = reason
-        self.fields = fields
+        self.fieldStorage = fieldStorage
         self.byteCount = byteCount
         self.anomalies = anomalies
     }
 
+    public static func == (lhs: HTTPMessageHead, rhs: HTTPMessageHead) -> Bool {
+        lhs.kind == rhs.kind && lhs.method == rhs.method && lhs.target == rhs.target && lhs.version == rhs.version
+            && lhs.status == rhs.status && lhs.reason == rhs.reason && lhs.byteCount == rhs.byteCount
+            && lhs.anomalies == rhs.anomalies && lhs.fields == rhs.fields
+    }
+
     /// Every value of the named field, in order (names compare case-insensitively, RFC 9110 §5.1).
     public func values(_ name: String) -> [String] {
-        let length = name.utf8.count
-        return fields.compactMap { field in
-            // Lengths first: most names differ in length, and the count of a native string is O(1).
-            guard field.name.utf8.count == length else { return nil }
-            return field.name.utf8.elementsEqual(name.utf8, by: { asciiLower($0) == asciiLower($1) }) ? field.value : nil
+        switch fieldStorage {
+        case .materialized(let fields):
+            let length = name.utf8.count
+            return fields.compactMap { field in
+                // Lengths first: most names differ in length, and the count of a native string is O(1).
+                guard field.name.utf8.count == length else { return nil }
+                return field.name.utf8.elementsEqual(name.utf8, by: { asciiLower($0) == asciiLower($1) }) ? field.value : nil
+            }
+        case .wire(let lines):
+            return lines.values(name)
         }
     }
 
     /// Whether a field of that name exists (case-insensitive), without collecting values.
     public func contains(_ name: String) -> Bool {
-        let length = name.utf8.count
-        return fields.contains { field in
-            field.name.utf8.count == length
-                && field.name.utf8.elementsEqual(name.utf8, by: { asciiLower($0) == asciiLower($1) })
+        switch fieldStorage {
+        case .materialized(let fields):
+            let length = name.utf8.count
+            return fields.contains { field in
+                field.name.utf8.count == length
+                    && field.name.utf8.elementsEqual(name.utf8, by: { asciiLower($0) == asciiLower($1) })
+            }
+        case .wire(let lines):
+            return lines.contains(name)
         }
     }
-
 
     /// The field's comma-separated list members over all its lines (RFC 9110 §5.6.1),
     /// commas inside quoted strings respected, empty members dropped, whitespace trimmed.
     public func listMembers(_ name: String) -> [String] {
-        values(name).flatMap(HTTPMessageHead.splitList)
+        switch fieldStorage {
+        case .materialized:
+            return values(name).flatMap(HTTPMessageHead.splitList)
+        case .wire(let lines):
+            return lines.listMembers(name)
+        }
     }
 
     /// Whether the field's list contains `token`, case-insensitively (e.g. Connection: upgrade).
     public func listContains(_ name: String, token: String) -> Bool {
+        if case .wire(let lines) = fieldStorage, let answer = lines.listContains(name, asciiToken: token) {
+            return answer
+        }
         let wanted = token.lowercased()
         return listMembers(name).contains { $0.lowercased() == wanted }
     }

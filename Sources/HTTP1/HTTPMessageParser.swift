@@ -562,59 +562,95 @@ public struct HTTPMessageParser: Sendable {
     // MARK: - Field lines and the head
 
     /// Buffers whole lines (found with a word-at-a-time scan) until the blank line.
+    ///
+    /// The lines of this chunk are found first and appended with one copy. The room is taken
+    /// once: every append below is charged at once, so per line it would only shrink by the
+    /// bytes appended (no callback runs in between to spend the shared budget).
     private mutating func parseHeaderLines<D: HTTPParserDelegate>(_ bytes: UnsafeRawBufferPointer, from start: Int,
                                                                  delegate: inout D) -> Int {
         let count = bytes.count
+        // `bytes[i]` will be `headBuffer[base + i]`; nothing past `limit` fits.
+        let base = headBuffer.count - start
+        let limit = start + min(count - start, headRoom)
         var index = start
         while index < count {
             let lineFeed = firstIndex(of: ASCII.lf, in: bytes, from: index, to: count)
             let end = lineFeed.map { $0 + 1 } ?? count
-            let room = headRoom
-            if end - index > room {
-                headBuffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + room)]))
-                chargeHead()
-                return headTooLarge(at: index + room, delegate: &delegate)
+            if end > limit {
+                appendHead(bytes, start, limit)
+                return headTooLarge(at: limit, delegate: &delegate)
             }
-            headBuffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<end]))
-            chargeHead()
             index = end
             guard lineFeed != nil else { break }
-            let lineLength = headBuffer.count - headerLineStart
-            if lineLength == 1 || (lineLength == 2 && headBuffer[headerLineStart] == ASCII.cr) {
+            let lineLength = base + index - headerLineStart
+            if lineLength == 1
+                || (lineLength == 2 && (headerLineStart < headBuffer.count ? headBuffer[headerLineStart]
+                                                                            : bytes[headerLineStart - base]) == ASCII.cr) {
+                appendHead(bytes, start, index)
                 return headComplete(at: index, delegate: &delegate)
             }
-            headerLineStart = headBuffer.count
+            headerLineStart = base + index
             fieldLineCount += 1
         }
+        appendHead(bytes, start, index)
         return index
+    }
+
+    @inline(__always)
+    private mutating func appendHead(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) {
+        headBuffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+        chargeHead()
     }
 
     private mutating func headComplete<D: HTTPParserDelegate>(at index: Int, delegate: inout D) -> Int {
         let headEnd = offset(index)
-        let reader = { (raw: UnsafeRawBufferPointer) in
-            HTTPHeadReader(role: self.role, raw: raw, startLineEnd: self.startLineEnd,
-                           startLineBareLF: self.startLineBareLF, headOffset: self.messageStart,
-                           fieldLineCount: self.fieldLineCount).read()
+        guard let (status, framing, action) = deliverHead(at: headEnd, delegate: &delegate) else {
+            enterResync(atLineStart: true)
+            return index
         }
-        switch headBuffer.withUnsafeBytes(reader) {
+        // The head is gone unless the delegate kept it: the buffer is usually ours alone again.
+        startBody(status: status, framing: framing, action: action, at: headEnd, delegate: &delegate)
+        trimCompletedHead()
+        return index
+    }
+
+    /// Reads the buffered head and hands it to the delegate; nil after reporting a parse error.
+    /// The head keeps the buffer (its field lines are read from it on demand): a reference, not
+    /// a copy. Kept apart so that no local holds that reference once the delegate returned.
+    @inline(never)
+    private func deliverHead<D: HTTPParserDelegate>(at headEnd: UInt64, delegate: inout D)
+        -> (status: Int, framing: BodyFraming, action: HTTPHeadAction)? {
+        let storage = headBuffer
+        let result = storage.withUnsafeBytes { raw in
+            HTTPHeadReader(role: role, raw: raw, storage: storage, startLineEnd: startLineEnd,
+                           startLineBareLF: startLineBareLF, headOffset: messageStart,
+                           fieldLineCount: fieldLineCount).read()
+        }
+        switch result {
         case .failure(let error):
             delegate.parseError(error)
-            enterResync(atLineStart: true)
+            return nil
         case .success(let (head, framing)):
             let action = delegate.headComplete(head, streamOffset: headEnd)
-            startBody(status: head.status, framing: framing, action: action, at: headEnd, delegate: &delegate)
-            trimCompletedHead()
+            return (head.status, framing, action)
         }
-        return index
     }
 
     /// A delivered head is no longer needed beyond its evidence prefix: keep that, give the
     /// rest back to the budget (an idle keep-alive connection holds at most 64 bytes).
     private mutating func trimCompletedHead() {
         guard charged > 0 || headBuffer.count > Self.evidenceLimit else { return }
-        let prefix = headPrefix
-        clearHead()
-        headBuffer.append(contentsOf: prefix)   // evidence only: not charged
+        if charged > 0 {
+            options.budget?.release(charged)
+            charged = 0
+        }
+        // The kept prefix is evidence only: not charged. Cut in place (no new array) unless the
+        // buffer grew large (see `clearHead`).
+        if headBuffer.capacity > 8192 {
+            headBuffer = headPrefix
+        } else if headBuffer.count > Self.evidenceLimit {
+            headBuffer.removeSubrange(Self.evidenceLimit...)
+        }
     }
 
     /// Applies RFC 9112 §6.3 with the delegate's knowledge of the other direction. A message

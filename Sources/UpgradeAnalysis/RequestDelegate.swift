@@ -9,7 +9,9 @@ import StreamReassembly
 /// are not fed at all (see `ResponseDelegate`). `.proceed`, not a pause: a pause would make
 /// `clientData` put the direction back into holding.
 struct RequestDelegate: HTTPParserDelegate {
-    unowned let tracker: UpgradeTracker
+    /// Unretained: a delegate lives only for one call on the tracker's own parser, while the
+    /// tracker is alive (a checked `unowned` costs a retain per chunk).
+    unowned(unsafe) let tracker: UpgradeTracker
 
     init(tracker: UpgradeTracker) {
         self.tracker = tracker

@@ -9,7 +9,9 @@ import StreamReassembly
 /// head stops the parser, as later chunks are not fed at all — so the outcome does not depend
 /// on where TCP cut the bytes.
 struct ResponseDelegate: HTTPParserDelegate {
-    unowned let tracker: UpgradeTracker
+    /// Unretained: a delegate lives only for one call on the tracker's own parser, while the
+    /// tracker is alive (a checked `unowned` costs a retain per chunk).
+    unowned(unsafe) let tracker: UpgradeTracker
 
     init(tracker: UpgradeTracker) {
         self.tracker = tracker

@@ -14,8 +14,25 @@ public final class UpgradeTracker {
     public let connection: ConnectionRef
     let options: UpgradeAnalysisOptions
 
-    var requestParser: HTTPMessageParser
-    var responseParser: HTTPMessageParser
+    /// State touched for every chunk lives in memory the tracker owns, not in stored properties:
+    /// every access to a class's stored `var` is checked for exclusivity at run time
+    /// (swift_beginAccess/endAccess), which cost as much as parsing a typical chunk. Only this
+    /// tracker touches it, and never a parser from inside that parser's own `feed`.
+    private struct HotState {
+        var requestParser: HTTPMessageParser
+        var responseParser: HTTPMessageParser
+        var hasFindings = false
+    }
+    private let hot: UnsafeMutablePointer<HotState>
+    var requestParser: HTTPMessageParser {
+        get { hot.pointee.requestParser }
+        _modify { yield &hot.pointee.requestParser }
+    }
+    var responseParser: HTTPMessageParser {
+        get { hot.pointee.responseParser }
+        _modify { yield &hot.pointee.responseParser }
+    }
+
     /// Requests without a final response yet, oldest first (bounded by `options.maxPendingRequests`).
     var pending: [PendingRequest] = []
     var nextSequence: UInt64 = 0
@@ -71,13 +88,22 @@ public final class UpgradeTracker {
 
     public internal(set) var statistics = HTTPStatistics()
     /// Findings produced so far and not yet taken by `drainFindings`.
-    var outbox: [Finding] = []
+    var outbox: [Finding] = [] {
+        // A simple didSet (no oldValue): appending still happens in place.
+        didSet { hot.pointee.hasFindings = !outbox.isEmpty }
+    }
 
     public init(connection: ConnectionRef, options: UpgradeAnalysisOptions = UpgradeAnalysisOptions()) {
         self.connection = connection
         self.options = options
-        requestParser = HTTPMessageParser(role: .request, options: options.parser)
-        responseParser = HTTPMessageParser(role: .response, options: options.parser)
+        hot = UnsafeMutablePointer.allocate(capacity: 1)
+        hot.initialize(to: HotState(requestParser: HTTPMessageParser(role: .request, options: options.parser),
+                                    responseParser: HTTPMessageParser(role: .response, options: options.parser)))
+    }
+
+    deinit {
+        hot.deinitialize(count: 1)
+        hot.deallocate()
     }
 
     /// Takes the findings produced so far.
@@ -87,7 +113,9 @@ public final class UpgradeTracker {
         return taken
     }
 
-    public var hasFindings: Bool { !outbox.isEmpty }
+    /// Asked after every chunk: a flag kept by `outbox` in `hot`, because reading the array
+    /// itself costs a run-time exclusivity check.
+    public var hasFindings: Bool { hot.pointee.hasFindings }
 
     // MARK: Stream events
 
