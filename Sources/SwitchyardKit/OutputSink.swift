@@ -66,6 +66,42 @@ public final class OutputSink: FindingSink {
         }
     }
 
+    /// Counts `finding` into `tally` and, if the filter admits it, encodes it for `write(_:)`
+    /// later (`--jobs` workers: each holds compact encoded records, not findings, until the merge).
+    func prepare(_ finding: Finding, capture: String, tally: inout RunTally) -> PreparedRecord? {
+        tally.count(finding)
+        guard filter.admits(finding) else {
+            tally.suppressed += 1
+            return nil
+        }
+        var writer = JSONWriter()
+        writer.finding(finding, capture: capture)
+        var severity: Severity?
+        if case .violation(let violation) = finding { severity = violation.rule.severity }
+        return PreparedRecord(nanoseconds: finding.timestamp.totalNanoseconds, json: writer.bytes,
+                              text: format == .text ? Array(TextFormatter.line(finding, capture: capture).utf8) : nil,
+                              severity: severity)
+    }
+
+    /// Writes a record made by `prepare` (already counted).
+    func write(_ record: PreparedRecord) {
+        if let severity = record.severity, tally.worstSeverityEmitted.map({ severity > $0 }) ?? true {
+            tally.worstSeverityEmitted = severity
+        }
+        if format == .json || jsonCopy != nil {
+            json.reset()
+            json.raw(record.json)
+            json.newline()
+            jsonCopy?.append(contentsOf: json.bytes)
+        }
+        switch format {
+        case .json:
+            stream.write(record: json.bytes)
+        case .text:
+            stream.write(record: record.text ?? [])
+        }
+    }
+
     public func writeSummary() {
         json.reset()
         tally.writeSummary(into: &json)
@@ -79,4 +115,14 @@ public final class OutputSink: FindingSink {
         }
         stream.flush()
     }
+}
+
+/// A finding counted, filtered and encoded, waiting to be written in order.
+struct PreparedRecord {
+    var nanoseconds: Int64
+    /// The JSON record without its newline: written as is, and the tie-breaker of the order.
+    var json: [UInt8]
+    /// The text line, when the output is text.
+    var text: [UInt8]?
+    var severity: Severity?
 }

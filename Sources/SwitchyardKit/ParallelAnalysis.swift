@@ -17,8 +17,8 @@ import UpgradeAnalysis
 /// single-threaded run and idle timeouts fall exactly as they would there. Standard input can
 /// be read only once, so it is analysed by one thread.
 ///
-/// Findings are collected per worker and written at the end in a documented order: by
-/// timestamp, then by their JSON text (docs/OUTPUT.md). The summary equals the one-thread run's.
+/// Findings are counted, filtered and encoded per worker and written at the end in a
+/// documented order: by timestamp, then by their JSON text (docs/OUTPUT.md). The summary equals the one-thread run's.
 public enum ParallelAnalysis {
     public static func analyzeFile(
         path: String, name: String, options: PipelineOptions, sink: OutputSink, jobs: Int,
@@ -33,7 +33,8 @@ public enum ParallelAnalysis {
         workerOptions.reassembly.globalHistoryBytes = max(0, options.reassembly.globalHistoryBytes / jobs)
         let stop = StopFlag()
         let workers = (0..<jobs).map {
-            FileWorker(index: $0, of: jobs, capture: name, options: workerOptions.forOneThread(share: jobs), stop: stop)
+            FileWorker(index: $0, of: jobs, capture: name, options: workerOptions.forOneThread(share: jobs),
+                       output: sink, stop: stop)
         }
         let finished = DispatchSemaphore(value: 0)
         for worker in workers.dropFirst() {
@@ -54,19 +55,21 @@ public enum ParallelAnalysis {
 
         var account = workers[0].account
         account.format = firstReader.formatName
-        var collected: [(key: SortKey, finding: Finding)] = []
+        var collected: [PreparedRecord] = []
         for worker in workers {
             if worker.failed && account.error == nil { account.error = "a worker could not reopen the file" }
             account.connections += worker.consumer.connections
             account.gaps += worker.consumer.gaps
             account.gapBytes += worker.consumer.gapBytes
             sink.tally.http.add(worker.consumer.inner.http)
-            for finding in worker.sink.findings {
-                collected.append((SortKey(finding, capture: name), finding))
-            }
+            sink.tally.addCounts(worker.sink.tally)
+            collected.append(contentsOf: worker.sink.records)
+            worker.sink.records = []
         }
-        collected.sort { $0.key < $1.key }
-        for entry in collected { sink.emit(entry.finding, capture: name) }
+        collected.sort {
+            $0.nanoseconds != $1.nanoseconds ? $0.nanoseconds < $1.nanoseconds : $0.json.lexicographicallyPrecedes($1.json)
+        }
+        for record in collected { sink.write(record) }
         sink.tally.captures.append(account)
     }
 
@@ -80,23 +83,6 @@ public enum ParallelAnalysis {
             h ^= h >> 31
         }
         return Int(h % UInt64(jobs))
-    }
-}
-
-/// The order of records written with `--jobs` > 1: timestamp, then the record's JSON text.
-struct SortKey: Comparable {
-    var nanoseconds: Int64
-    var json: [UInt8]
-
-    init(_ finding: Finding, capture: String) {
-        nanoseconds = finding.timestamp.totalNanoseconds
-        var writer = JSONWriter()
-        writer.finding(finding, capture: capture)
-        json = writer.bytes
-    }
-
-    static func < (a: SortKey, b: SortKey) -> Bool {
-        a.nanoseconds != b.nanoseconds ? a.nanoseconds < b.nanoseconds : a.json.lexicographicallyPrecedes(b.json)
     }
 }
 
@@ -118,12 +104,19 @@ final class StopFlag: @unchecked Sendable {
     }
 }
 
-/// Keeps a worker's findings until the run is over.
+/// Keeps a worker's records until the run is over: counted and filtered as the output sink
+/// would, and held encoded (about half the memory of the findings themselves).
 final class CollectingSink: FindingSink, @unchecked Sendable {
-    var findings: [Finding] = []
+    private let output: OutputSink
+    var tally = RunTally()
+    var records: [PreparedRecord] = []
+
+    init(output: OutputSink) {
+        self.output = output
+    }
 
     func emit(_ finding: Finding, capture: String) {
-        findings.append(finding)
+        if let record = output.prepare(finding, capture: capture, tally: &tally) { records.append(record) }
     }
 }
 
@@ -132,15 +125,16 @@ final class CollectingSink: FindingSink, @unchecked Sendable {
 final class FileWorker: @unchecked Sendable {
     let index: Int
     let jobs: Int
-    let sink = CollectingSink()
+    let sink: CollectingSink
     var consumer: AccountingConsumer<AnalysisConsumer<CollectingSink>>
     var account: CaptureAccount
     var failed = false
     private let limits: ReassemblyLimits
     private let stop: StopFlag
 
-    init(index: Int, of jobs: Int, capture: String, options: PipelineOptions, stop: StopFlag) {
+    init(index: Int, of jobs: Int, capture: String, options: PipelineOptions, output: OutputSink, stop: StopFlag) {
         self.index = index
+        sink = CollectingSink(output: output)
         self.jobs = jobs
         self.stop = stop
         account = CaptureAccount(name: capture, format: "")

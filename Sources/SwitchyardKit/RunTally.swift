@@ -63,6 +63,16 @@ public struct RunTally: Sendable {
         }
     }
 
+    /// Adds another tally's finding counts (a `--jobs` worker's) to this one.
+    mutating func addCounts(_ other: RunTally) {
+        switchesByProtocol.merge(other.switchesByProtocol, uniquingKeysWith: +)
+        upgradesDeclined += other.upgradesDeclined
+        priorKnowledgeByProtocol.merge(other.priorKnowledgeByProtocol, uniquingKeysWith: +)
+        violationsByRule.merge(other.violationsByRule, uniquingKeysWith: +)
+        violationsBySeverity.merge(other.violationsBySeverity, uniquingKeysWith: +)
+        suppressed += other.suppressed
+    }
+
     public var totalPackets: UInt64 { captures.reduce(0) { $0 + $1.packets } }
 
     public func writeSummary(into json: inout JSONWriter) {
