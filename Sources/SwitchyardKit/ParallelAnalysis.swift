@@ -9,9 +9,11 @@ import UpgradeAnalysis
 /// connections whose endpoints hash to them (both directions of a connection meet in the same
 /// worker).
 ///
-/// Why this shape: reassembly and protocol analysis cost far more than reading and decoding,
-/// and connections are independent. A first design had one reader copy packets into batches
-/// for the workers; on two cores the copy and the second decode ate the second core. Reading
+/// Why this shape: connections are independent, and a single reader would itself cost what a
+/// worker costs here (read, decode, plus hashing and copying packets out of its buffer), so it
+/// would bound the speed-up the same way (docs/BENCHMARK.md: reading is about half of a
+/// one-thread run). A first design had one reader copy packets into batches for the workers;
+/// on two cores the copy and the second decode ate the second core. Reading
 /// the file once per worker costs no copy and no hand-over, every worker numbers frames as the
 /// file does, and every worker sees every timestamp, so each keeps the same capture clock as a
 /// single-threaded run and idle timeouts fall exactly as they would there. Standard input can
