@@ -140,7 +140,7 @@ public struct TCPReassembler {
 
     private mutating func create<C: StreamConsumer>(_ key: FlowKey, source: Endpoint, frame: UInt64,
                                                     timestamp: Timestamp, _ consumer: inout C) -> Int32 {
-        let capacity = max(limits.maxConnections, 1)
+        let capacity = min(max(limits.maxConnections, 1), Int(Int32.max - 1))  // slots are Int32
         while table.count >= capacity && oldest != ConnectionTable.none {
             evict(table.pointer(oldest), .limit, &consumer)
         }
