@@ -51,6 +51,30 @@ public struct UTF8Validator: Sendable, Equatable {
         var index = 0
         let total = bytes.count
         while index < total {
+            if needed == 0 && total - index >= 32 {
+                // Text is mostly ASCII: 32 bytes per step while it lasts (advancing by a multiple
+                // of 4 keeps the mask phase, so one pattern serves all four words).
+                let pattern: UInt64
+                switch index & 3 {
+                case 0: pattern = patterns.0
+                case 1: pattern = patterns.1
+                case 2: pattern = patterns.2
+                default: pattern = patterns.3
+                }
+                var ascii = true
+                while total - index >= 32 {
+                    let a = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                    let b = bytes.loadUnaligned(fromByteOffset: index + 8, as: UInt64.self)
+                    let c = bytes.loadUnaligned(fromByteOffset: index + 16, as: UInt64.self)
+                    let d = bytes.loadUnaligned(fromByteOffset: index + 24, as: UInt64.self)
+                    if ((a ^ pattern) | (b ^ pattern) | (c ^ pattern) | (d ^ pattern)) & 0x8080_8080_8080_8080 != 0 {
+                        ascii = false
+                        break
+                    }
+                    index += 32
+                }
+                if ascii { continue }
+            }
             if needed == 0 && total - index >= 8 {
                 let pattern: UInt64
                 switch index & 3 {
