@@ -11,6 +11,9 @@ public struct PipelineOptions: Sendable {
     public var analysis = UpgradeAnalysisOptions()
     /// HTTP header bytes all connections may buffer at once (unfinished heads).
     public var maxBufferedHeadBytes = 64 << 20
+    /// With `--jobs`, encoded records all workers may hold in memory before they spill sorted
+    /// runs to a temporary file (records are written sorted when the capture ends).
+    public var heldRecordBytes = 1 << 20
     public init() {}
 
     /// The options one analysis thread uses: its own head budget (`share` of the total).

@@ -34,6 +34,7 @@ public enum ParallelAnalysis {
         workerOptions.reassembly.globalBufferBytes = max(0, options.reassembly.globalBufferBytes / jobs)
         workerOptions.reassembly.globalHistoryBytes = max(0, options.reassembly.globalHistoryBytes / jobs)
         let stop = StopFlag()
+        workerOptions.heldRecordBytes = max(0, options.heldRecordBytes / jobs)
         let workers = (0..<jobs).map {
             FileWorker(index: $0, of: jobs, capture: name, options: workerOptions.forOneThread(share: jobs),
                        output: sink, stop: stop)
@@ -57,7 +58,7 @@ public enum ParallelAnalysis {
 
         var account = workers[0].account
         account.format = firstReader.formatName
-        var collected: [PreparedRecord] = []
+        var runs: [RecordRun] = []
         for worker in workers {
             if worker.failed && account.error == nil { account.error = "a worker could not reopen the file" }
             account.connections += worker.consumer.connections
@@ -65,14 +66,19 @@ public enum ParallelAnalysis {
             account.gapBytes += worker.consumer.gapBytes
             sink.tally.http.add(worker.consumer.inner.http)
             sink.tally.addCounts(worker.sink.tally)
-            collected.append(contentsOf: worker.sink.records)
-            worker.sink.records = []
+            if let reason = worker.sink.held.spillError { spillWarning(reason) }
+            runs += worker.sink.held.takeRuns()
         }
-        collected.sort {
-            $0.nanoseconds != $1.nanoseconds ? $0.nanoseconds < $1.nanoseconds : $0.json.lexicographicallyPrecedes($1.json)
-        }
-        for record in collected { sink.write(record) }
+        mergeRuns(runs) { sink.write($0) }
         sink.tally.captures.append(account)
+    }
+
+    /// Once per run, on stderr: the records are kept in memory instead (nothing is lost).
+    private static let warned = StopFlag()
+    private static func spillWarning(_ reason: String) {
+        guard !warned.isSet else { return }
+        warned.set()
+        FileHandle.standardError.write(Data("switchyard: --jobs: \(reason); holding the records in memory\n".utf8))
     }
 
     /// The same worker for both directions: the endpoints are ordered before mixing.
@@ -107,18 +113,20 @@ final class StopFlag: @unchecked Sendable {
 }
 
 /// Keeps a worker's records until the run is over: counted and filtered as the output sink
-/// would, and held encoded (about half the memory of the findings themselves).
+/// would, and held encoded (about half the memory of the findings themselves), in bounded
+/// memory (`HeldRecords`).
 final class CollectingSink: FindingSink, @unchecked Sendable {
     private let output: OutputSink
     var tally = RunTally()
-    var records: [PreparedRecord] = []
+    let held: HeldRecords
 
-    init(output: OutputSink) {
+    init(output: OutputSink, memoryLimit: Int) {
         self.output = output
+        held = HeldRecords(memoryLimit: memoryLimit)
     }
 
     func emit(_ finding: Finding, capture: String) {
-        if let record = output.prepare(finding, capture: capture, tally: &tally) { records.append(record) }
+        if let record = output.prepare(finding, capture: capture, tally: &tally) { held.append(record) }
     }
 }
 
@@ -136,7 +144,7 @@ final class FileWorker: @unchecked Sendable {
 
     init(index: Int, of jobs: Int, capture: String, options: PipelineOptions, output: OutputSink, stop: StopFlag) {
         self.index = index
-        sink = CollectingSink(output: output)
+        sink = CollectingSink(output: output, memoryLimit: options.heldRecordBytes)
         self.jobs = jobs
         self.stop = stop
         account = CaptureAccount(name: capture, format: "")

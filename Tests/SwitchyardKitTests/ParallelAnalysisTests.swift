@@ -6,13 +6,14 @@ import PacketCapture
 /// `--jobs N` must give the same records as one thread (written sorted by time, then JSON
 /// text) and the same summary, on every capture of the corpus and the public set.
 final class ParallelAnalysisTests: XCTestCase {
-    private func run(_ file: URL, jobs: Int) throws -> (records: [String], summary: String) {
+    private func run(_ file: URL, jobs: Int, options: PipelineOptions = PipelineOptions()) throws
+        -> (records: [String], summary: String) {
         let sink = OutputSink(stream: .inMemory(), format: .json)
         if jobs == 1 {
             var reader = try CaptureFileReader(path: file.path)
-            analyzeSource(&reader, name: file.lastPathComponent, format: reader.formatName, options: PipelineOptions(), sink: sink)
+            analyzeSource(&reader, name: file.lastPathComponent, format: reader.formatName, options: options, sink: sink)
         } else {
-            try ParallelAnalysis.analyzeFile(path: file.path, name: file.lastPathComponent, options: PipelineOptions(),
+            try ParallelAnalysis.analyzeFile(path: file.path, name: file.lastPathComponent, options: options,
                                              sink: sink, jobs: jobs)
         }
         sink.writeSummary()
@@ -31,6 +32,21 @@ final class ParallelAnalysisTests: XCTestCase {
                 XCTAssertEqual(parallel.records.sorted(), single.records.sorted(), "\(file.lastPathComponent), \(jobs) jobs")
                 XCTAssertEqual(parallel.summary, single.summary, "\(file.lastPathComponent), \(jobs) jobs")
             }
+        }
+    }
+
+    /// With no memory for held records every record goes through a spill file: the bytes
+    /// written must not change.
+    func testSpillingRecordsChangesNothing() throws {
+        var spilling = PipelineOptions()
+        spilling.heldRecordBytes = 0
+        let files = TestPaths.captureFiles(in: TestPaths.captures)
+        XCTAssertFalse(files.isEmpty)
+        for file in files {
+            let held = try run(file, jobs: 2)
+            let spilled = try run(file, jobs: 2, options: spilling)
+            XCTAssertEqual(spilled.records, held.records, file.lastPathComponent)
+            XCTAssertEqual(spilled.summary, held.summary, file.lastPathComponent)
         }
     }
 
