@@ -14,17 +14,13 @@ final class HeldRecords {
     let memoryLimit: Int
     private var records: [PreparedRecord] = []
     private var heldBytes = 0
-    private var file: Int32 = -1
+    private var file: SpillFile?
     private var fileSize: Int64 = 0
     private var spilled: [(offset: Int64, length: Int64)] = []
     private(set) var spillError: String?
 
     init(memoryLimit: Int) {
         self.memoryLimit = max(memoryLimit, 0)
-    }
-
-    deinit {
-        if file >= 0 { close(file) }
     }
 
     var count: Int { records.count }
@@ -39,7 +35,7 @@ final class HeldRecords {
     /// The sorted runs: each spilled one, then what is still in memory. Call once, at the end.
     func takeRuns() -> [RecordRun] {
         records.sort(by: PreparedRecord.precedes)
-        var runs = spilled.map { RecordRun(file: file, offset: $0.offset, length: $0.length) }
+        var runs = file.map { file in spilled.map { RecordRun(file: file, offset: $0.offset, length: $0.length) } } ?? []
         runs.append(RecordRun(memory: records))
         records = []
         heldBytes = 0
@@ -51,7 +47,7 @@ final class HeldRecords {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(heldBytes)
         for record in records { record.encode(into: &buffer) }
-        if file < 0 {
+        if file == nil {
             let directory = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
             var template = Array((directory + "/switchyard-records-XXXXXX").utf8CString)
             let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
@@ -60,12 +56,14 @@ final class HeldRecords {
                 return
             }
             template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
-            file = descriptor
+            file = SpillFile(descriptor: descriptor)
         }
+        guard let descriptor = file?.descriptor else { return }
         var written = 0
         while written < buffer.count {
+            let (done, at) = (written, fileSize)
             let result = buffer.withUnsafeBytes { raw in
-                pwrite(file, raw.baseAddress! + written, raw.count - written, off_t(fileSize + Int64(written)))
+                pwrite(descriptor, raw.baseAddress! + done, raw.count - done, off_t(at + Int64(done)))
             }
             if result < 0 && errno == EINTR { continue }
             guard result > 0 else {
@@ -125,27 +123,43 @@ extension PreparedRecord {
     }
 }
 
+/// The spill file's descriptor, closed when the last run reading it is gone (the runs, not
+/// the `HeldRecords` that wrote them, decide how long it must stay open).
+final class SpillFile {
+    let descriptor: Int32
+
+    init(descriptor: Int32) {
+        self.descriptor = descriptor
+    }
+
+    deinit {
+        close(descriptor)
+    }
+}
+
 /// One sorted run of records, read in order: from memory, or from a region of a spill file
 /// through a small buffer.
 struct RecordRun {
     private var memory: [PreparedRecord]
     private var memoryIndex = 0
-    private let file: Int32
+    private let file: SpillFile?
     private var offset: Int64
     private let end: Int64
     private var buffer: [UInt8] = []
     private var bufferStart = 0
+    /// The spill file could not be read back to the run's end (records were lost).
+    private(set) var failed = false
 
     static let readSize = 16 << 10
 
     init(memory: [PreparedRecord]) {
         self.memory = memory
-        file = -1
+        file = nil
         offset = 0
         end = 0
     }
 
-    init(file: Int32, offset: Int64, length: Int64) {
+    init(file: SpillFile, offset: Int64, length: Int64) {
         memory = []
         self.file = file
         self.offset = offset
@@ -154,7 +168,7 @@ struct RecordRun {
 
     /// The next record, or nil at the end of the run (or if the spill file cannot be read).
     mutating func next() -> PreparedRecord? {
-        if file < 0 {
+        guard let file else {
             guard memoryIndex < memory.count else { return nil }
             defer { memoryIndex += 1 }
             return memory[memoryIndex]
@@ -165,20 +179,23 @@ struct RecordRun {
                 bufferStart = next
                 return record
             }
-            guard offset < end, refill() else { return nil }
+            guard offset < end, refill(file.descriptor) else {
+                if bufferStart < buffer.count || offset < end { failed = true }
+                return nil
+            }
         }
     }
 
     /// Keeps the unread bytes and reads up to `readSize` more (a record larger than that is
     /// completed over several reads).
-    private mutating func refill() -> Bool {
+    private mutating func refill(_ descriptor: Int32) -> Bool {
         buffer.removeFirst(bufferStart)
         bufferStart = 0
         let wanted = Int(min(Int64(Self.readSize), end - offset))
         let kept = buffer.count
         buffer.append(contentsOf: repeatElement(0, count: wanted))
         var got = 0
-        let (descriptor, start) = (file, offset)
+        let start = offset
         while got < wanted {
             let done = got
             let result = buffer.withUnsafeMutableBytes { raw in
@@ -198,7 +215,9 @@ struct RecordRun {
 }
 
 /// Merges sorted runs into one sorted sequence (a binary heap of the runs' next records).
-func mergeRuns(_ runs: [RecordRun], _ body: (PreparedRecord) -> Void) {
+/// Returns false if a spill file could not be read back whole.
+@discardableResult
+func mergeRuns(_ runs: [RecordRun], _ body: (PreparedRecord) -> Void) -> Bool {
     var runs = runs
     var heap: [(record: PreparedRecord, run: Int)] = []
     heap.reserveCapacity(runs.count)
@@ -232,4 +251,5 @@ func mergeRuns(_ runs: [RecordRun], _ body: (PreparedRecord) -> Void) {
         }
         if !heap.isEmpty { siftDown(0) }
     }
+    return !runs.contains { $0.failed }
 }

@@ -69,7 +69,9 @@ public enum ParallelAnalysis {
             if let reason = worker.sink.held.spillError { spillWarning(reason) }
             runs += worker.sink.held.takeRuns()
         }
-        mergeRuns(runs) { sink.write($0) }
+        if !mergeRuns(runs, { sink.write($0) }) && account.error == nil {
+            account.error = "records were lost: a temporary file of held records could not be read back"
+        }
         sink.tally.captures.append(account)
     }
 

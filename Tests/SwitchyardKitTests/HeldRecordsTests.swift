@@ -41,10 +41,26 @@ final class HeldRecordsTests: XCTestCase {
             if limit < 1 << 20 { XCTAssertGreaterThan(held.spilledRuns, 0, "limit \(limit)") }
             if limit == 1 << 30 { XCTAssertEqual(held.spilledRuns, 0) }
             var merged: [PreparedRecord] = []
-            mergeRuns(held.takeRuns()) { merged.append($0) }
+            XCTAssertTrue(mergeRuns(held.takeRuns()) { merged.append($0) })
             let expected = all.sorted(by: PreparedRecord.precedes)
             XCTAssertEqual(merged.map(key), expected.map(key), "seed \(seed), limit \(limit)")
         }
+    }
+
+    /// The runs outlive the `HeldRecords` that wrote them (in `ParallelAnalysis` the workers are
+    /// released before the merge): the spill file must stay open as long as a run reads it.
+    func testRunsOutliveTheirHeldRecords() {
+        var generator = Generator(state: 9)
+        let all = (0..<200).map { _ in record(&generator) }
+        func spill() -> [RecordRun] {
+            let held = HeldRecords(memoryLimit: 2048)
+            for record in all { held.append(record) }
+            XCTAssertGreaterThan(held.spilledRuns, 1)
+            return held.takeRuns()
+        }
+        var merged: [PreparedRecord] = []
+        XCTAssertTrue(mergeRuns(spill()) { merged.append($0) })
+        XCTAssertEqual(merged.map(key), all.sorted(by: PreparedRecord.precedes).map(key))
     }
 
     func testEncodingRoundTrips() {
