@@ -9,18 +9,18 @@ import UpgradeAnalysis
 /// connections whose endpoints hash to them (both directions of a connection meet in the same
 /// worker).
 ///
-/// Why this shape: connections are independent, and a single reader would itself cost what a
-/// worker costs here (read, decode, plus hashing and copying packets out of its buffer), so it
-/// would bound the speed-up the same way (docs/BENCHMARK.md: reading is about half of a
-/// one-thread run). A first design had one reader copy packets into batches for the workers;
-/// on two cores the copy and the second decode ate the second core. Reading
-/// the file once per worker costs no copy and no hand-over, every worker numbers frames as the
-/// file does, and every worker sees every timestamp, so each keeps the same capture clock as a
-/// single-threaded run and idle timeouts fall exactly as they would there. Standard input can
-/// be read only once, so it is analysed by one thread.
+/// Why this shape: a single reader feeding the workers (decoding every packet and copying the
+/// TCP ones into per-worker batches over bounded queues) was built twice, the second time after
+/// the per-packet costs had been cut (docs/BENCHMARK.md); on two cores two threads were then no
+/// faster than one, because the copy, the second decode and packets crossing cores cost what
+/// they saved. Reading the file once per worker costs no copy and no hand-over, every worker
+/// numbers frames as the file does, and every worker sees every timestamp, so each keeps the
+/// same capture clock as a single-threaded run and idle timeouts fall exactly as they would
+/// there. Standard input can be read only once, so it is analysed by one thread.
 ///
 /// Findings are counted, filtered and encoded per worker and written at the end in a
-/// documented order: by timestamp, then by their JSON text (docs/OUTPUT.md). The summary equals the one-thread run's.
+/// documented order: by timestamp, then by their JSON text (docs/OUTPUT.md). The summary equals
+/// the one-thread run's.
 public enum ParallelAnalysis {
     public static func analyzeFile(
         path: String, name: String, options: PipelineOptions, sink: OutputSink, jobs: Int,
