@@ -38,12 +38,6 @@ func isDigit(_ byte: UInt8) -> Bool { byte &- ASCII.zero < 10 }
 @inline(__always)
 func isWhitespace(_ byte: UInt8) -> Bool { byte == ASCII.space || byte == ASCII.tab }
 
-/// A control character other than HTAB, which field values must not contain (RFC 9110 §5.5).
-@inline(__always)
-func isInvalidFieldValueByte(_ byte: UInt8) -> Bool {
-    (byte < 0x20 && byte != ASCII.tab) || byte == ASCII.delete
-}
-
 @inline(__always)
 func hexValue(_ byte: UInt8) -> UInt8? {
     switch byte {

@@ -229,9 +229,9 @@ struct HTTPHeadReader {
                     + "Content-Length: \(lengthValues)"
                 anomalies.append(HTTPAnomaly(.contentLengthWithTransferEncoding, evidence: capped(both)))
             }
-            if lastCodingIsChunked(head) { return .chunked }
-            guard role == .request else { return .untilClose }
             let codings = head.listMembers("Transfer-Encoding")
+            if let last = codings.last, last.lowercased() == "chunked" { return .chunked }
+            guard role == .request else { return .untilClose }
             anomalies.append(HTTPAnomaly(.transferEncodingNotChunked, evidence: capped(codings.joined(separator: ", "))))
             return .invalid(error(.invalidHeader, transferEncodingLine.lowerBound, transferEncodingLine.upperBound))
         }
@@ -242,33 +242,6 @@ struct HTTPHeadReader {
             return length == 0 ? .none : .length(length)
         }
         return role == .request ? .none : .untilClose
-    }
-
-    /// Whether the last member of Transfer-Encoding's list is `chunked` (RFC 9112 §6.3 item 4),
-    /// as `listMembers("Transfer-Encoding").last?.lowercased() == "chunked"`, from the bytes when
-    /// they are ASCII (Unicode lowercasing can only matter for other bytes).
-    private func lastCodingIsChunked(_ head: HTTPMessageHead) -> Bool {
-        if case .wire(let lines) = head.fieldStorage {
-            var last: Range<Int>?
-            var ascii = true
-            HeaderFieldLines.forEachField(raw, from: lines.start) { name, value in
-                guard equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: raw[name]), "transfer-encoding") else {
-                    return true
-                }
-                guard HeaderFieldLines.isASCII(raw, value) else {
-                    ascii = false
-                    return false
-                }
-                HeaderFieldLines.forEachMember(raw, in: value) { last = $0 }
-                return true
-            }
-            if ascii {
-                guard let last else { return false }
-                return equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: raw[last]), "chunked")
-            }
-        }
-        guard let last = head.listMembers("Transfer-Encoding").last else { return false }
-        return last.lowercased() == "chunked"
     }
 
     /// Content-Length over all its fields: a field with any member that is not 1*DIGIT is

@@ -143,33 +143,13 @@ public struct HTTPMessageHead: Sendable, Equatable {
     }
 
     public static func splitList(_ value: String) -> [String] {
-        var members: [String] = []
-        var current: [UInt8] = []
-        var inQuotes = false
-        var escaped = false
-        for byte in value.utf8 {
-            if inQuotes {
-                current.append(byte)
-                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inQuotes = false }
-                continue
-            }
-            if byte == UInt8(ascii: ",") {
-                appendTrimmed(current, to: &members)
-                current.removeAll(keepingCapacity: true)
-            } else {
-                if byte == UInt8(ascii: "\"") { inQuotes = true }
-                current.append(byte)
-            }
+        var value = value
+        return value.withUTF8 { utf8 in
+            let raw = UnsafeRawBufferPointer(utf8)
+            var members: [String] = []
+            HeaderFieldLines.forEachMember(raw, in: 0..<raw.count) { members.append(text(raw, $0)) }
+            return members
         }
-        appendTrimmed(current, to: &members)
-        return members
-    }
-
-    private static func appendTrimmed(_ bytes: [UInt8], to members: inout [String]) {
-        var start = 0, end = bytes.count
-        while start < end && (bytes[start] == 0x20 || bytes[start] == 0x09) { start += 1 }
-        while end > start && (bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09) { end -= 1 }
-        if start < end { members.append(String(decoding: bytes[start..<end], as: UTF8.self)) }
     }
 }
 

@@ -66,9 +66,8 @@ struct HeaderFieldLines: Sendable {
         }
     }
 
-    /// Calls `body` with each list member of `value` (RFC 9110 §5.6.1), split exactly as
-    /// `HTTPMessageHead.splitList` splits it: commas inside quoted strings kept, SP/HTAB trimmed,
-    /// empty members dropped.
+    /// Calls `body` with each list member of `value` (RFC 9110 §5.6.1): commas inside quoted
+    /// strings kept, SP/HTAB trimmed, empty members dropped (`HTTPMessageHead.splitList` too).
     @inline(__always)
     static func forEachMember(_ raw: UnsafeRawBufferPointer, in value: Range<Int>, _ body: (Range<Int>) -> Void) {
         var memberStart = value.lowerBound

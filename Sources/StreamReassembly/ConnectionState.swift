@@ -105,7 +105,6 @@ struct StreamSide {
 struct ConnectionState {
     let key: FlowKey
     let id: ConnectionID
-    let slot: Int32
     /// The side that sent the first packet (tie-breaker for the port heuristic).
     let firstSender: Int
     var info: Connection
@@ -130,7 +129,6 @@ struct ConnectionState {
          nanos: Int64) {
         self.key = key
         self.id = id
-        self.slot = slot
         self.firstSender = firstSender
         info = Connection(id: id, client: key.a, server: key.b, partial: true,
                           firstFrame: frame, firstTimestamp: timestamp, slot: Int(slot))
@@ -138,6 +136,10 @@ struct ConnectionState {
         lastTimestamp = timestamp
         lastNanos = nanos
     }
+
+    /// Where the connection sits in the `ConnectionTable` (and the list links name it by).
+    @inline(__always)
+    var slot: Int32 { Int32(truncatingIfNeeded: info.slot) }
 
     /// Side 0 is sent by `key.a`.
     @inline(__always)

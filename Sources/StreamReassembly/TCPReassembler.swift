@@ -298,7 +298,8 @@ public struct TCPReassembler {
                 consumer.streamEnd(connection.pointee.info, direction, frame: frame, timestamp: timestamp)
             }
         }
-        for side in [connection.side(0), connection.side(1)] {  // once per connection
+        for index in 0..<2 {
+            let side = connection.side(index)
             discardBuffer(connection, side)
             statistics.historyBytes -= side.pointee.history.capacity
             side.pointee.history = DeliveredHistory()
@@ -609,11 +610,8 @@ public struct TCPReassembler {
         // of straight to `historyBytes`: with ACKs in the capture most rings stay a few KiB and
         // cache-resident; copying every byte into 64 KiB rings cost a fifth of a run.
         let inFlight = side.pointee.next + Int64(bytes.count) - side.pointee.acknowledged
-        let capacity = side.pointee.history.capacity
-        let settled = Int64(capacity) >= inFlight && (capacity >= Self.minimumHistoryWindow || capacity == historyCapacity)
         statistics.historyBytes += side.pointee.history.append(
-            bytes, at: side.pointee.next, frame: frame,
-            maxCapacity: settled ? capacity : historyWindow(inFlight: inFlight),
+            bytes, at: side.pointee.next, frame: frame, maxCapacity: historyWindow(inFlight: inFlight),
             budgetLeft: limits.globalHistoryBytes - statistics.historyBytes)
         side.pointee.next += Int64(bytes.count)
         side.pointee.stats.payloadBytes &+= UInt64(bytes.count)
@@ -622,10 +620,12 @@ public struct TCPReassembler {
 
     /// The power-of-two history window for `inFlight` unacknowledged bytes, between
     /// `minimumHistoryWindow` and `historyCapacity`.
+    /// (A ring never shrinks: a window below its size only stops it growing.)
+    @inline(__always)
     private func historyWindow(inFlight: Int64) -> Int {
-        var window = Self.minimumHistoryWindow
-        while window < historyCapacity && Int64(window) < inFlight { window <<= 1 }
-        return min(window, historyCapacity)
+        if inFlight >= Int64(historyCapacity) { return historyCapacity }
+        if inFlight <= Int64(Self.minimumHistoryWindow) { return min(Self.minimumHistoryWindow, historyCapacity) }
+        return 1 << (64 - UInt64(inFlight - 1).leadingZeroBitCount)
     }
 
     /// Smallest window a direction grows to: a few segments, so that a retransmission right

@@ -23,7 +23,6 @@ final class HeldRecords {
         self.memoryLimit = max(memoryLimit, 0)
     }
 
-    var count: Int { records.count }
     var spilledRuns: Int { spilled.count }
 
     func append(_ record: PreparedRecord) {

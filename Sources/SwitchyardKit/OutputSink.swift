@@ -42,32 +42,12 @@ public final class OutputSink: FindingSink {
     }
 
     public func emit(_ finding: Finding, capture: String) {
-        tally.count(finding)
-        guard filter.admits(finding) else {
-            tally.suppressed += 1
-            return
-        }
-        if case .violation(let violation) = finding {
-            if tally.worstSeverityEmitted.map({ violation.rule.severity > $0 }) ?? true {
-                tally.worstSeverityEmitted = violation.rule.severity
-            }
-        }
-        if format == .json || jsonCopy != nil {
-            json.reset()
-            json.finding(finding, capture: capture)
-            json.newline()
-            jsonCopy?.append(contentsOf: json.bytes)
-        }
-        switch format {
-        case .json:
-            stream.write(record: json.bytes)
-        case .text:
-            stream.write(record: Array(TextFormatter.line(finding, capture: capture).utf8))
-        }
+        if let record = prepare(finding, capture: capture, tally: &tally) { write(record) }
     }
 
-    /// Counts `finding` into `tally` and, if the filter admits it, encodes it for `write(_:)`
-    /// later (`--jobs` workers: each holds compact encoded records, not findings, until the merge).
+    /// Counts `finding` into `tally` and, if the filter admits it, encodes it for `write(_:)`:
+    /// at once for `emit`, or later for `--jobs` workers, which hold encoded records, not
+    /// findings, until the merge.
     func prepare(_ finding: Finding, capture: String, tally: inout RunTally) -> PreparedRecord? {
         tally.count(finding)
         guard filter.admits(finding) else {

@@ -33,8 +33,8 @@ public enum ParallelAnalysis {
         workerOptions.reassembly.maxConnections = max(1, options.reassembly.maxConnections / jobs)
         workerOptions.reassembly.globalBufferBytes = max(0, options.reassembly.globalBufferBytes / jobs)
         workerOptions.reassembly.globalHistoryBytes = max(0, options.reassembly.globalHistoryBytes / jobs)
-        let stop = StopFlag()
         workerOptions.heldRecordBytes = max(0, options.heldRecordBytes / jobs)
+        let stop = StopFlag()
         let workers = (0..<jobs).map {
             FileWorker(index: $0, of: jobs, capture: name, options: workerOptions.forOneThread(share: jobs),
                        output: sink, stop: stop)

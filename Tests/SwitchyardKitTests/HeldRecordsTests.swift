@@ -70,7 +70,11 @@ final class HeldRecordsTests: XCTestCase {
             PreparedRecord(nanoseconds: 0, json: [0xFF, 0], text: Array("x".utf8), severity: .info),
         ]
         var buffer: [UInt8] = []
-        for record in records { record.encode(into: &buffer) }
+        var ends: [Int] = []
+        for record in records {
+            record.encode(into: &buffer)
+            ends.append(buffer.count)
+        }
         var decoded: [PreparedRecord] = []
         buffer.withUnsafeBytes { raw in
             var offset = 0
@@ -79,9 +83,15 @@ final class HeldRecordsTests: XCTestCase {
                 offset = next
             }
             XCTAssertEqual(offset, raw.count)
-            // Every proper prefix of the last record is "not a whole record".
-            for cut in 1..<(raw.count - offset + 9) where cut < raw.count {
-                _ = PreparedRecord.decode(UnsafeRawBufferPointer(rebasing: raw[0..<cut]), at: 0)
+            // Cut anywhere, the bytes give exactly the records that end before the cut.
+            for cut in 0..<raw.count {
+                let prefix = UnsafeRawBufferPointer(rebasing: raw[0..<cut])
+                var whole = 0, at = 0
+                while let (_, next) = PreparedRecord.decode(prefix, at: at) {
+                    whole += 1
+                    at = next
+                }
+                XCTAssertEqual(whole, ends.filter { $0 <= cut }.count, "cut at \(cut)")
             }
         }
         XCTAssertEqual(decoded.map(key), records.map(key))
