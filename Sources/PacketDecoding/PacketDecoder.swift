@@ -358,7 +358,8 @@ public struct PacketDecoder {
             flags: TCPFlags(rawValue: bytes[start + 13]),
             window: bytes.u16(start + 14),
             payload: payload,
-            missingPayloadLength: region.wireLength - headerLength - payload.count)
+            missingPayloadLength: region.wireLength - headerLength - payload.count,
+            urgentPointer: bytes.u16(start + 18))
         return .tcp(segment)
     }
 }

@@ -28,10 +28,16 @@ public struct TCPSegment {
     /// Payload bytes the segment carried on the wire but the capture did not keep
     /// (snaplen cut). The reassembler reports them as a gap after `payload`.
     public var missingPayloadLength: Int
+    /// The urgent pointer (RFC 9293 §3.1), meaningful only with `URG`.
+    public var urgentPointer: UInt16
+    /// What the IPv4 header and TCP checksums say about this packet, when the decoder was
+    /// asked to verify them (`PacketDecoder.verifiesChecksums`); `.notVerified` otherwise.
+    public var checksum: ChecksumStatus
 
     public init(source: Endpoint, destination: Endpoint, sequenceNumber: UInt32,
                 acknowledgmentNumber: UInt32, flags: TCPFlags, window: UInt16,
-                payload: UnsafeRawBufferPointer, missingPayloadLength: Int = 0) {
+                payload: UnsafeRawBufferPointer, missingPayloadLength: Int = 0,
+                urgentPointer: UInt16 = 0, checksum: ChecksumStatus = .notVerified) {
         self.source = source
         self.destination = destination
         self.sequenceNumber = sequenceNumber
@@ -40,7 +46,29 @@ public struct TCPSegment {
         self.window = window
         self.payload = payload
         self.missingPayloadLength = missingPayloadLength
+        self.urgentPointer = urgentPointer
+        self.checksum = checksum
     }
+}
+
+/// The verdict of the IPv4 header checksum (RFC 791 §3.1) and the TCP checksum over its
+/// pseudo-header (RFC 9293 §3.1, RFC 8200 §8.1) for one packet. A receiving host drops a packet
+/// whose checksum is wrong, so a monitor that believes it sees something no endpoint saw.
+public enum ChecksumStatus: UInt8, Sendable {
+    /// Verification was off, or not asked for.
+    case notVerified
+    /// Both checksums (the IPv4 header's where there is one, and TCP's) are right.
+    case valid
+    /// The snaplen cut the segment, so the TCP checksum cannot be computed.
+    case unverifiable
+    /// The TCP checksum field holds the folded pseudo-header sum alone: what an operating
+    /// system leaves for the NIC to complete under transmit checksum offload (Linux
+    /// CHECKSUM_PARTIAL), so the capture was taken on the sending host before the NIC.
+    case offloadPartial
+    /// The TCP checksum is wrong (and is not the offload pattern).
+    case badTCP
+    /// The IPv4 header checksum is wrong.
+    case badIPv4Header
 }
 
 /// Why a packet did not yield a TCP segment. Every packet read lands in exactly one
