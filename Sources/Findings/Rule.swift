@@ -19,6 +19,21 @@ extension Rule {
     public static let tcpOverlapConflict = Rule(
         id: "tcp_overlap_conflict", severity: .high, reference: "RFC 9293 §3.10.7.4",
         summary: "Overlapping TCP segments carried different bytes; endpoints and monitors may each see a different stream.")
+    public static let tcpBadChecksumIgnored = Rule(
+        id: "tcp_bad_checksum_ignored", severity: .high, reference: "RFC 1122 §3.2.1.2, §4.2.2.7; RFC 9293 §3.1",
+        summary: "A packet with a wrong checksum, which its receiver drops, would have changed the stream; it was not believed.")
+    public static let tcpRSTIgnored = Rule(
+        id: "tcp_rst_ignored", severity: .medium, reference: "RFC 5961 §3.2; RFC 9293 §3.10.7",
+        summary: "An RST the receiver refuses (outside the window, off the expected sequence number, or not acknowledging the SYN) was not believed.")
+    public static let tcpRSTNotHonoured = Rule(
+        id: "tcp_rst_not_honoured", severity: .high, reference: "RFC 9293 §3.10.7; RFC 5961 §3",
+        summary: "After an RST its own sender went on sending, so no endpoint acted on it (lost, or forged for monitors); the analysis went on.")
+    public static let tcpUrgentData = Rule(
+        id: "tcp_urgent_data", severity: .medium, reference: "RFC 9293 §3.8.5; RFC 6093 §2",
+        summary: "A segment carried urgent data; a default receiver takes the urgent byte out of the stream, which monitors that keep it do not see.")
+    public static let tcpSYNDataNotAcknowledged = Rule(
+        id: "tcp_syn_data_not_acknowledged", severity: .high, reference: "RFC 9293 §3.10.7.2; RFC 7413 §4.2",
+        summary: "A SYN carried data its SYN-ACK did not acknowledge, and the bytes sent later in its place differ: the server never saw the SYN's.")
     public static let analyzerLimitReached = Rule(
         id: "analyzer_limit_reached", severity: .info, reference: "Switchyard limits",
         summary: "A configured buffer or table limit was reached; part of the traffic was not analysed.")
@@ -99,7 +114,8 @@ extension Rule {
         .httpUpgradeDeclinedThenTunnel, .http426MissingUpgrade,
         .httpObsFold, .httpWhitespaceBeforeColon, .httpConflictingContentLength,
         .httpContentLengthWithTransferEncoding, .httpMalformedMessage,
-        .tcpOverlapConflict, .analyzerLimitReached,
+        .tcpOverlapConflict, .tcpBadChecksumIgnored, .tcpRSTIgnored, .tcpRSTNotHonoured, .tcpUrgentData,
+        .tcpSYNDataNotAcknowledged, .analyzerLimitReached,
     ] + webSocketCatalogue + http2Catalogue
 
     public static func named(_ id: String) -> Rule? { catalogue.first { $0.id == id } }

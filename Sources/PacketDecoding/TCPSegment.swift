@@ -12,6 +12,14 @@ public struct TCPFlags: OptionSet, Hashable, Sendable {
     public static let urg = TCPFlags(rawValue: 0x20)
     public static let ece = TCPFlags(rawValue: 0x40)
     public static let cwr = TCPFlags(rawValue: 0x80)
+
+    /// The set flags as tcpdump prints them in order (`"SYN,ACK"`), or `"none"`.
+    public var names: String {
+        let all: [(TCPFlags, String)] = [(.fin, "FIN"), (.syn, "SYN"), (.rst, "RST"), (.psh, "PSH"),
+                                         (.ack, "ACK"), (.urg, "URG"), (.ece, "ECE"), (.cwr, "CWR")]
+        let set = all.filter { contains($0.0) }.map(\.1)
+        return set.isEmpty ? "none" : set.joined(separator: ",")
+    }
 }
 
 /// A decoded TCP segment. `payload` points into the packet's bytes (no copy) and is valid
@@ -69,6 +77,18 @@ public enum ChecksumStatus: UInt8, Sendable {
     case badTCP
     /// The IPv4 header checksum is wrong.
     case badIPv4Header
+
+    /// The verdict as findings spell it.
+    public var name: String {
+        switch self {
+        case .notVerified: return "not_verified"
+        case .valid: return "valid"
+        case .unverifiable: return "unverifiable"
+        case .offloadPartial: return "offload_partial"
+        case .badTCP: return "bad_tcp"
+        case .badIPv4Header: return "bad_ipv4_header"
+        }
+    }
 }
 
 /// Why a packet did not yield a TCP segment. Every packet read lands in exactly one

@@ -108,6 +108,26 @@ struct RuleGuide: Sendable {
             title: "Retransmitted TCP data differs from the original",
             why: "Receivers resolve overlaps differently, so a monitor and the endpoint can each see a different stream: the classic IDS evasion.",
             remediation: "Investigate the sender; normalise traffic at the perimeter (a scrubber that drops conflicting retransmissions)."),
+        "tcp_bad_checksum_ignored": RuleGuide(
+            title: "Packet with a wrong checksum would have changed the stream",
+            why: "Every endpoint drops it, but a monitor that believes it sees data, a reset or an end that never happened: a classic way to fake or hide an exchange from an IDS.",
+            remediation: "Investigate the sender or the path that damaged it; keep checksum verification on in monitors (Suricata checksum-validation, Zeek ignore_checksums=F)."),
+        "tcp_rst_ignored": RuleGuide(
+            title: "RST the receiver refuses",
+            why: "An RST off the expected sequence number (RFC 5961) closes nothing at the endpoint, but a monitor that trusts it stops watching the connection: blind-reset evasion.",
+            remediation: "Look for the host injecting resets; make sure monitors validate resets against the window."),
+        "tcp_rst_not_honoured": RuleGuide(
+            title: "Connection went on after an RST",
+            why: "The RST never took effect (lost on the way, or sent with a low TTL to fool monitors); a monitor that closed the connection on it misses everything after.",
+            remediation: "Find the source of the reset; treat resets in captures as claims until the endpoints' later traffic confirms them."),
+        "tcp_urgent_data": RuleGuide(
+            title: "TCP urgent data",
+            why: "Stacks and monitors disagree on whether the urgent byte is part of the stream (RFC 6093); applications rarely use it, attackers use it to make a monitor see one byte more than the application.",
+            remediation: "Clear the URG bit at the perimeter (most firewalls can) unless an application really needs it."),
+        "tcp_syn_data_not_acknowledged": RuleGuide(
+            title: "SYN data the server never took",
+            why: "The server acknowledged only the SYN, so its data was never received; a monitor that reads it sees a request the server never got.",
+            remediation: "Investigate the client; Fast Open data is only valid when the SYN-ACK acknowledges it."),
         "analyzer_limit_reached": RuleGuide(
             title: "Analysis limit reached",
             why: "Part of the traffic was not analysed, so findings may be missing.",

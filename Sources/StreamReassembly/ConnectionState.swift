@@ -21,6 +21,27 @@ struct BufferedChunk {
     var cost: Int { bytes.count + Self.overheadBytes }
 }
 
+/// SYN payload (or its first bytes) kept aside: see `StreamSide.synData`.
+struct HeldSYNData {
+    var bytes: [UInt8]
+    /// The payload's length on the wire (`bytes` may hold only its first bytes).
+    var length: Int64
+    var frame: UInt64
+    var timestamp: Timestamp
+    /// Bytes of `unacknowledgedSYNData` kept for the comparison.
+    static let comparedBytes = 64
+}
+
+/// An RST that was believed and waits `ReassemblyLimits.resetHoldSeconds` for its own sender
+/// to contradict it before it closes the connection.
+struct PendingReset {
+    var senderSide: Int
+    var sequenceNumber: UInt32
+    var frame: UInt64
+    var timestamp: Timestamp
+    var nanos: Int64
+}
+
 /// One direction of a connection, named by its sender (not by role: roles of a connection
 /// whose SYN was missed are only decided at its first payload).
 ///
@@ -51,6 +72,24 @@ struct StreamSide {
     /// RCV.NXT is dropped), so the history window follows the bytes in flight.
     var acknowledged: Int64 = 0
     var conflictFindings = 0
+    /// A packet of this direction passed its checksums, or showed the transmit-offload pattern
+    /// (the pseudo-header sum a NIC completes): its sender's checksums can be checked, so from
+    /// now on (`ChecksumPolicy.auto`) any other wrong checksum here is a packet the receiver
+    /// dropped, not offloading.
+    var sawValidChecksum = false
+    /// The last window this side's sender advertised (unscaled), for the RST window check.
+    var advertisedWindow: UInt16 = 0
+    /// The acknowledgment number of this side's sender's latest ACK, raw: the receiver's
+    /// RCV.NXT as it said it last, even when it lies outside what the capture saw (an ACK
+    /// answering a SYN that hit an older connection, RFC 9293 §3.10.7.3).
+    var lastAcknowledgmentNumber: UInt32?
+    /// Payload a SYN carried, held until the SYN-ACK says whether the server took it.
+    var synData: HeldSYNData?
+    /// The first bytes of SYN data the SYN-ACK did not acknowledge, to compare with the bytes
+    /// sent later at the same place (the difference is what a monitor that believed the SYN
+    /// would have got wrong).
+    var unacknowledgedSYNData: HeldSYNData?
+    var reportedUrgentData = false
 
     @inline(__always)
     mutating func start(sequenceBase base: UInt32) {
@@ -121,6 +160,10 @@ struct ConnectionState {
     var bufferedSegments = 0
     var reportedConnectionBufferLimit = false
     var reportedGlobalBufferLimit = false
+    /// A believed RST waiting to close the connection (see `PendingReset`).
+    var pendingReset: PendingReset?
+    /// `segmentNotBelieved` and `urgentData` findings reported for this connection.
+    var disbeliefFindings = 0
     /// Least-recently-active list links (slot indices, `ConnectionTable.none` at the ends).
     var newer = ConnectionTable.none
     var older = ConnectionTable.none

@@ -15,6 +15,20 @@ public struct ReassemblyStatistics: Sendable, Equatable {
     public var connectionsTimedOut: UInt64 = 0
     /// Bytes allocated for the retransmission-comparison history windows right now.
     public var historyBytes = 0
+    /// Segments dropped for a wrong checksum (`ChecksumPolicy`).
+    public var segmentsDroppedBadChecksum: UInt64 = 0
+    /// Segments with a wrong checksum believed because `auto` took their direction for one
+    /// whose checksums are offloaded.
+    public var segmentsBelievedDespiteChecksum: UInt64 = 0
+    /// RSTs not believed (out of window, off the expected sequence number, not acknowledging
+    /// the SYN).
+    public var resetsIgnored: UInt64 = 0
+    /// RSTs believed at first, then contradicted by their own sender's later traffic.
+    public var resetsNotHonoured: UInt64 = 0
+    /// Urgent bytes taken out of the stream, as a default receiver does.
+    public var urgentBytesRemoved: UInt64 = 0
+    /// SYN payloads not delivered because the SYN-ACK did not acknowledge them.
+    public var synPayloadsNotAcknowledged: UInt64 = 0
 
     public init() {}
 }

@@ -99,6 +99,19 @@ public struct ReassemblyFinding: Sendable {
         case overlapConflict(sequenceNumber: UInt32, keptBytes: [UInt8], discardedBytes: [UInt8], keptFrame: UInt64)
         /// A buffer or table limit was hit; `limit` names it (e.g. `reassembly_connection_buffer`).
         case limitReached(limit: String, detail: String)
+        /// A segment the receiving endpoint would have dropped was not believed, and believing
+        /// it would have changed the stream (data, FIN, RST or SYN).
+        case segmentNotBelieved(IgnoredSegment)
+        /// An RST was believed, then its own sender went on sending (RFC 9293 §3.10.7: a host
+        /// that reset a connection sends nothing more on it), so no endpoint acted on it: it
+        /// never arrived, or was forged. The connection's analysis went on.
+        case resetNotHonoured(resetFrame: UInt64, sequenceNumber: UInt32, laterFlags: TCPFlags)
+        /// Urgent data (RFC 9293 §3.8.5): a default receiver (no SO_OOBINLINE) takes the urgent
+        /// byte out of the stream, which monitors that keep it do not see.
+        case urgentData(sequenceNumber: UInt32, byte: UInt8?, removed: Bool)
+        /// The SYN carried data its SYN-ACK did not acknowledge (no TCP Fast Open, RFC 7413
+        /// §4.2), so the server never received it; the bytes sent later at the same place differ.
+        case synDataNotAcknowledged(synFrame: UInt64, synBytes: [UInt8], laterBytes: [UInt8])
     }
     public var kind: Kind
     public var connection: Connection
@@ -133,6 +146,62 @@ public protocol StreamConsumer {
     mutating func reassemblyFinding(_ finding: ReassemblyFinding)
 }
 
+/// A segment that was not believed, and why.
+public struct IgnoredSegment: Sendable {
+    public enum Reason: String, Sendable {
+        /// The IPv4 header or TCP checksum is wrong: the receiver drops the packet
+        /// (RFC 1122 §3.2.1.2, §4.2.2.7).
+        case badChecksum = "bad_checksum"
+        /// An RST whose sequence number is outside the receive window: dropped
+        /// (RFC 9293 §3.10.7.4 first check, RFC 5961 §3.2).
+        case resetOutOfWindow = "reset_out_of_window"
+        /// An RST in the window but not at the next expected sequence number: the receiver
+        /// answers with a challenge ACK and keeps the connection (RFC 5961 §3.2).
+        case resetNotAtExpectedSequence = "reset_not_at_expected_sequence"
+        /// An RST in SYN-SENT that does not acknowledge the SYN (RFC 9293 §3.10.7.3).
+        case resetNotAcknowledgingSYN = "reset_not_acknowledging_syn"
+    }
+    public var reason: Reason
+    public var sequenceNumber: UInt32
+    /// The sequence number the receiver expected, where one is known.
+    public var expectedSequenceNumber: UInt32?
+    public var flags: TCPFlags
+    /// The checksum verdict of the packet (for `.badChecksum`).
+    public var checksum: ChecksumStatus
+    /// The first bytes of the payload (at most 16) and the payload's length.
+    public var payloadPrefix: [UInt8]
+    public var payloadLength: Int
+    /// What believing it would have changed, in words.
+    public var effect: String
+
+    public init(reason: Reason, sequenceNumber: UInt32, expectedSequenceNumber: UInt32?, flags: TCPFlags,
+                checksum: ChecksumStatus, payloadPrefix: [UInt8], payloadLength: Int, effect: String) {
+        self.reason = reason
+        self.sequenceNumber = sequenceNumber
+        self.expectedSequenceNumber = expectedSequenceNumber
+        self.flags = flags
+        self.checksum = checksum
+        self.payloadPrefix = payloadPrefix
+        self.payloadLength = payloadLength
+        self.effect = effect
+    }
+}
+
+/// Which checksums a packet must pass to be believed (`--checksums`).
+public enum ChecksumPolicy: String, Sendable, CaseIterable {
+    /// Verify, except where the capture shows offloading: a TCP checksum left as the
+    /// pseudo-header sum (transmit offload on the capturing host) is believed, and so is a wrong
+    /// checksum in a direction of a connection that has not yet shown a right checksum or the
+    /// offload pattern (a host whose checksums are all garbage in the capture offloads them
+    /// some other way). Once a direction has shown either, any other wrong checksum there is a
+    /// packet its receiver dropped.
+    case auto
+    /// Every packet with a wrong checksum (offload pattern included) is dropped.
+    case on
+    /// Checksums are not looked at.
+    case off
+}
+
 /// Bounds on reassembly state, each with a sane default (DEVELOPERS.md: bounded everything).
 public struct ReassemblyLimits: Sendable {
     /// Out-of-order bytes buffered per connection (both directions).
@@ -161,6 +230,17 @@ public struct ReassemblyLimits: Sendable {
     /// `overlapConflict` findings reported per direction; further conflicts are only
     /// counted (`DirectionStatistics.overlapConflicts`).
     public var overlapFindingsPerDirection = 16
+    /// Capture-time seconds a believed RST waits before it closes the connection: if its own
+    /// sender sends anything but an RST meanwhile, no endpoint acted on it and the connection
+    /// goes on (`tcp_rst_not_honoured`). Zero closes at once, as a monitor that trusts every
+    /// RST would.
+    public var resetHoldSeconds: Int64 = 5
+    /// Which checksums a packet must pass to be believed. Not a limit, but a policy on what
+    /// the reassembler believes; it lives here so one value configures reassembly.
+    public var checksums = ChecksumPolicy.auto
+    /// `segmentNotBelieved` and `urgentData` findings per connection; further ones are only
+    /// counted in `ReassemblyStatistics`.
+    public var disbeliefFindingsPerConnection = 8
 
     public init() {}
 }

@@ -17,9 +17,9 @@ import PacketDecoding
 /// reassembler and keep using both copies.
 public struct TCPReassembler {
     public let limits: ReassemblyLimits
-    public private(set) var statistics = ReassemblyStatistics()
+    public internal(set) var statistics = ReassemblyStatistics()
 
-    private var table: ConnectionTable
+    var table: ConnectionTable
     /// Consecutive packets usually belong to the same connection: skip the hash lookup.
     private var cachedSlot = ConnectionTable.none
     /// Least-recently-active list (slots; see `ConnectionState`).
@@ -28,11 +28,16 @@ public struct TCPReassembler {
     private var nextID: UInt64 = 1
     /// Capture time, driving idle timeouts and the closed-connection linger.
     private var clock = IdleClock()
-    private var nowNanos: Int64 { clock.nowNanos }
+    var nowNanos: Int64 { clock.nowNanos }
     /// Connections closed by FIN/RST, in closing order, to be forgotten after the linger
     /// (by key and id, so the queue keeps no connection alive; at most `maxConnections` long).
     private var closedQueue: [(key: FlowKey, id: ConnectionID, closedNanos: Int64)] = []
     private var closedQueueHead = 0
+    /// Believed RSTs waiting for `resetHoldSeconds` (by key and id, like `closedQueue`; an
+    /// entry whose connection's pending reset changed since is stale and skipped).
+    var resetQueue: [(key: FlowKey, id: ConnectionID, nanos: Int64)] = []
+    var resetQueueHead = 0
+    let resetHoldNanos: Int64
     private let closedLingerNanos: Int64
     private let idleTimeoutNanos: UInt64
     private let historyCapacity: Int
@@ -42,6 +47,8 @@ public struct TCPReassembler {
         self.limits = limits
         let linger = limits.closedLingerSeconds.multipliedReportingOverflow(by: 1_000_000_000)
         closedLingerNanos = linger.overflow ? .max : max(0, linger.partialValue)
+        let hold = limits.resetHoldSeconds.multipliedReportingOverflow(by: 1_000_000_000)
+        resetHoldNanos = hold.overflow ? .max : max(0, hold.partialValue)
         if limits.idleTimeoutSeconds > 0 {
             let (nanos, overflow) = limits.idleTimeoutSeconds.multipliedReportingOverflow(by: 1_000_000_000)
             idleTimeoutNanos = overflow ? .max : UInt64(nanos)
@@ -77,7 +84,7 @@ public struct TCPReassembler {
         if clock.follow(nanos) { expireIdle(&consumer) }
     }
 
-    private mutating func handleSegment<C: StreamConsumer>(_ segment: TCPSegment, frame: UInt64, timestamp: Timestamp,
+    mutating func handleSegment<C: StreamConsumer>(_ segment: TCPSegment, frame: UInt64, timestamp: Timestamp,
                                                           _ consumer: inout C) {
         let key = FlowKey(segment.source, segment.destination)
         var slot = cachedSlot
@@ -86,6 +93,11 @@ public struct TCPReassembler {
             if slot != ConnectionTable.none { cachedSlot = slot }
         }
         let flags = segment.flags
+        if segment.checksum.rawValue > ChecksumStatus.unverifiable.rawValue
+            && !believesChecksum(segment, slot: slot) {
+            disbelieveChecksum(segment, slot: slot, frame: frame, timestamp: timestamp, &consumer)
+            return
+        }
         let opening = flags.contains(.syn) && !flags.contains(.ack) && !flags.contains(.rst)
         if slot != ConnectionTable.none {
             let existing = table.pointer(slot)
@@ -96,6 +108,12 @@ public struct TCPReassembler {
                     touch(existing, frame: frame, timestamp: timestamp)
                     return
                 }
+                remove(existing)
+                slot = ConnectionTable.none
+            } else if opening, let pending = existing.pointee.pendingReset {
+                // A new SYN after a believed RST: the reset took effect, and this is a new
+                // attempt on the same 4-tuple (RFC 9293 §3.10.7.3), not a contradiction.
+                close(existing, .reset, frame: pending.frame, timestamp: pending.timestamp, &consumer)
                 remove(existing)
                 slot = ConnectionTable.none
             } else if opening && startsNewConnection(existing, segment) {
@@ -118,7 +136,7 @@ public struct TCPReassembler {
     /// times out. `now` must be on the packets' clock (wall-clock time for a live capture);
     /// capture time never goes backwards, so an earlier `now` changes nothing.
     public mutating func expireIdle<C: StreamConsumer>(now: Timestamp, into consumer: inout C) {
-        advanceClock(toNanos: now.totalNanoseconds, into: &consumer)
+        if clock.advance(to: now.totalNanoseconds) { expireIdle(&consumer) }
     }
 
     /// Flushes every connection at end of input: buffered out-of-order data is delivered
@@ -127,8 +145,12 @@ public struct TCPReassembler {
         let open = table.liveSlots.map { table.pointer($0) }.filter { !$0.pointee.isClosed }
             .sorted { $0.pointee.id < $1.pointee.id }
         for connection in open {
-            close(connection, .endOfInput, frame: connection.pointee.lastFrame,
-                  timestamp: connection.pointee.lastTimestamp, &consumer)
+            if let pending = connection.pointee.pendingReset {
+                close(connection, .reset, frame: pending.frame, timestamp: pending.timestamp, &consumer)
+            } else {
+                close(connection, .endOfInput, frame: connection.pointee.lastFrame,
+                      timestamp: connection.pointee.lastTimestamp, &consumer)
+            }
         }
         newest = ConnectionTable.none
         oldest = ConnectionTable.none
@@ -138,7 +160,7 @@ public struct TCPReassembler {
 
     // MARK: - Connection table
 
-    private mutating func create<C: StreamConsumer>(_ key: FlowKey, source: Endpoint, frame: UInt64,
+    mutating func create<C: StreamConsumer>(_ key: FlowKey, source: Endpoint, frame: UInt64,
                                                     timestamp: Timestamp, _ consumer: inout C) -> Int32 {
         let capacity = min(max(limits.maxConnections, 1), Int(Int32.max - 1))  // slots are Int32
         while table.count >= capacity && oldest != ConnectionTable.none {
@@ -159,7 +181,7 @@ public struct TCPReassembler {
     /// A SYN without ACK on an open connection: a retransmitted SYN, a simultaneous open, or
     /// a new connection reusing the 4-tuple (RFC 9293 §3.10.7.4 TIME-WAIT reuse, or a capture
     /// that missed the old connection's end).
-    private func startsNewConnection(_ connection: ConnectionPointer, _ segment: TCPSegment) -> Bool {
+    func startsNewConnection(_ connection: ConnectionPointer, _ segment: TCPSegment) -> Bool {
         let index = connection.pointee.sideIndex(of: segment.source)
         let side = connection.side(index)
         if side.pointee.stats.sawSYN { return segment.sequenceNumber != side.pointee.initialSequenceNumber }
@@ -170,7 +192,7 @@ public struct TCPReassembler {
     }
 
     @inline(__always)
-    private mutating func touch(_ connection: ConnectionPointer, frame: UInt64, timestamp: Timestamp) {
+    mutating func touch(_ connection: ConnectionPointer, frame: UInt64, timestamp: Timestamp) {
         connection.pointee.lastFrame = frame
         connection.pointee.lastTimestamp = timestamp
         connection.pointee.lastNanos = nowNanos
@@ -184,7 +206,7 @@ public struct TCPReassembler {
         }
     }
 
-    private mutating func unlink(_ connection: ConnectionPointer) {
+    mutating func unlink(_ connection: ConnectionPointer) {
         let slot = connection.pointee.slot
         let newer = connection.pointee.newer, older = connection.pointee.older
         if newer != ConnectionTable.none {
@@ -201,14 +223,15 @@ public struct TCPReassembler {
         connection.pointee.older = ConnectionTable.none
     }
 
-    private mutating func remove(_ connection: ConnectionPointer) {
+    mutating func remove(_ connection: ConnectionPointer) {
         unlink(connection)
         let slot = connection.pointee.slot
         if cachedSlot == slot { cachedSlot = ConnectionTable.none }
         table.remove(slot)
     }
 
-    private mutating func expireIdle<C: StreamConsumer>(_ consumer: inout C) {
+    mutating func expireIdle<C: StreamConsumer>(_ consumer: inout C) {
+        commitHeldResets(&consumer)
         forgetLingeringClosed()
         while oldest != ConnectionTable.none {
             let candidate = table.pointer(oldest)
@@ -223,7 +246,7 @@ public struct TCPReassembler {
     public var tableCount: Int { table.count }
 
     /// Drops closed connections whose linger is over (if the table still holds them).
-    private mutating func forgetLingeringClosed() {
+    mutating func forgetLingeringClosed() {
         while closedQueueHead < closedQueue.count {
             let entry = closedQueue[closedQueueHead]
             guard nowNanos &- entry.closedNanos > closedLingerNanos else { break }
@@ -240,7 +263,7 @@ public struct TCPReassembler {
         }
     }
 
-    private mutating func evict<C: StreamConsumer>(_ connection: ConnectionPointer, _ reason: CloseReason,
+    mutating func evict<C: StreamConsumer>(_ connection: ConnectionPointer, _ reason: CloseReason,
                                                    _ consumer: inout C) {
         if !connection.pointee.isClosed {
             if reason == .limit {
@@ -259,14 +282,19 @@ public struct TCPReassembler {
             } else if reason == .idleTimeout {
                 statistics.connectionsTimedOut += 1
             }
-            close(connection, reason, frame: connection.pointee.lastFrame, timestamp: connection.pointee.lastTimestamp, &consumer)
+            if let pending = connection.pointee.pendingReset {
+                close(connection, .reset, frame: pending.frame, timestamp: pending.timestamp, &consumer)
+            } else {
+                close(connection, reason, frame: connection.pointee.lastFrame,
+                      timestamp: connection.pointee.lastTimestamp, &consumer)
+            }
         }
         remove(connection)
     }
 
     // MARK: - Lifecycle
 
-    private mutating func open<C: StreamConsumer>(_ connection: ConnectionPointer, clientSide: Int, partial: Bool,
+    mutating func open<C: StreamConsumer>(_ connection: ConnectionPointer, clientSide: Int, partial: Bool,
                                                   _ consumer: inout C) {
         connection.pointee.clientSide = clientSide
         connection.pointee.info.client = connection.pointee.endpoint(ofSide: clientSide)
@@ -277,7 +305,7 @@ public struct TCPReassembler {
     }
 
     /// Decides roles by port when nothing better was seen (connection seen only as ACKs).
-    private mutating func ensureOpened<C: StreamConsumer>(_ connection: ConnectionPointer, _ consumer: inout C) {
+    mutating func ensureOpened<C: StreamConsumer>(_ connection: ConnectionPointer, _ consumer: inout C) {
         guard !connection.pointee.opened else { return }
         let ports = (connection.pointee.key.a.port, connection.pointee.key.b.port)
         let client = RoleInference.clientSide(byPorts: ports, sender: connection.pointee.firstSender)
@@ -287,7 +315,7 @@ public struct TCPReassembler {
 
     /// Flushes both directions (gap, then buffered data), ends them on RST, releases the
     /// buffers and reports the summary.
-    private mutating func close<C: StreamConsumer>(_ connection: ConnectionPointer, _ reason: CloseReason,
+    mutating func close<C: StreamConsumer>(_ connection: ConnectionPointer, _ reason: CloseReason,
                                                    frame: UInt64, timestamp: Timestamp, _ consumer: inout C) {
         ensureOpened(connection, &consumer)
         for direction in Direction.allCases {
@@ -298,8 +326,11 @@ public struct TCPReassembler {
                 consumer.streamEnd(connection.pointee.info, direction, frame: frame, timestamp: timestamp)
             }
         }
+        connection.pointee.pendingReset = nil
         for index in 0..<2 {
             let side = connection.side(index)
+            releaseSYNData(connection, side)
+            side.pointee.unacknowledgedSYNData = nil
             discardBuffer(connection, side)
             statistics.historyBytes -= side.pointee.history.capacity
             side.pointee.history = DeliveredHistory()
@@ -321,7 +352,7 @@ public struct TCPReassembler {
     // MARK: - Segments
 
     @inline(__always)
-    private mutating func handle<C: StreamConsumer>(_ segment: TCPSegment, _ connection: ConnectionPointer,
+    mutating func handle<C: StreamConsumer>(_ segment: TCPSegment, _ connection: ConnectionPointer,
                                                     frame: UInt64, timestamp: Timestamp, _ consumer: inout C) {
         let index = connection.pointee.sideIndex(of: segment.source)
         let side = connection.side(index)
@@ -348,6 +379,20 @@ public struct TCPReassembler {
                 return  // A pure ACK: wait for something that tells the roles.
             }
         }
+        if segment.checksum == .valid || segment.checksum == .offloadPartial { side.pointee.sawValidChecksum = true }
+        side.pointee.advertisedWindow = segment.window
+        if flags.contains(.ack) { side.pointee.lastAcknowledgmentNumber = segment.acknowledgmentNumber }
+        if let pending = connection.pointee.pendingReset, pending.senderSide == index, !flags.contains(.rst) {
+            // A host that reset a connection sends nothing more on it but RSTs (RFC 9293
+            // §3.10.7): its sender never acted on this RST, so the connection goes on.
+            connection.pointee.pendingReset = nil
+            statistics.resetsNotHonoured += 1
+            consumer.reassemblyFinding(ReassemblyFinding(
+                kind: .resetNotHonoured(resetFrame: pending.frame, sequenceNumber: pending.sequenceNumber,
+                                        laterFlags: flags),
+                connection: connection.pointee.info, direction: connection.pointee.direction(ofSide: index),
+                frame: frame, timestamp: timestamp))
+        }
         if flags.contains(.syn) && !flags.contains(.rst) {
             // The SYN occupies ISN; data starts at ISN+1 (RFC 9293 §3.4).
             if !side.pointee.initialized {
@@ -356,6 +401,10 @@ public struct TCPReassembler {
             }
             if flags.contains(.ack) && !peer.pointee.initialized {
                 peer.pointee.start(sequenceBase: segment.acknowledgmentNumber)
+            }
+            if flags.contains(.ack) && peer.pointee.synData != nil {
+                resolveSYNData(connection, peer, direction: connection.pointee.direction(ofSide: index ^ 1),
+                               acknowledged: peer.pointee.offset(of: segment.acknowledgmentNumber), &consumer)
             }
         }
         if flags.contains(.ack) && peer.pointee.initialized {
@@ -367,7 +416,7 @@ public struct TCPReassembler {
         }
         if flags.contains(.rst) {
             // RFC 9293 §3.5.3; data carried by an RST is diagnostic, never delivered.
-            close(connection, .reset, frame: frame, timestamp: timestamp, &consumer)
+            handleReset(segment, connection, senderSide: index, frame: frame, timestamp: timestamp, &consumer)
             return
         }
         guard hasData || flags.contains(.fin) else { return }
@@ -375,9 +424,34 @@ public struct TCPReassembler {
         if !side.pointee.initialized { side.pointee.start(sequenceBase: dataSequence) }
         let direction = connection.pointee.direction(ofSide: index)
         let start = side.pointee.offset(of: dataSequence)
+        if flags.contains(.syn) && !flags.contains(.ack) && hasData && start == side.pointee.next
+            && holdSYNData(connection, side, direction, segment.payload, missing: missing, frame: frame,
+                           timestamp: timestamp, &consumer) {
+            // Delivered, or not, when the SYN-ACK says whether the server took it.
+            if flags.contains(.fin) {
+                registerFIN(connection, side, direction, at: start + Int64(payloadCount) + missing,
+                            frame: frame, timestamp: timestamp, &consumer)
+            }
+            return
+        }
+        if side.pointee.synData != nil {
+            // Later data from the client before any SYN-ACK was seen: data after the SYN's
+            // means the server took the SYN's (its SYN-ACK was not captured); data at its
+            // place means the SYN's was sent again.
+            resolveSYNData(connection, side, direction: direction, acknowledged: start, &consumer)
+        }
+        if side.pointee.unacknowledgedSYNData != nil && hasData {
+            compareWithUnacknowledgedSYNData(connection, side, direction, start: start, payload: segment.payload,
+                                             frame: frame, timestamp: timestamp, &consumer)
+        }
         if hasData {
-            processData(connection, side, direction, start: start, payload: segment.payload, missing: missing,
-                        frame: frame, timestamp: timestamp, &consumer)
+            if flags.contains(.urg) && segment.urgentPointer > 0 && payloadCount > 0 {
+                processUrgent(connection, side, direction, start: start, segment: segment, missing: missing,
+                              frame: frame, timestamp: timestamp, &consumer)
+            } else {
+                processData(connection, side, direction, start: start, payload: segment.payload, missing: missing,
+                            frame: frame, timestamp: timestamp, &consumer)
+            }
         }
         if flags.contains(.fin) {
             registerFIN(connection, side, direction, at: start + Int64(payloadCount) + missing,
@@ -390,7 +464,7 @@ public struct TCPReassembler {
 
     /// A FIN consumes one sequence number after the segment's data (RFC 9293 §3.4); the
     /// direction ends when it is reached in sequence. The first FIN position seen wins.
-    private mutating func registerFIN<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
+    mutating func registerFIN<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                          _ direction: Direction, at offset: Int64,
                                                          frame: UInt64, timestamp: Timestamp, _ consumer: inout C) {
         guard !side.pointee.ended else { return }
@@ -404,7 +478,7 @@ public struct TCPReassembler {
         }
     }
 
-    private mutating func endDirection<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
+    mutating func endDirection<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                           _ direction: Direction, _ consumer: inout C) {
         side.pointee.ended = true
         discardBuffer(connection, side)
@@ -413,7 +487,7 @@ public struct TCPReassembler {
 
     /// The peer acknowledged data we have not seen while we wait for it: it was sent but not
     /// captured, so stop waiting and report it as a gap (only as far as what we wait for).
-    private mutating func acknowledge<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
+    mutating func acknowledge<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                          _ direction: Direction, _ acknowledgment: UInt32,
                                                          frame: UInt64, timestamp: Timestamp, _ consumer: inout C) {
         let target = side.pointee.offset(of: acknowledgment)
@@ -436,7 +510,7 @@ public struct TCPReassembler {
     /// is compared and dropped, the part at `next` goes straight from the packet, the part
     /// beyond a hole is copied into the buffer.
     @inline(__always)
-    private mutating func processData<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
+    mutating func processData<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                          _ direction: Direction, start: Int64,
                                                          payload: UnsafeRawBufferPointer, missing: Int64,
                                                          frame: UInt64, timestamp: Timestamp, _ consumer: inout C) {
@@ -573,7 +647,7 @@ public struct TCPReassembler {
     /// Whether `cost` more bytes fit the buffer limits. When they do not, stops waiting
     /// (gap up to the earliest buffered chunk, flush what is contiguous) until they fit or
     /// `next` reaches `position`; returns false in the latter case.
-    private mutating func makeRoom<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
+    mutating func makeRoom<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                       _ direction: Direction, before position: Int64,
                                                       cost: Int, segments: Int, frame: UInt64,
                                                       timestamp: Timestamp, _ consumer: inout C) -> Bool {
@@ -603,7 +677,7 @@ public struct TCPReassembler {
     // MARK: - Delivery
 
     @inline(__always)
-    private mutating func deliver<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
+    mutating func deliver<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                      _ direction: Direction, _ bytes: UnsafeRawBufferPointer,
                                                      frame: UInt64, timestamp: Timestamp, _ consumer: inout C) {
         // The window grows with the bytes in flight (delivered, not yet acknowledged) instead
@@ -622,7 +696,7 @@ public struct TCPReassembler {
     /// `minimumHistoryWindow` and `historyCapacity`.
     /// (A ring never shrinks: a window below its size only stops it growing.)
     @inline(__always)
-    private func historyWindow(inFlight: Int64) -> Int {
+    func historyWindow(inFlight: Int64) -> Int {
         if inFlight >= Int64(historyCapacity) { return historyCapacity }
         if inFlight <= Int64(Self.minimumHistoryWindow) { return min(Self.minimumHistoryWindow, historyCapacity) }
         return 1 << (64 - UInt64(inFlight - 1).leadingZeroBitCount)
@@ -632,7 +706,7 @@ public struct TCPReassembler {
     /// after delivery is always compared even before any ACK is seen.
     static let minimumHistoryWindow = 4 << 10
 
-    private mutating func emitGap<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
+    mutating func emitGap<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                      _ direction: Direction, length: Int64, frame: UInt64,
                                                      timestamp: Timestamp, _ consumer: inout C) {
         guard length > 0 else { return }
@@ -645,7 +719,7 @@ public struct TCPReassembler {
 
     /// Delivers the buffered chunks that became contiguous, then ends the direction if its
     /// FIN was reached.
-    private mutating func settle<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
+    mutating func settle<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                     _ direction: Direction, _ consumer: inout C) {
         if !side.pointee.buffer.isEmpty {
             let limit = side.pointee.finOffset ?? .max
@@ -680,7 +754,7 @@ public struct TCPReassembler {
     }
 
     /// Declares everything before `target` (not beyond the FIN) missing, then settles.
-    private mutating func forceAdvance<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
+    mutating func forceAdvance<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                           _ direction: Direction, to target: Int64, frame: UInt64,
                                                           timestamp: Timestamp, _ consumer: inout C) {
         let to = min(target, side.pointee.finOffset ?? .max)
@@ -691,7 +765,7 @@ public struct TCPReassembler {
     }
 
     /// Stops waiting for anything: gap before each buffered chunk, and up to a seen FIN.
-    private mutating func flushAll<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
+    mutating func flushAll<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                       _ direction: Direction, frame: UInt64, timestamp: Timestamp,
                                                       _ consumer: inout C) {
         while !side.pointee.ended, let first = side.pointee.buffer.first {
@@ -705,7 +779,7 @@ public struct TCPReassembler {
         discardBuffer(connection, side)
     }
 
-    private mutating func discardBuffer(_ connection: ConnectionPointer, _ side: SidePointer) {
+    mutating func discardBuffer(_ connection: ConnectionPointer, _ side: SidePointer) {
         guard !side.pointee.buffer.isEmpty else { return }
         var released = 0
         for chunk in side.pointee.buffer { released += chunk.cost }
@@ -714,7 +788,7 @@ public struct TCPReassembler {
     }
 
     @inline(__always)
-    private mutating func release(_ connection: ConnectionPointer, bytes: Int, segments: Int) {
+    mutating func release(_ connection: ConnectionPointer, bytes: Int, segments: Int) {
         connection.pointee.bufferedBytes -= bytes
         connection.pointee.bufferedSegments -= segments
         statistics.bufferedBytes -= bytes
@@ -722,7 +796,7 @@ public struct TCPReassembler {
 
     // MARK: - Findings
 
-    private mutating func reportConflict<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
+    mutating func reportConflict<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                             _ direction: Direction, at offset: Int64,
                                                             kept: [UInt8], discarded: [UInt8], keptFrame: UInt64,
                                                             frame: UInt64, timestamp: Timestamp,
@@ -736,7 +810,7 @@ public struct TCPReassembler {
             connection: connection.pointee.info, direction: direction, frame: frame, timestamp: timestamp))
     }
 
-    private mutating func reportLimit<C: StreamConsumer>(_ connection: ConnectionPointer, _ direction: Direction,
+    mutating func reportLimit<C: StreamConsumer>(_ connection: ConnectionPointer, _ direction: Direction,
                                                          _ limit: String, _ detail: String, _ frame: UInt64,
                                                          _ timestamp: Timestamp, _ consumer: inout C) {
         consumer.reassemblyFinding(ReassemblyFinding(

@@ -109,6 +109,59 @@ extension Violation {
             self.init(rule: .analyzerLimitReached, message: "Limit \(limit) reached: \(detail).",
                       timestamp: finding.timestamp, frame: finding.frame, direction: finding.direction.name,
                       connection: connection, evidence: ["limit": .text(limit), "detail": .text(detail)])
+        case .segmentNotBelieved(let ignored):
+            var evidence: Evidence = [
+                "reason": .text(ignored.reason.rawValue),
+                "sequence_number": .integer(Int64(ignored.sequenceNumber)),
+                "tcp_flags": .text(ignored.flags.names),
+                "payload_length": .integer(Int64(ignored.payloadLength)),
+                "payload_prefix": .bytes(ignored.payloadPrefix),
+                "effect": .text(ignored.effect),
+            ]
+            if let expected = ignored.expectedSequenceNumber {
+                evidence.append("expected_sequence_number", .integer(Int64(expected)))
+            }
+            let rule: Rule
+            let what: String
+            switch ignored.reason {
+            case .badChecksum:
+                rule = .tcpBadChecksumIgnored
+                evidence.append("checksum", .text(ignored.checksum.name))
+                what = "A packet with a wrong checksum (\(ignored.checksum.name)) was not believed"
+            case .resetOutOfWindow, .resetNotAtExpectedSequence, .resetNotAcknowledgingSYN:
+                rule = .tcpRSTIgnored
+                what = "An RST at sequence number \(ignored.sequenceNumber) was not believed (\(ignored.reason.rawValue))"
+            }
+            self.init(rule: rule, message: "\(what): \(ignored.effect).",
+                      timestamp: finding.timestamp, frame: finding.frame, direction: finding.direction.name,
+                      connection: connection, evidence: evidence)
+        case .resetNotHonoured(let resetFrame, let sequenceNumber, let laterFlags):
+            self.init(rule: .tcpRSTNotHonoured,
+                      message: "The RST of frame \(resetFrame) was followed by this \(laterFlags.names) segment from its own sender; the connection went on.",
+                      timestamp: finding.timestamp, frame: finding.frame, direction: finding.direction.name,
+                      connection: connection,
+                      evidence: ["reset_frame": .integer(Int64(resetFrame)),
+                                 "reset_sequence_number": .integer(Int64(sequenceNumber)),
+                                 "later_tcp_flags": .text(laterFlags.names)])
+        case .urgentData(let sequenceNumber, let byte, let removed):
+            var evidence: Evidence = [
+                "urgent_sequence_number": .integer(Int64(sequenceNumber)),
+                "removed_from_stream": .flag(removed),
+            ]
+            if let byte { evidence.append("urgent_byte", .bytes([byte])) }
+            self.init(rule: .tcpUrgentData,
+                      message: removed
+                        ? "Urgent data: the urgent byte at sequence number \(sequenceNumber) was taken out of the stream, as a receiver without SO_OOBINLINE does."
+                        : "Urgent data: the urgent byte (sequence number \(sequenceNumber)) is not in an in-order segment and was left in the stream.",
+                      timestamp: finding.timestamp, frame: finding.frame, direction: finding.direction.name,
+                      connection: connection, evidence: evidence)
+        case .synDataNotAcknowledged(let synFrame, let synBytes, let laterBytes):
+            self.init(rule: .tcpSYNDataNotAcknowledged,
+                      message: "The SYN of frame \(synFrame) carried data its SYN-ACK did not acknowledge; the bytes sent later in its place differ.",
+                      timestamp: finding.timestamp, frame: finding.frame, direction: finding.direction.name,
+                      connection: connection,
+                      evidence: ["syn_frame": .integer(Int64(synFrame)), "syn_bytes": .bytes(synBytes),
+                                 "later_bytes": .bytes(laterBytes)])
         }
     }
 }

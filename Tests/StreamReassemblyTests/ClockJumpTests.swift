@@ -21,11 +21,36 @@ final class ClockJumpTests: XCTestCase {
         XCTAssertEqual(closes(consumer), [.endOfInput, .endOfInput])
     }
 
-    func testAConfirmedLongPauseStillExpiresIdleConnections() {
+    func testAJumpOfDaysIsAClockStepNotIdleTime() {
         let a = Script(), b = Script(client: Endpoint(address: IPAddress(ipv4: 0x0A00_0003), port: 40001))
         var segments = a.handshake() + [a.c(0, "GET / HTTP/1.1\r\n\r\n")]
-        // Two days later, a new connection's packets arrive: the pause is real.
-        segments += b.handshake().map { $0.with { $0.seconds = 1000 + 2 * 86_400 } }
+        // The capture's clock steps three days ahead; connection a goes on right after it.
+        let later = Int64(1000 + 3 * 86_400)
+        segments += b.handshake().map { $0.with { $0.seconds = later } }
+        segments.append(a.c(18, "GET /again HTTP/1.1\r\n\r\n").with { $0.seconds = later })
+        let (consumer, reassembler) = reassemble(
+            segments, limits: { var l = ReassemblyLimits(); l.idleTimeoutSeconds = 60; return l }())
+        XCTAssertEqual(closes(consumer), [.endOfInput, .endOfInput], "the clock step split or expired a connection")
+        XCTAssertEqual(consumer.streams[.init(id: 1, direction: c2s)].map { $0.count }, 41)
+        XCTAssertEqual(reassembler.statistics.connectionsTimedOut, 0)
+    }
+
+    func testABackwardStepOfDaysKeepsConnections() {
+        let a = Script()
+        let segments = a.handshake() + [a.c(0, "one"), a.c(3, "two").with { $0.seconds = 1000 - 5 * 86_400 },
+                                        a.c(6, "three").with { $0.seconds = 1000 - 5 * 86_400 + 30 }]
+        let (consumer, _) = reassemble(segments, limits: { var l = ReassemblyLimits(); l.idleTimeoutSeconds = 60; return l }())
+        XCTAssertEqual(closes(consumer), [.endOfInput])
+        XCTAssertEqual(consumer.streams[.init(id: 1, direction: c2s)].map { $0.count }, 11)
+    }
+
+    func testIdleTimeAfterAStepStillExpiresIdleConnections() {
+        let a = Script(), b = Script(client: Endpoint(address: IPAddress(ipv4: 0x0A00_0003), port: 40001))
+        var segments = a.handshake() + [a.c(0, "GET / HTTP/1.1\r\n\r\n")]
+        let later = Int64(1000 + 2 * 86_400)
+        // After the step, connection b is active for two minutes while a stays silent.
+        segments += b.handshake().map { $0.with { $0.seconds = later } }
+        segments.append(b.c(0, "x").with { $0.seconds = later + 120 })
         let (consumer, _) = reassemble(segments, limits: { var l = ReassemblyLimits(); l.idleTimeoutSeconds = 60; return l }())
         XCTAssertEqual(closes(consumer).first, .idleTimeout)
     }

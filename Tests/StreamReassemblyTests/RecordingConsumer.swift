@@ -11,6 +11,11 @@ enum Event: Equatable, CustomStringConvertible {
     case closed(UInt64, CloseReason)
     case conflict(UInt64, Direction, sequence: UInt32, kept: String, discarded: String, keptFrame: UInt64)
     case limit(UInt64, String)
+    /// A segment not believed (`IgnoredSegment.Reason`), an RST not honoured, urgent data, SYN data.
+    case notBelieved(UInt64, Direction, String, frame: UInt64)
+    case resetNotHonoured(UInt64, resetFrame: UInt64, frame: UInt64)
+    case urgent(UInt64, Direction, removed: Bool)
+    case synDataNotAcknowledged(UInt64, syn: String, later: String)
 
     var description: String {
         switch self {
@@ -23,6 +28,11 @@ enum Event: Equatable, CustomStringConvertible {
             return "conflict(\(id) \(direction.name) seq=\(sequence) kept=\(kept.debugDescription) "
                 + "discarded=\(discarded.debugDescription) keptFrame=\(keptFrame))"
         case let .limit(id, name): return "limit(\(id) \(name))"
+        case let .notBelieved(id, direction, reason, frame): return "notBelieved(\(id) \(direction.name) \(reason) f\(frame))"
+        case let .resetNotHonoured(id, resetFrame, frame): return "resetNotHonoured(\(id) rst=f\(resetFrame) f\(frame))"
+        case let .urgent(id, direction, removed): return "urgent(\(id) \(direction.name) removed=\(removed))"
+        case let .synDataNotAcknowledged(id, syn, later):
+            return "synDataNotAcknowledged(\(id) syn=\(syn.debugDescription) later=\(later.debugDescription))"
         }
     }
 }
@@ -112,6 +122,17 @@ struct RecordingConsumer: StreamConsumer {
                                     discarded: String(decoding: discarded, as: UTF8.self), keptFrame: keptFrame))
         case let .limitReached(limit, _):
             events.append(.limit(finding.connection.id.rawValue, limit))
+        case let .segmentNotBelieved(ignored):
+            events.append(.notBelieved(finding.connection.id.rawValue, finding.direction, ignored.reason.rawValue,
+                                       frame: finding.frame))
+        case let .resetNotHonoured(resetFrame, _, _):
+            events.append(.resetNotHonoured(finding.connection.id.rawValue, resetFrame: resetFrame, frame: finding.frame))
+        case let .urgentData(_, _, removed):
+            events.append(.urgent(finding.connection.id.rawValue, finding.direction, removed: removed))
+        case let .synDataNotAcknowledged(_, syn, later):
+            events.append(.synDataNotAcknowledged(finding.connection.id.rawValue,
+                                                  syn: String(decoding: syn, as: UTF8.self),
+                                                  later: String(decoding: later, as: UTF8.self)))
         }
     }
 

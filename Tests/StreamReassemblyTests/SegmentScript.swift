@@ -18,6 +18,8 @@ struct Seg {
     var missing = 0
     /// Capture time in seconds; nil = 1000 s plus one millisecond per frame.
     var seconds: Int64?
+    var checksum = ChecksumStatus.notVerified
+    var urgentPointer: UInt16 = 0
 
     /// The same segment sent the other way.
     var reversed: Seg {
@@ -81,7 +83,8 @@ func reassemble(_ segments: [Seg], limits: ReassemblyLimits = ReassemblyLimits()
             let tcp = TCPSegment(source: segment.source, destination: segment.destination,
                                  sequenceNumber: segment.sequence, acknowledgmentNumber: segment.acknowledgment,
                                  flags: segment.flags, window: 65535, payload: payload,
-                                 missingPayloadLength: segment.missing)
+                                 missingPayloadLength: segment.missing, urgentPointer: segment.urgentPointer,
+                                 checksum: segment.checksum)
             reassembler.process(tcp, frame: frame, timestamp: timestamp(of: segment, frame: frame), into: &consumer)
         }
     }

@@ -352,6 +352,7 @@ private var cases: [ReassemblyCase] { [
         ]),
     ReassemblyCase(
         name: "RST flushes waiting data, ends both directions; later packets absorbed",
+        limits: limits { $0.resetHoldSeconds = 0 },
         segments: hs + [t.c(0, "abc"), t.c(6, "ghi"), t.s(0, flags: [.rst]), t.c(9, "jkl")],
         expected: [
             opened1,

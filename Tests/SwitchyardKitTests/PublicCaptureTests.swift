@@ -43,7 +43,10 @@ final class PublicCaptureTests: XCTestCase {
 
     /// Clean upgrades produce no HTTP/1.x violations (the post-switch protocols' findings on these
     /// files are checked in SwitchedProtocolsTests). The only ones in the public set are real: Gnutella
-    /// clients fold X-Alt header lines (obs-fold, RFC 9112 §5.2) in three requests, two folds each.
+    /// clients fold X-Alt header lines (obs-fold, RFC 9112 §5.2) in three requests, two folds each;
+    /// Suricata-verify's transform-base64-7296 has a crafted segment with every TCP flag set (frame
+    /// 36, at the server's next sequence number) after which the server itself goes on sending:
+    /// its RST took no effect.
     func testViolationsOnPublicCapturesAreOnlyTheRealOnes() throws {
         let root = try publicRoot()
         var found: [String] = []
@@ -58,6 +61,7 @@ final class PublicCaptureTests: XCTestCase {
             "nDPI/gnutella.pcap http_obs_fold 1972", "nDPI/gnutella.pcap http_obs_fold 1972",
             "nDPI/gnutella.pcap http_obs_fold 1976", "nDPI/gnutella.pcap http_obs_fold 1976",
             "nDPI/gnutella.pcap http_obs_fold 2081", "nDPI/gnutella.pcap http_obs_fold 2081",
+            "suricata-verify/transform-base64-7296/input.pcap tcp_rst_not_honoured 37",
         ])
     }
 

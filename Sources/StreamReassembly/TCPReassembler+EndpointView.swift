@@ -1,0 +1,300 @@
+import PacketCapture
+import PacketDecoding
+
+/// What the endpoints would have believed: checksums, resets, SYN data and urgent data.
+///
+/// A monitor that believes every packet of a capture can be made to see a stream no endpoint
+/// received: a packet with a wrong checksum, an RST at a sequence number the receiver refuses,
+/// SYN data the server never took, an urgent byte the application never read. Each rule here
+/// follows what a receiving host does (RFC 9293, RFC 5961, RFC 7413, RFC 6093 and Linux's
+/// defaults where the RFCs leave a choice), and each time believing the capture would have
+/// changed the stream, the reassembler says so in a finding.
+extension TCPReassembler {
+    // MARK: - Checksums
+
+    /// Whether a packet whose checksum is not right is believed under the policy.
+    func believesChecksum(_ segment: TCPSegment, slot: Int32) -> Bool {
+        switch limits.checksums {
+        case .off:
+            return true
+        case .on:
+            return false
+        case .auto:
+            // Transmit offload on the capturing host leaves the pseudo-header sum: the NIC
+            // completes it on the wire, so the receiver got a right checksum.
+            if segment.checksum == .offloadPartial { return true }
+            guard slot != ConnectionTable.none else { return true }
+            let connection = table.pointer(slot)
+            if connection.pointee.isClosed { return true }
+            let side = connection.side(connection.pointee.sideIndex(of: segment.source))
+            // A direction that has shown right checksums does not offload them: a wrong one
+            // there is a damaged or forged packet, which its receiver dropped.
+            return !side.pointee.sawValidChecksum
+        }
+    }
+
+    /// Drops a packet for its checksum; reports it when believing it would have changed the
+    /// stream (and the connection is known).
+    mutating func disbelieveChecksum<C: StreamConsumer>(_ segment: TCPSegment, slot: Int32, frame: UInt64,
+                                                        timestamp: Timestamp, _ consumer: inout C) {
+        statistics.segmentsDroppedBadChecksum += 1
+        guard slot != ConnectionTable.none else { return }
+        let connection = table.pointer(slot)
+        guard connection.pointee.opened, !connection.pointee.isClosed else { return }
+        let index = connection.pointee.sideIndex(of: segment.source)
+        guard let effect = effectOfBelieving(segment, connection, index) else { return }
+        let side = connection.side(index)
+        reportNotBelieved(connection, index, IgnoredSegment(
+            reason: .badChecksum, sequenceNumber: segment.sequenceNumber,
+            expectedSequenceNumber: side.pointee.initialized ? side.pointee.sequenceNumber(at: side.pointee.next) : nil,
+            flags: segment.flags, checksum: segment.checksum,
+            payloadPrefix: Array(segment.payload.prefix(16)), payloadLength: segment.payload.count,
+            effect: effect), frame: frame, timestamp: timestamp, &consumer)
+    }
+
+    /// What believing `segment` would have changed, or nil when it would have changed nothing
+    /// (a retransmission of delivered bytes, a bare ACK).
+    func effectOfBelieving(_ segment: TCPSegment, _ connection: ConnectionPointer, _ index: Int) -> String? {
+        let side = connection.side(index)
+        let direction = connection.pointee.direction(ofSide: index).name
+        let flags = segment.flags
+        if flags.contains(.rst) { return "it would have reset the connection" }
+        if flags.contains(.syn) { return "it would have restarted the connection" }
+        let payload = segment.payload
+        if payload.count > 0 {
+            guard side.pointee.initialized else { return "it would have started the \(direction) stream" }
+            let start = side.pointee.offset(of: segment.sequenceNumber)
+            let end = start + Int64(payload.count)
+            if end > side.pointee.next {
+                return "it would have added \(end - max(start, side.pointee.next)) bytes to the \(direction) stream "
+                    + "at offset \(max(start, side.pointee.next))"
+            }
+            let compareFrom = max(start, side.pointee.history.availableStart(end: side.pointee.next))
+            if compareFrom < end, let base = payload.baseAddress,
+               let difference = side.pointee.history.firstDifference(from: compareFrom, to: end,
+                                                                    other: base + Int(compareFrom - start)) {
+                return "it carried different bytes for \(direction) stream offset \(difference)"
+            }
+        }
+        if flags.contains(.fin) { return "it would have ended the \(direction) stream" }
+        return nil
+    }
+
+    // MARK: - Resets
+
+    /// RFC 9293 §3.10.7 as amended by RFC 5961 §3.2: an RST is acted on only at the sequence
+    /// number the receiver expects next (RCV.NXT); in the window but elsewhere it draws a
+    /// challenge ACK, outside it is dropped. In SYN-SENT it must acknowledge the SYN.
+    mutating func handleReset<C: StreamConsumer>(_ segment: TCPSegment, _ connection: ConnectionPointer,
+                                                 senderSide index: Int, frame: UInt64, timestamp: Timestamp,
+                                                 _ consumer: inout C) {
+        // One RST at a time: later ones while one waits change nothing.
+        guard connection.pointee.pendingReset == nil else { return }
+        let side = connection.side(index), peer = connection.side(index ^ 1)
+        let sequence = segment.sequenceNumber
+        var refusal: (IgnoredSegment.Reason, UInt32?)?
+        if let said = peer.pointee.lastAcknowledgmentNumber, sequence == said {
+            // The receiver's own latest ACK names this sequence number as its RCV.NXT.
+        } else if !side.pointee.initialized {
+            // Nothing is known of the sender's sequence space. If the receiver is in SYN-SENT,
+            // the RST must acknowledge its SYN (§3.10.7.3); otherwise it cannot be checked.
+            if peer.pointee.stats.sawSYN && !side.pointee.stats.sawSYN
+                && !(segment.flags.contains(.ack)
+                     && segment.acknowledgmentNumber == peer.pointee.initialSequenceNumber &+ 1) {
+                refusal = (.resetNotAcknowledgingSYN, nil)
+            }
+        } else {
+            let expected = side.pointee.sequenceNumber(at: side.pointee.next)
+            // RCV.NXT is what the capture saw sent (the sender's SND.NXT), what the receiver
+            // acknowledged (it may lag the capture), or one past a FIN.
+            var acceptable = sequence == expected
+                || sequence == side.pointee.sequenceNumber(at: side.pointee.acknowledged)
+            if let fin = side.pointee.finOffset { acceptable = acceptable || sequence == side.pointee.sequenceNumber(at: fin + 1) }
+            if !acceptable {
+                let distance = Int64(Int32(bitPattern: sequence &- side.pointee.sequenceNumber(at: side.pointee.acknowledged)))
+                // The window the receiver advertised, at the largest scale it could use
+                // (RFC 7323 §2.3: shift at most 14), and never below a classic 64 KiB.
+                let window = max(Int64(peer.pointee.advertisedWindow) << 14, 65_535)
+                let inWindow = distance >= 0 && distance < window
+                refusal = (inWindow ? .resetNotAtExpectedSequence : .resetOutOfWindow, expected)
+            }
+        }
+        if let (reason, expected) = refusal {
+            statistics.resetsIgnored += 1
+            let effect = reason == .resetNotAtExpectedSequence
+                ? "it would have reset the connection; the receiver answers it with a challenge ACK instead (RFC 5961 §3.2)"
+                : "it would have reset the connection; the receiver drops it"
+            reportNotBelieved(connection, index, IgnoredSegment(
+                reason: reason, sequenceNumber: sequence, expectedSequenceNumber: expected, flags: segment.flags,
+                checksum: segment.checksum, payloadPrefix: Array(segment.payload.prefix(16)),
+                payloadLength: segment.payload.count, effect: effect), frame: frame, timestamp: timestamp, &consumer)
+            return
+        }
+        guard resetHoldNanos > 0 else {
+            close(connection, .reset, frame: frame, timestamp: timestamp, &consumer)
+            return
+        }
+        connection.pointee.pendingReset = PendingReset(senderSide: index, sequenceNumber: sequence, frame: frame,
+                                                       timestamp: timestamp, nanos: nowNanos)
+        if resetQueue.count - resetQueueHead >= max(limits.maxConnections, 1) {
+            // Full: the oldest waits for its connection's idle timeout, eviction or the end.
+            resetQueueHead += 1
+        }
+        resetQueue.append((connection.pointee.key, connection.pointee.info.id, nowNanos))
+    }
+
+    /// Closes the connections whose believed RST was not contradicted within the hold.
+    mutating func commitHeldResets<C: StreamConsumer>(_ consumer: inout C) {
+        while resetQueueHead < resetQueue.count {
+            let entry = resetQueue[resetQueueHead]
+            guard nowNanos &- entry.nanos > resetHoldNanos else { break }
+            resetQueueHead += 1
+            let slot = table.find(entry.key)
+            guard slot != ConnectionTable.none else { continue }
+            let connection = table.pointer(slot)
+            guard connection.pointee.id == entry.id, !connection.pointee.isClosed,
+                  let pending = connection.pointee.pendingReset, pending.nanos == entry.nanos else { continue }
+            close(connection, .reset, frame: pending.frame, timestamp: pending.timestamp, &consumer)
+        }
+        if resetQueueHead > 1024 && resetQueueHead * 2 > resetQueue.count {
+            resetQueue.removeFirst(resetQueueHead)
+            resetQueueHead = 0
+        }
+    }
+
+    // MARK: - SYN data
+
+    /// Keeps a SYN's payload aside until the SYN-ACK says whether the server took it (TCP Fast
+    /// Open, RFC 7413 §4.2) or only the SYN (everyone else, RFC 9293 §3.10.7.2: the data is
+    /// queued, acknowledged only if accepted). False when there is no room, in which case the
+    /// payload is delivered as before and the limit is reported.
+    mutating func holdSYNData<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
+                                                 _ direction: Direction, _ payload: UnsafeRawBufferPointer,
+                                                 missing: Int64, frame: UInt64, timestamp: Timestamp,
+                                                 _ consumer: inout C) -> Bool {
+        guard side.pointee.synData == nil, missing == 0, payload.count > 0 else { return false }
+        let cost = payload.count + BufferedChunk.overheadBytes
+        guard connection.pointee.bufferedBytes + cost <= limits.connectionBufferBytes,
+              statistics.bufferedBytes + cost <= limits.globalBufferBytes else {
+            reportLimit(connection, direction, "reassembly_global_buffer",
+                        "no room to hold the SYN's \(payload.count) bytes until the SYN-ACK; delivered them unchecked",
+                        frame, timestamp, &consumer)
+            return false
+        }
+        side.pointee.synData = HeldSYNData(bytes: Array(payload), length: Int64(payload.count), frame: frame,
+                                           timestamp: timestamp)
+        connection.pointee.bufferedBytes += cost
+        statistics.bufferedBytes += cost
+        statistics.peakBufferedBytes = max(statistics.peakBufferedBytes, statistics.bufferedBytes)
+        return true
+    }
+
+    /// Delivers the held SYN payload if `acknowledged` (a stream offset) covers it, else sets
+    /// its first bytes aside to compare with what is sent at its place later.
+    mutating func resolveSYNData<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
+                                                    direction: Direction, acknowledged: Int64, _ consumer: inout C) {
+        guard let held = side.pointee.synData else { return }
+        releaseSYNData(connection, side)
+        if acknowledged >= held.length {
+            held.bytes.withUnsafeBytes { bytes in
+                processData(connection, side, direction, start: 0, payload: bytes, missing: 0, frame: held.frame,
+                            timestamp: held.timestamp, &consumer)
+            }
+        } else {
+            statistics.synPayloadsNotAcknowledged += 1
+            side.pointee.unacknowledgedSYNData = HeldSYNData(
+                bytes: Array(held.bytes.prefix(HeldSYNData.comparedBytes)), length: held.length,
+                frame: held.frame, timestamp: held.timestamp)
+        }
+    }
+
+    mutating func releaseSYNData(_ connection: ConnectionPointer, _ side: SidePointer) {
+        guard let held = side.pointee.synData else { return }
+        let cost = held.bytes.count + BufferedChunk.overheadBytes
+        connection.pointee.bufferedBytes -= cost
+        statistics.bufferedBytes -= cost
+        side.pointee.synData = nil
+    }
+
+    /// The bytes sent where the unacknowledged SYN data was: if they differ, a monitor that
+    /// believed the SYN saw a stream the server never received.
+    mutating func compareWithUnacknowledgedSYNData<C: StreamConsumer>(
+        _ connection: ConnectionPointer, _ side: SidePointer, _ direction: Direction, start: Int64,
+        payload: UnsafeRawBufferPointer, frame: UInt64, timestamp: Timestamp, _ consumer: inout C
+    ) {
+        guard let held = side.pointee.unacknowledgedSYNData else { return }
+        guard start <= 0 else {
+            side.pointee.unacknowledgedSYNData = nil   // its place was passed without a comparison
+            return
+        }
+        let skip = Int(-start)
+        guard skip < payload.count else { return }
+        side.pointee.unacknowledgedSYNData = nil
+        let count = min(held.bytes.count, payload.count - skip)
+        let later = Array(payload[skip..<skip + count])
+        guard Array(held.bytes.prefix(count)) != later else { return }
+        guard connection.pointee.disbeliefFindings < limits.disbeliefFindingsPerConnection else { return }
+        connection.pointee.disbeliefFindings += 1
+        consumer.reassemblyFinding(ReassemblyFinding(
+            kind: .synDataNotAcknowledged(synFrame: held.frame, synBytes: Array(held.bytes.prefix(min(count, 16))),
+                                          laterBytes: Array(later.prefix(16))),
+            connection: connection.pointee.info, direction: direction, frame: frame, timestamp: timestamp))
+    }
+
+    // MARK: - Urgent data
+
+    /// A segment with URG: a receiver without SO_OOBINLINE (the default everywhere) takes the
+    /// urgent byte out of the stream. The urgent pointer points one past it (RFC 6093 §2: what
+    /// BSD, Linux and Windows implement, not RFC 9293's "last urgent byte"). Only an in-order
+    /// segment is cut; otherwise the byte stays and the finding says so.
+    mutating func processUrgent<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
+                                                   _ direction: Direction, start: Int64, segment: TCPSegment,
+                                                   missing: Int64, frame: UInt64, timestamp: Timestamp,
+                                                   _ consumer: inout C) {
+        let payload = segment.payload
+        let urgent = Int(segment.urgentPointer) - 1
+        let inOrder = start == side.pointee.next && side.pointee.buffer.isEmpty && missing == 0
+            && side.pointee.finOffset.map({ $0 >= start + Int64(payload.count) }) ?? true
+        let removable = inOrder && urgent < payload.count
+        if removable {
+            if urgent > 0 {
+                processData(connection, side, direction, start: start,
+                            payload: UnsafeRawBufferPointer(rebasing: payload[0..<urgent]), missing: 0,
+                            frame: frame, timestamp: timestamp, &consumer)
+            }
+            // The byte occupies its sequence number but never reaches the application.
+            side.pointee.next += 1
+            side.pointee.history.reset(at: side.pointee.next)
+            statistics.urgentBytesRemoved += 1
+            if urgent + 1 < payload.count {
+                processData(connection, side, direction, start: start + Int64(urgent) + 1,
+                            payload: UnsafeRawBufferPointer(rebasing: payload[(urgent + 1)...]), missing: 0,
+                            frame: frame, timestamp: timestamp, &consumer)
+            }
+        } else {
+            processData(connection, side, direction, start: start, payload: payload, missing: missing,
+                        frame: frame, timestamp: timestamp, &consumer)
+        }
+        guard !side.pointee.reportedUrgentData,
+              connection.pointee.disbeliefFindings < limits.disbeliefFindingsPerConnection else { return }
+        side.pointee.reportedUrgentData = true
+        connection.pointee.disbeliefFindings += 1
+        consumer.reassemblyFinding(ReassemblyFinding(
+            kind: .urgentData(sequenceNumber: segment.sequenceNumber &+ UInt32(truncatingIfNeeded: max(urgent, 0)),
+                              byte: urgent < payload.count ? payload[urgent] : nil, removed: removable),
+            connection: connection.pointee.info, direction: direction, frame: frame, timestamp: timestamp))
+    }
+
+    // MARK: - Reporting
+
+    mutating func reportNotBelieved<C: StreamConsumer>(_ connection: ConnectionPointer, _ senderSide: Int,
+                                                       _ ignored: IgnoredSegment, frame: UInt64,
+                                                       timestamp: Timestamp, _ consumer: inout C) {
+        guard connection.pointee.disbeliefFindings < limits.disbeliefFindingsPerConnection else { return }
+        connection.pointee.disbeliefFindings += 1
+        if !connection.pointee.opened { ensureOpened(connection, &consumer) }
+        consumer.reassemblyFinding(ReassemblyFinding(
+            kind: .segmentNotBelieved(ignored), connection: connection.pointee.info,
+            direction: connection.pointee.direction(ofSide: senderSide), frame: frame, timestamp: timestamp))
+    }
+}
