@@ -14,7 +14,8 @@ let usage = """
     Commands:
       analyze CAPTURE…|DIR|-   audit HTTP/1.1 upgrades; JSON Lines findings on stdout
       flows CAPTURE…|DIR|-     one JSON line per TCP connection (--write-streams DIR)
-      live -i IF [-f BPF]      audit upgrades on an interface as they happen (root or CAP_NET_RAW)
+      live -i IF [-f BPF]      audit upgrades on an interface as they happen (root or setcap;
+                               privileges are dropped once the capture is open)
       interfaces               list capture devices (--format json)
       rules                    list the rule catalogue
       report FINDINGS.jsonl…   HTML, Markdown or JSON audit report (see 'switchyard report --help')

@@ -16,6 +16,10 @@ let liveUsage = """
       -c, --packet-count N     stop after N packets
       -w, --write FILE.pcap    also save the captured packets to FILE.pcap
       --stats-interval S       print a statistics line on stderr every S seconds
+      -Z, --user USER          once the capture and output files are open, switch from root
+                               to USER (default 'nobody') and drop every capability; started
+                               without root (setcap), only the capabilities are dropped
+      --no-drop                keep root (or the capabilities) while capturing; so does -Z root
       --format, -o/--output, --min-severity, --rules, --fail-on, -q/--quiet and the limits
                                as for analyze; --idle-timeout counts wall-clock seconds
     """
@@ -27,9 +31,10 @@ func liveCommand(_ arguments: [String]) throws -> Int32 {
     let parsed = try Arguments(
         arguments,
         valued: AnalysisArguments.valued.union(["interface", "filter", "snaplen", "buffer-size", "duration",
-                                                 "packet-count", "write", "stats-interval"]),
-        flagNames: ["promiscuous", "quiet"],
-        aliases: ["i": "interface", "f": "filter", "w": "write", "o": "output", "c": "packet-count", "q": "quiet"])
+                                                 "packet-count", "write", "stats-interval", "user"]),
+        flagNames: ["promiscuous", "quiet", "no-drop"],
+        aliases: ["i": "interface", "f": "filter", "w": "write", "o": "output", "c": "packet-count", "q": "quiet",
+                  "Z": "user"])
     guard parsed.positional.isEmpty else {
         throw Arguments.UsageError(message: "unexpected argument '\(parsed.positional[0])' (a filter goes after -f)")
     }
@@ -50,6 +55,14 @@ func liveCommand(_ arguments: [String]) throws -> Int32 {
     let shared = try AnalysisArguments(parsed)
     let options = shared.options
     let quiet = parsed.flag("quiet")
+    // Decided before anything is opened: an unknown -Z user stops here.
+    let privileges: PrivilegeDropPlan
+    do {
+        privileges = try PrivilegeDrop.plan(user: parsed.value("user"), keep: parsed.flag("no-drop"))
+    } catch {
+        printError("switchyard: \(error.description)")
+        return 2
+    }
 
     let capture: LiveCapture
     do {
@@ -79,6 +92,18 @@ func liveCommand(_ arguments: [String]) throws -> Int32 {
             printError("switchyard: \(error.description)")
             return 2
         }
+    }
+
+    // Everything the run needs is open (capture handle, filter, -o, --write): from here on the
+    // parsers read hostile bytes, so without privileges (docs/LIVE.md, *Privileges*).
+    do {
+        let state = try PrivilegeDrop.apply(privileges)
+        if let line = privilegeLine(privileges, state) {
+            if privileges == .keep { printError(line) } else if !quiet { printError(line) }
+        }
+    } catch {
+        printError("switchyard: \(error.description)")
+        return 2
     }
 
     let sink = OutputSink(stream: stream, format: shared.format, filter: shared.filter)
@@ -118,6 +143,25 @@ func liveCommand(_ arguments: [String]) throws -> Int32 {
         printError(line)
     }
     return status
+}
+
+/// What the process runs with after `PrivilegeDrop.apply`: a warning when it kept root or
+/// capabilities, else a note of the user it runs as.
+private func privilegeLine(_ plan: PrivilegeDropPlan, _ state: PrivilegeState) -> String? {
+    switch plan {
+    case .keep:
+        if state.uids.effective == 0 {
+            return "switchyard: warning: capturing as root (--no-drop or -Z root): "
+                + "a parser bug in live capture would be a root compromise"
+        }
+        guard state.effective != 0 || state.permitted != 0 else { return nil }
+        return "switchyard: warning: keeping the capabilities while capturing (--no-drop or -Z root)"
+    case .capabilitiesOnly:
+        return "switchyard: dropped all capabilities; running as uid \(state.uids.effective)"
+    case .switchUser(let user):
+        return "switchyard: dropped privileges; running as \(user.name) (uid \(user.uid), gid \(user.gid)) "
+            + "without capabilities"
+    }
 }
 
 /// A positive number of seconds (fractions allowed).

@@ -131,13 +131,8 @@ final class LiveCaptureTests: XCTestCase {
     func testLiveFindingsArriveWhileCapturing() throws {
         try requireRootAndLoopback()
         guard let executable = TestPaths.executable else { throw XCTSkip("switchyard executable not built") }
-        guard let python = Self.python3 else { throw XCTSkip("python3 not found") }
-
-        let peers = try Child(URL(fileURLWithPath: python), ["-c", Self.peersScript])
+        let (peers, ports) = try Self.startPeers()
         defer { peers.stop() }
-        XCTAssertTrue(peers.stdout.wait(seconds: 10) { $0.count >= 1 }, "peers did not start: \(peers.stderr.text)")
-        let ports = peers.stdout.lines.first?.text.split(separator: " ").compactMap { Int($0) } ?? []
-        guard ports.count == 2 else { return XCTFail("peers printed no ports: \(peers.stdout.lines)") }
 
         let live = try Child(executable, ["live", "-i", "lo", "-f", "tcp port \(ports[0]) or tcp port \(ports[1])",
                                           "--duration", "15"])
@@ -163,6 +158,11 @@ final class LiveCaptureTests: XCTestCase {
         }
         XCTAssertTrue(arrived, "findings did not arrive while capturing: \(live.stdout.text)\n\(live.stderr.text)")
         XCTAssertTrue(live.process.isRunning, "the findings came from a running capture")
+        // Root was given up once the capture was open (issue #20): by default to nobody.
+        let nobody = try XCTUnwrap(getpwnam("nobody"), "Debian has a user nobody").pointee
+        assertDropped(try ProcessStatus.fields(live.process.processIdentifier), uid: nobody.pw_uid, gid: nobody.pw_gid,
+                      boundingCleared: true)
+        XCTAssertTrue(live.stderr.text.contains("running as nobody"), live.stderr.text)
         XCTAssertFalse(records().contains { $0.record["type"] as? String == "switch_end" },
                        "the connections are still open: the switch record came at the 101, not at the end")
 
@@ -202,17 +202,30 @@ final class LiveCaptureTests: XCTestCase {
 
     // MARK: - Helpers
 
-    private static var hasLoopback: Bool { FileManager.default.fileExists(atPath: "/sys/class/net/lo") }
+    static var hasLoopback: Bool { FileManager.default.fileExists(atPath: "/sys/class/net/lo") }
 
     private func requireRootAndLoopback() throws {
         guard getuid() == 0 else { throw XCTSkip("live capture needs root") }
         guard Self.hasLoopback else { throw XCTSkip("no interface 'lo'") }
     }
 
-    private static var python3: String? {
+    static var python3: String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         return path.split(separator: ":").map { "\($0)/python3" }
             .first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// Starts `peersScript`; returns it with its two ports (WebSocket server, unsolicited-101 server).
+    static func startPeers() throws -> (Child, [Int]) {
+        guard let python = python3 else { throw XCTSkip("python3 not found") }
+        let peers = try Child(URL(fileURLWithPath: python), ["-c", peersScript])
+        let started = peers.stdout.wait(seconds: 10) { $0.count >= 1 }
+        let ports = peers.stdout.lines.first?.text.split(separator: " ").compactMap { Int($0) } ?? []
+        guard started, ports.count == 2 else {
+            peers.stop()
+            throw PeersDidNotStart(output: peers.stdout.text + peers.stderr.text)
+        }
+        return (peers, ports)
     }
 
     private func runToEnd(_ arguments: [String], launcher: URL? = nil) throws
@@ -227,7 +240,7 @@ final class LiveCaptureTests: XCTestCase {
 
     /// A WebSocket server that answers correctly, a server that answers a plain GET with 101,
     /// and clients driven by commands on stdin (`open` keeps both connections open, `close`).
-    private static let peersScript = #"""
+    static let peersScript = #"""
 import base64, hashlib, socket, sys, threading
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 def head(conn):
@@ -299,6 +312,10 @@ for command in sys.stdin:
 """#
 }
 
+struct PeersDidNotStart: Error {
+    var output: String
+}
+
 /// Records how each connection closed.
 private struct ClosingConsumer: StreamConsumer {
     var closed: [CloseReason] = []
@@ -313,7 +330,7 @@ private struct ClosingConsumer: StreamConsumer {
 }
 
 /// Lines read from a pipe as they come, each with the time it arrived.
-private final class LineCollector: @unchecked Sendable {
+final class LineCollector: @unchecked Sendable {
     struct Line {
         var text: String
         var time: Date
@@ -358,7 +375,7 @@ private final class LineCollector: @unchecked Sendable {
 }
 
 /// A child process whose stdout and stderr are read while it runs.
-private final class Child {
+final class Child {
     let process = Process()
     let stdout: LineCollector
     let stderr: LineCollector
