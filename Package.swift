@@ -28,7 +28,7 @@ let package = Package(
             dependencies: ["PacketCapture", "PacketDecoding", "StreamReassembly", "HTTP1",
                            "UpgradeAnalysis", "SwitchedProtocols", "Findings", "Reporting"]
         ),
-        .executableTarget(name: "switchyard", dependencies: ["SwitchyardKit", "PacketCapture", "Reporting", "Findings"]),
+        .executableTarget(name: "switchyard", dependencies: ["SwitchyardKit", "PacketCapture", "StreamReassembly", "Reporting", "Findings"]),
         .target(name: "TestSupport", dependencies: ["PacketCapture"]),
         .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture", "TestSupport"]),
         .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding", "TestSupport"]),

@@ -93,10 +93,14 @@ public struct TCPReassembler {
             if slot != ConnectionTable.none { cachedSlot = slot }
         }
         let flags = segment.flags
-        if segment.checksum.rawValue > ChecksumStatus.unverifiable.rawValue
-            && !believesChecksum(segment, slot: slot) {
-            disbelieveChecksum(segment, slot: slot, frame: frame, timestamp: timestamp, &consumer)
-            return
+        if segment.checksum.rawValue > ChecksumStatus.unverifiable.rawValue {
+            guard believesChecksum(segment, slot: slot) else {
+                disbelieveChecksum(segment, slot: slot, frame: frame, timestamp: timestamp, &consumer)
+                return
+            }
+            if segment.checksum != .offloadPartial && limits.checksums == .auto {
+                statistics.segmentsBelievedDespiteChecksum += 1
+            }
         }
         let opening = flags.contains(.syn) && !flags.contains(.ack) && !flags.contains(.rst)
         if slot != ConnectionTable.none {

@@ -78,6 +78,7 @@ func runPackets<Source: PacketSource, Consumer: StreamConsumer>(
     account.firstTimestamp = first
     account.lastTimestamp = first == nil ? nil : last
     account.decode = decoder.counters
+    account.tcpNotBelieved = TCPDisbelief(reassembler.statistics, clockSteps: clock.steps)
 }
 
 

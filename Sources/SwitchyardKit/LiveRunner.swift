@@ -129,6 +129,7 @@ public func runLive(
     account.firstTimestamp = min(first ?? startedAt, startedAt)
     account.lastTimestamp = max(last, LiveClock.wallClock())
     account.decode = decoder.counters
+    account.tcpNotBelieved = TCPDisbelief(reassembler.statistics, clockSteps: 0)
     account.connections = consumer.connections
     account.gaps = consumer.gaps
     account.gapBytes = consumer.gapBytes

@@ -64,6 +64,10 @@ public enum ParallelAnalysis {
             account.connections += worker.consumer.connections
             account.gaps += worker.consumer.gaps
             account.gapBytes += worker.consumer.gapBytes
+            if worker !== workers[0] {
+                // Every worker keeps the one capture clock: count its steps once.
+                account.tcpNotBelieved.add(worker.account.tcpNotBelieved, countingClock: false)
+            }
             sink.tally.http.add(worker.consumer.inner.http)
             sink.tally.addCounts(worker.sink.tally)
             if let reason = worker.sink.held.spillError { spillWarning(reason) }

@@ -1,6 +1,7 @@
 import Findings
 import PacketCapture
 import PacketDecoding
+import StreamReassembly
 import UpgradeAnalysis
 
 /// One input's account, for the summary record.
@@ -14,6 +15,8 @@ public struct CaptureAccount: Sendable {
     /// Why reading stopped early (truncated file, read error), if it did.
     public var error: String?
     public var decode = DecodeCounters()
+    /// TCP segments the endpoints would not have acted on (see `TCPDisbelief`).
+    public var tcpNotBelieved = TCPDisbelief()
     public var connections: UInt64 = 0
     public var gaps: UInt64 = 0
     public var gapBytes: UInt64 = 0
@@ -26,6 +29,52 @@ public struct CaptureAccount: Sendable {
     public init(name: String, format: String) {
         self.name = name
         self.format = format
+    }
+}
+
+/// What the reassembler did not believe, or believed only partly, as the endpoints would
+/// (summed over a capture's workers).
+public struct TCPDisbelief: Sendable, Equatable {
+    public var badChecksum: UInt64 = 0
+    public var believedDespiteChecksum: UInt64 = 0
+    public var resetsIgnored: UInt64 = 0
+    public var resetsNotHonoured: UInt64 = 0
+    public var urgentBytesRemoved: UInt64 = 0
+    public var synPayloadsNotAcknowledged: UInt64 = 0
+    public var clockSteps: UInt64 = 0
+
+    public init() {}
+
+    init(_ statistics: ReassemblyStatistics, clockSteps: UInt64) {
+        badChecksum = statistics.segmentsDroppedBadChecksum
+        believedDespiteChecksum = statistics.segmentsBelievedDespiteChecksum
+        resetsIgnored = statistics.resetsIgnored
+        resetsNotHonoured = statistics.resetsNotHonoured
+        urgentBytesRemoved = statistics.urgentBytesRemoved
+        synPayloadsNotAcknowledged = statistics.synPayloadsNotAcknowledged
+        self.clockSteps = clockSteps
+    }
+
+    mutating func add(_ other: TCPDisbelief, countingClock: Bool = true) {
+        badChecksum += other.badChecksum
+        believedDespiteChecksum += other.believedDespiteChecksum
+        resetsIgnored += other.resetsIgnored
+        resetsNotHonoured += other.resetsNotHonoured
+        urgentBytesRemoved += other.urgentBytesRemoved
+        synPayloadsNotAcknowledged += other.synPayloadsNotAcknowledged
+        if countingClock { clockSteps += other.clockSteps }
+    }
+
+    func write(into json: inout JSONWriter) {
+        json.beginObject()
+        json.key("bad_checksum_dropped"); json.int(badChecksum)
+        json.key("bad_checksum_believed_as_offload"); json.int(believedDespiteChecksum)
+        json.key("rst_ignored"); json.int(resetsIgnored)
+        json.key("rst_not_honoured"); json.int(resetsNotHonoured)
+        json.key("urgent_bytes_removed"); json.int(urgentBytesRemoved)
+        json.key("syn_payloads_not_acknowledged"); json.int(synPayloadsNotAcknowledged)
+        json.key("capture_clock_steps"); json.int(clockSteps)
+        json.endObject()
     }
 }
 
@@ -104,6 +153,7 @@ public struct RunTally: Sendable {
             total.packets += account.packets
             total.bytes += account.bytes
             total.decode.add(account.decode)
+            total.tcpNotBelieved.add(account.tcpNotBelieved)
             total.connections += account.connections
             total.gaps += account.gaps
             total.gapBytes += account.gapBytes
@@ -111,6 +161,7 @@ public struct RunTally: Sendable {
         json.key("packets"); json.int(total.packets)
         json.key("bytes"); json.int(total.bytes)
         json.key("packet_disposition"); writeDisposition(total.decode, into: &json)
+        json.key("tcp_not_believed"); total.tcpNotBelieved.write(into: &json)
         json.key("connections"); json.int(total.connections)
         json.key("gaps"); json.int(total.gaps)
         json.key("gap_bytes"); json.int(total.gapBytes)
@@ -139,6 +190,7 @@ public struct RunTally: Sendable {
         json.key("packets"); json.int(account.packets)
         json.key("bytes"); json.int(account.bytes)
         json.key("packet_disposition"); writeDisposition(account.decode, into: &json)
+        json.key("tcp_not_believed"); account.tcpNotBelieved.write(into: &json)
         json.key("connections"); json.int(account.connections)
         if let received = account.liveReceived, let dropped = account.liveDropped,
            let interfaceDropped = account.liveInterfaceDropped {

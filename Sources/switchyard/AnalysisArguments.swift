@@ -1,11 +1,12 @@
 import Findings
+import StreamReassembly
 import SwitchyardKit
 
 /// Options `analyze` and `live` share: limits, filters, exit policy and output format.
 struct AnalysisArguments {
     static let valued: Set<String> = ["format", "output", "min-severity", "rules", "fail-on", "max-head-bytes",
                                       "connection-buffer", "global-buffer", "max-connections", "idle-timeout",
-                                      "max-buffered-heads"]
+                                      "max-buffered-heads", "checksums"]
 
     var options = PipelineOptions()
     var filter = FindingFilter()
@@ -19,6 +20,12 @@ struct AnalysisArguments {
         if let n = try parsed.integer("max-connections", range: 1...(1 << 26)) { options.reassembly.maxConnections = n }
         if let n = try parsed.integer("max-buffered-heads", range: 0...(1 << 40)) { options.maxBufferedHeadBytes = n }
         if let n = try parsed.integer("idle-timeout", range: 1...(1 << 31)) { options.reassembly.idleTimeoutSeconds = Int64(n) }
+        if let text = parsed.value("checksums") {
+            guard let policy = ChecksumPolicy(rawValue: text) else {
+                throw Arguments.UsageError(message: "--checksums takes auto, on or off")
+            }
+            options.reassembly.checksums = policy
+        }
         if let text = parsed.value("min-severity") {
             guard let severity = Severity(name: text) else {
                 throw Arguments.UsageError(message: "--min-severity takes info, low, medium or high")

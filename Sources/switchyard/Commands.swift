@@ -39,6 +39,8 @@ let usage = """
       --max-connections N      connections tracked at once (default 65536)
       --max-buffered-heads N   HTTP header bytes buffered over all connections (default 67108864)
       --idle-timeout S         seconds of capture time before an idle connection closes (default 120)
+      --checksums MODE         auto (default): drop packets with a wrong IPv4/TCP checksum unless the
+                               capture shows checksum offload; on: drop every wrong checksum; off: ignore
     flows options:
       --write-streams DIR      write each direction's reassembled bytes under DIR/<capture>/
       --gap-fill none|zero     leave gaps out of stream files (default) or fill them with zeros
