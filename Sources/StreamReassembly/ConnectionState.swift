@@ -1,26 +1,6 @@
 import PacketCapture
 import PacketDecoding
 
-/// Out-of-order data copied out of its packet, waiting for the bytes before it.
-struct BufferedChunk {
-    /// Absolute stream offset of the first byte.
-    var start: Int64
-    var length: Int64
-    /// The bytes; empty for a placeholder of bytes the capture did not keep (snaplen cut),
-    /// which is delivered as a gap when reached.
-    var bytes: [UInt8]
-    var frame: UInt64
-    var timestamp: Timestamp
-
-    /// Charged per chunk on top of its bytes against the buffer limits (array header,
-    /// allocator rounding, this struct), so tiny segments cannot exhaust memory unbudgeted.
-    static let overheadBytes = 64
-
-    var end: Int64 { start + length }
-    var isGap: Bool { bytes.isEmpty }
-    var cost: Int { bytes.count + Self.overheadBytes }
-}
-
 /// SYN payload (or its first bytes) kept aside: see `StreamSide.synData`.
 struct HeldSYNData {
     var bytes: [UInt8]
@@ -64,8 +44,8 @@ struct StreamSide {
     var finTimestamp = Timestamp.zero
     /// The FIN was reached in sequence (or an RST ended the direction).
     var ended = false
-    /// Sorted by `start`, disjoint, every chunk after `next`.
-    var buffer: [BufferedChunk] = []
+    /// Out-of-order data waiting for the bytes before it (every chunk after `next`).
+    var buffer = OutOfOrderBuffer()
     var history = DeliveredHistory()
     /// Highest offset the peer has acknowledged, at most `next`. Only bytes after it can still
     /// reach the receiver in a second version (RFC 9293 §3.10.7.4: a segment wholly below
@@ -124,15 +104,6 @@ struct StreamSide {
         return false
     }
 
-    /// Index of the first chunk ending after `offset` (binary search).
-    func firstChunk(endingAfter offset: Int64) -> Int {
-        var low = 0, high = buffer.count
-        while low < high {
-            let middle = (low + high) / 2
-            if buffer[middle].end <= offset { low = middle + 1 } else { high = middle }
-        }
-        return low
-    }
 }
 
 /// A tracked connection, stored in a `ConnectionTable` slot.

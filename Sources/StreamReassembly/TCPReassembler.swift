@@ -561,50 +561,26 @@ public struct TCPReassembler {
 
         // Bytes already buffered: the first version is kept; compare.
         if !side.pointee.buffer.isEmpty {
-            var index = side.pointee.firstChunk(endingAfter: cursor)
-            while index < side.pointee.buffer.count && side.pointee.buffer[index].start < end {
-                let chunk = side.pointee.buffer[index]
-                let from = max(cursor, chunk.start), to = min(end, chunk.end)
-                side.pointee.stats.retransmittedBytes &+= UInt64(to - from)
-                let compareTo = min(to, capturedEnd)
-                if !reported && !chunk.isGap && from < compareTo, let base = payload.baseAddress {
-                    let difference: Int64? = chunk.bytes.withUnsafeBytes { kept in
-                        guard let keptBase = kept.baseAddress else { return nil }
-                        return StreamBytes.firstDifference(keptBase + Int(from - chunk.start), base + Int(from - start),
-                                                           count: Int(compareTo - from)).map { from + Int64($0) }
-                    }
-                    if let difference {
-                        let count = Int(min(16, compareTo - difference))
-                        let keptStart = Int(difference - chunk.start)
-                        let discardedStart = Int(difference - start)
-                        reportConflict(connection, side, direction, at: difference,
-                                       kept: Array(chunk.bytes[keptStart..<keptStart + count]),
-                                       discarded: Array(UnsafeRawBufferPointer(rebasing:
-                                           payload[discardedStart..<discardedStart + count])),
-                                       keptFrame: chunk.frame, frame: frame, timestamp: timestamp, &consumer)
-                        reported = true
-                    }
-                }
-                index += 1
+            let (overlapping, conflict) = side.pointee.buffer.overlap(
+                from: cursor, to: end, segmentStart: start, capturedEnd: capturedEnd, payload: payload,
+                compare: !reported)
+            side.pointee.stats.retransmittedBytes &+= UInt64(overlapping)
+            if let conflict {
+                reportConflict(connection, side, direction, at: conflict.offset, kept: conflict.kept,
+                               discarded: conflict.discarded, keptFrame: conflict.keptFrame, frame: frame,
+                               timestamp: timestamp, &consumer)
             }
         }
 
-        // New bytes, piece by piece between buffered chunks.
+        // New bytes, hole by hole between buffered chunks.
         while cursor < end && !side.pointee.ended {
             if cursor < side.pointee.next {
                 cursor = side.pointee.next
                 continue
             }
-            let index = side.pointee.firstChunk(endingAfter: cursor)
-            var pieceEnd = end
-            if index < side.pointee.buffer.count {
-                let chunk = side.pointee.buffer[index]
-                if chunk.start <= cursor {
-                    cursor = chunk.end
-                    continue
-                }
-                pieceEnd = min(pieceEnd, chunk.start)
-            }
+            guard let hole = side.pointee.buffer.hole(from: cursor, before: end) else { break }
+            cursor = hole.lowerBound
+            let pieceEnd = hole.upperBound
             let dataEnd = min(capturedEnd, pieceEnd)
             let cutStart = max(cursor, capturedEnd)
             if cursor == side.pointee.next {
@@ -629,17 +605,10 @@ public struct TCPReassembler {
                 continue  // Gave up waiting: `next` reached `cursor`, deliver directly.
             }
             // Making room may have flushed chunks before `cursor`; those after it are unchanged.
-            var insertAt = side.pointee.firstChunk(endingAfter: cursor)
-            if hasBytes {
-                let bytes = Array(UnsafeRawBufferPointer(rebasing: payload[Int(cursor - start)..<Int(dataEnd - start)]))
-                side.pointee.buffer.insert(BufferedChunk(start: cursor, length: dataEnd - cursor, bytes: bytes,
-                                                 frame: frame, timestamp: timestamp), at: insertAt)
-                insertAt += 1
-            }
-            if hasCut {
-                side.pointee.buffer.insert(BufferedChunk(start: cutStart, length: pieceEnd - cutStart, bytes: [],
-                                                 frame: frame, timestamp: timestamp), at: insertAt)
-            }
+            side.pointee.buffer.fill(cursor..<pieceEnd,
+                                     bytes: hasBytes ? UnsafeRawBufferPointer(rebasing:
+                                         payload[Int(cursor - start)..<Int(dataEnd - start)]) : UnsafeRawBufferPointer(start: nil, count: 0),
+                                     cutStart: cutStart, frame: frame, timestamp: timestamp)
             connection.pointee.bufferedBytes += cost
             connection.pointee.bufferedSegments += segments
             statistics.bufferedBytes += cost
@@ -785,10 +754,8 @@ public struct TCPReassembler {
 
     mutating func discardBuffer(_ connection: ConnectionPointer, _ side: SidePointer) {
         guard !side.pointee.buffer.isEmpty else { return }
-        var released = 0
-        for chunk in side.pointee.buffer { released += chunk.cost }
-        release(connection, bytes: released, segments: side.pointee.buffer.count)
-        side.pointee.buffer = []
+        let (released, chunks) = side.pointee.buffer.removeAll()
+        release(connection, bytes: released, segments: chunks)
     }
 
     @inline(__always)
