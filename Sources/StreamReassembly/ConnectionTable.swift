@@ -11,36 +11,9 @@
 ///
 /// The hash is seeded per table from the system generator so a hostile capture cannot aim
 /// 4-tuples at one probe chain; the table is bounded by the reassembler's `maxConnections`.
-struct ConnectionTable {
+struct ConnectionTable: ~Copyable {
     static let none: Int32 = -1
 
-    /// Owns the memory (a struct cannot have a deinit); the table reads through the copies of
-    /// its pointers below, so lookups touch no class property.
-    private final class Storage {
-        var slots: UnsafeMutablePointer<ConnectionState>
-        var live: UnsafeMutablePointer<Bool>
-        var buckets: UnsafeMutablePointer<Int32>
-        var highWater = 0
-
-        init(slots: Int, buckets: Int) {
-            self.slots = .allocate(capacity: slots)
-            live = .allocate(capacity: slots)
-            live.initialize(repeating: false, count: slots)
-            self.buckets = .allocate(capacity: buckets)
-            self.buckets.initialize(repeating: ConnectionTable.none, count: buckets)
-        }
-
-        deinit {
-            for slot in 0..<highWater where live[slot] {
-                (slots + slot).deinitialize(count: 1)
-            }
-            slots.deallocate()
-            live.deallocate()
-            buckets.deallocate()
-        }
-    }
-
-    private let storage: Storage
     private var slots: UnsafeMutablePointer<ConnectionState>
     /// Which slots hold a live connection (the others are uninitialized memory).
     private var live: UnsafeMutablePointer<Bool>
@@ -59,13 +32,25 @@ struct ConnectionTable {
         slotCapacity = max(initialSlots, 1)
         bucketCount = 16
         while bucketCount < slotCapacity * 2 { bucketCount *= 2 }
-        storage = Storage(slots: slotCapacity, buckets: bucketCount)
-        slots = storage.slots
-        live = storage.live
-        buckets = storage.buckets
+        slots = .allocate(capacity: slotCapacity)
+        live = .allocate(capacity: slotCapacity)
+        live.initialize(repeating: false, count: slotCapacity)
+        buckets = .allocate(capacity: bucketCount)
+        buckets.initialize(repeating: Self.none, count: bucketCount)
         var generator = SystemRandomNumberGenerator()
         seed0 = generator.next() | 1
         seed1 = generator.next() | 1
+    }
+
+    /// The table owns its memory: being `~Copyable`, no second copy can free it twice or keep
+    /// pointers into a slab the other copy grew.
+    deinit {
+        for slot in 0..<highWater where live[slot] {
+            (slots + slot).deinitialize(count: 1)
+        }
+        slots.deallocate()
+        live.deallocate()
+        buckets.deallocate()
     }
 
     @inline(__always)
@@ -91,7 +76,6 @@ struct ConnectionTable {
             if highWater == slotCapacity { growSlots() }
             slot = Int32(highWater)
             highWater += 1
-            storage.highWater = highWater
         }
         if (count + 1) * 2 > bucketCount { growBuckets() }  // before the new slot is live
         (slots + Int(slot)).initialize(to: makeState(slot))
@@ -137,7 +121,6 @@ struct ConnectionTable {
             live[slot] = false
         }
         highWater = 0
-        storage.highWater = 0
         freeSlots.removeAll()
         count = 0
         buckets.update(repeating: Self.none, count: bucketCount)
@@ -163,8 +146,6 @@ struct ConnectionTable {
         live.deallocate()
         slots = newSlots
         live = newLive
-        storage.slots = newSlots
-        storage.live = newLive
         slotCapacity = newCapacity
     }
 
@@ -173,7 +154,6 @@ struct ConnectionTable {
         bucketCount *= 2
         buckets = .allocate(capacity: bucketCount)
         buckets.initialize(repeating: Self.none, count: bucketCount)
-        storage.buckets = buckets
         for slot in 0..<highWater where live[slot] {
             var bucket = bucketIndex(slots[slot].key)
             while buckets[bucket] != Self.none { bucket = (bucket + 1) & (bucketCount - 1) }

@@ -13,9 +13,8 @@ import PacketDecoding
 /// A closed connection (FIN/RST) stays in the table, absorbing late packets such as the final
 /// ACK, until it idles out, is evicted, or a new SYN reuses its 4-tuple.
 ///
-/// This struct owns its connection table's memory through a reference: do not copy a
-/// reassembler and keep using both copies.
-public struct TCPReassembler {
+/// `~Copyable`: it owns its connection table's memory, so there is exactly one of each.
+public struct TCPReassembler: ~Copyable {
     public let limits: ReassemblyLimits
     public internal(set) var statistics = ReassemblyStatistics()
 

@@ -17,7 +17,7 @@ final class EndpointViewTests: XCTestCase {
     }
 
     private func check(_ segments: [Seg], _ expected: [Event], limits: ReassemblyLimits = ReassemblyLimits(),
-                       file: StaticString = #filePath, line: UInt = #line) -> (RecordingConsumer, TCPReassembler) {
+                       file: StaticString = #filePath, line: UInt = #line) -> (RecordingConsumer, ReassemblerSnapshot) {
         let (consumer, reassembler) = reassemble(segments, limits: limits)
         XCTAssertEqual(consumer.events, expected, "\n" + consumer.events.map(\.description).joined(separator: "\n"),
                        file: file, line: line)

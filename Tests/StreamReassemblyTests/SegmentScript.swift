@@ -71,9 +71,16 @@ func timestamp(of segment: Seg, frame: UInt64) -> Timestamp {
     return Timestamp(seconds: 1000, nanoseconds: UInt32(frame % 1_000_000) * 1000)
 }
 
+/// What a test reads of a reassembler after feeding it (a `TCPReassembler` is `~Copyable`, so
+/// it cannot travel in a tuple).
+struct ReassemblerSnapshot {
+    var statistics: ReassemblyStatistics
+    var tableCount: Int
+}
+
 /// Feeds `segments` (frame = position + 1) and, when `finish`, ends the input.
 func reassemble(_ segments: [Seg], limits: ReassemblyLimits = ReassemblyLimits(), finish: Bool = true,
-                keepStreams: Bool = true) -> (RecordingConsumer, TCPReassembler) {
+                keepStreams: Bool = true) -> (RecordingConsumer, ReassemblerSnapshot) {
     var reassembler = TCPReassembler(limits: limits)
     var consumer = RecordingConsumer()
     consumer.keepStreams = keepStreams
@@ -89,5 +96,5 @@ func reassemble(_ segments: [Seg], limits: ReassemblyLimits = ReassemblyLimits()
         }
     }
     if finish { reassembler.finish(into: &consumer) }
-    return (consumer, reassembler)
+    return (consumer, ReassemblerSnapshot(statistics: reassembler.statistics, tableCount: reassembler.tableCount))
 }

@@ -10,7 +10,7 @@ struct ReassemblyCase {
     var limits = ReassemblyLimits()
     var segments: [Seg]
     var expected: [Event]
-    var check: ((RecordingConsumer, TCPReassembler) -> [String])?
+    var check: ((RecordingConsumer, ReassemblerSnapshot) -> [String])?
 }
 
 private let t = Script()
