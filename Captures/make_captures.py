@@ -9,8 +9,8 @@ For each scenario: pick a free loopback port, start tcpdump (or dumpcap) on it a
 wait for "listening on", run the scenario's real server and client in a child
 process (bounded by a timeout; the child returns only when every connection is
 closed), sleep 0.3 s, stop the capture with SIGINT, sanity-check the file
-(one or more complete TCP connections, FIN both ways, no RST, under 50 KB unless the
-scenario allows more) and move it into place.  Needs root (packet capture), Debian's python3-websockets and
+(one or more complete TCP connections, FIN both ways, no RST but the forged ones a
+scenario declares, under 50 KB unless the scenario allows more) and move it into place.  Needs root (packet capture), Debian's python3-websockets and
 python3-aiohttp, curl, nghttp2-server (nghttpd) and nghttp2-proxy (nghttpx).
 
 Scenario peers: websockets / aiohttp / curl+nghttpx+nghttpd are driven from here;
@@ -19,6 +19,7 @@ raw-socket peers (the misbehaving ones, Docker attach) live in misbehaving_peers
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -48,6 +49,9 @@ class Scenario:
     tool: str = "tcpdump"        # "tcpdump" writes pcap, "dumpcap" writes pcapng
     connections: int = 1         # TCP connections the capture must contain
     max_size: int = MAX_SIZE     # bytes the capture file may take
+    resets: int = 0              # RST segments the capture must contain (forged ones)
+    extra_syns: int = 0          # SYNs beyond one per connection (a forged copy of a SYN)
+    drops_ttl1: bool = False     # needs a TTL-1 drop rule on lo: tc (with act_gact) or nft
 
     @property
     def filename(self):
@@ -103,6 +107,16 @@ SCENARIOS = [
     Scenario("http-malformed-message", "http_malformed_message"),
     # TCP: a forged segment injected into a real connection (AF_PACKET on lo, IPv4 only).
     Scenario("tcp-overlap-conflict", "tcp_overlap_conflict"),
+    # TCP: what the receiving host believed. Forged packets injected into real connections
+    # (AF_PACKET on lo, IPv4 only), and the receiving kernel's real reaction.
+    Scenario("tcp-bad-checksum-fake-response", "tcp_bad_checksum_fake_response"),
+    Scenario("tcp-rst-ignored", "tcp_rst_ignored", resets=2),
+    Scenario("tcp-rst-not-honoured", "tcp_rst_not_honoured", resets=1, drops_ttl1=True),
+    Scenario("tcp-urgent-data", "tcp_urgent_data"),
+    Scenario("tcp-syn-data-not-acknowledged", "tcp_syn_data_not_acknowledged", extra_syns=1),
+    # Negative controls: real kernels' TCP Fast Open fallback, retransmissions and probes.
+    Scenario("tcp-fastopen-fallback", "tcp_fastopen_fallback"),
+    Scenario("tcp-retransmissions-and-probes", "tcp_retransmissions_and_probes", drops_ttl1=True),
     # WebSocket handshake and frames.
     Scenario("websocket-missing-key", "websocket_missing_key"),
     Scenario("websocket-bad-key", "websocket_bad_key"),
@@ -355,12 +369,12 @@ def check_capture(path, scenario):
     summary = (f"{packets} packets, {syns} connection(s), {payload} payload bytes, "
                f"{fins} FIN, {rsts} RST, {size} bytes")
     problems = []
-    if syns != scenario.connections:
-        problems.append(f"expected {scenario.connections} connection(s)")
-    if fins != 2 * syns:
+    if syns != scenario.connections + scenario.extra_syns:
+        problems.append(f"expected {scenario.connections} connection(s) and {scenario.extra_syns} extra SYN(s)")
+    if fins != 2 * scenario.connections:
         problems.append("not every connection closed with FIN both ways")
-    if rsts:
-        problems.append("RST seen")
+    if rsts != scenario.resets:
+        problems.append(f"{rsts} RST seen, expected {scenario.resets}")
     if size > scenario.max_size:
         problems.append("capture too big")
     if problems:
@@ -399,6 +413,9 @@ def start_capture(scenario, port, out):
 
 
 def make(scenario):
+    if scenario.drops_ttl1 and not (shutil.which("tc") or shutil.which("nft")):
+        raise RuntimeError("needs tc (iproute2, with the gact action) or nft (nftables) to drop TTL-1 "
+                           "packets on lo: apt-get install iproute2 nftables")
     port = free_port(scenario.host)
     final = HERE / scenario.filename
     tmp = HERE / (scenario.filename + ".tmp")

@@ -14,8 +14,11 @@ Run with Debian's /usr/bin/python3 (standard library only here).
 """
 
 import base64
+import contextlib
 import hashlib
+import shutil
 import socket
+import subprocess
 import struct
 import threading
 import time
@@ -162,11 +165,15 @@ class Conn:
             self.sock.close()
 
 
-def run_pair(port, host, server_fn, client_fn):
-    """Listen on (host, port), serve one connection in a thread, run the client here."""
+def run_pair(port, host, server_fn, client_fn, listener_options=(), connect=None):
+    """Listen on (host, port), serve one connection in a thread, run the client here.
+    `listener_options` are (level, option, value) set on the listening socket before
+    listen(); `connect(host, port)` replaces socket.create_connection for the client."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     lsock = socket.socket(family, socket.SOCK_STREAM)
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    for level, option, value in listener_options:
+        lsock.setsockopt(level, option, value)
     lsock.bind((host, port))
     lsock.listen(1)
     lsock.settimeout(TIMEOUT)
@@ -189,7 +196,8 @@ def run_pair(port, host, server_fn, client_fn):
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        conn = Conn(socket.create_connection((host, port), timeout=TIMEOUT))
+        sock = connect(host, port) if connect else socket.create_connection((host, port), timeout=TIMEOUT)
+        conn = Conn(sock)
         try:
             client_fn(conn)
         finally:
@@ -961,6 +969,67 @@ def _forged_copy(ip, payload):
     return bytes(header) + bytes(tcp)
 
 
+def _lo_sniffer():
+    """An AF_PACKET socket on `lo` that sees every IPv4 packet the loopback interface
+    receives (tcpdump's view), to find a real segment to copy or answer."""
+    sniffer = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+    sniffer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    sniffer.bind(("lo", 0x0800))
+    sniffer.settimeout(TIMEOUT)
+    return sniffer
+
+
+class Seen:
+    """The fields of one sniffed IPv4/TCP packet that the forgeries copy."""
+
+    def __init__(self, ip):
+        ihl = (ip[0] & 0x0F) * 4
+        offset = (ip[ihl + 12] >> 4) * 4
+        self.ip = ip
+        self.src, self.dst = ip[12:16], ip[16:20]
+        self.sport, self.dport, self.seq, self.ack = struct.unpack_from("!HHII", ip, ihl)
+        self.flags = ip[ihl + 13]
+        self.window = struct.unpack_from("!H", ip, ihl + 14)[0]
+        self.options = ip[ihl + 20:ihl + offset]
+        self.payload = ip[ihl + offset:]
+        self.ip_id = struct.unpack_from("!H", ip, 4)[0]
+
+
+def _sniff(sniffer, match):
+    """The next IPv4/TCP packet on lo for which match(Seen) is true."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        ip = sniffer.recv(65600)[14:]
+        if ip[9] != socket.IPPROTO_TCP:
+            continue
+        seen = Seen(ip[:struct.unpack_from("!H", ip, 2)[0]])
+        if match(seen):
+            return seen
+    raise TimeoutError("segment not seen on lo")
+
+
+def _inject(sniffer, ip):
+    sniffer.send(bytes(12) + b"\x08\x00" + ip)   # a zero Ethernet header, as lo uses
+
+
+TCP_FIN, TCP_SYN, TCP_RST, TCP_PSH, TCP_ACK, TCP_URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+
+
+def _tcp_packet(src, dst, sport, dport, seq, ack, flags, window, options=b"", payload=b"",
+                ttl=64, ip_id=0, checksum_xor=0):
+    """An IPv4 packet (DF, no IP options) carrying one TCP segment with correct IPv4 and TCP
+    checksums, unless checksum_xor spoils the TCP one on purpose."""
+    assert len(options) % 4 == 0
+    tcp = bytearray(struct.pack("!HHIIBBHHH", sport, dport, seq, ack, (5 + len(options) // 4) << 4,
+                                flags, window, 0, 0) + options + payload)
+    pseudo = src + dst + struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(tcp))
+    tcp[16:18] = struct.pack("!H", _checksum(pseudo + bytes(tcp)) ^ checksum_xor)
+    header = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), ip_id, 0x4000, ttl,
+                                   socket.IPPROTO_TCP, 0, src, dst))
+    header[10:12] = struct.pack("!H", _checksum(bytes(header)))
+    return bytes(header) + bytes(tcp)
+
+
 def tcp_overlap_conflict(port, host):
     """A real client and server; after the server has read `GET /safe`, the client process
     injects (AF_PACKET on lo) a copy of that segment, same sequence number and length,
@@ -970,27 +1039,8 @@ def tcp_overlap_conflict(port, host):
     assert ":" not in host, "tcp_overlap_conflict forges IPv4 packets"
     original = plain_get(host, port, "/safe")
     forged = plain_get(host, port, "/evil")
-    sniffer = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-    sniffer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-    sniffer.bind(("lo", 0x0800))
-    sniffer.settimeout(TIMEOUT)
+    sniffer = _lo_sniffer()
     injected = threading.Event()
-
-    def find_request_segment():
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
-            frame = sniffer.recv(65600)
-            ip = frame[14:]
-            if ip[9] != socket.IPPROTO_TCP:
-                continue
-            ihl = (ip[0] & 0x0F) * 4
-            total = struct.unpack_from("!H", ip, 2)[0]
-            ip = ip[:total]
-            dport = struct.unpack_from("!H", ip, ihl + 2)[0]
-            offset = (ip[ihl + 12] >> 4) * 4
-            if dport == port and ip[ihl + offset:] == original:
-                return ip
-        raise TimeoutError("request segment not seen on lo")
 
     def server(s):
         head = s.read_head()
@@ -1003,8 +1053,8 @@ def tcp_overlap_conflict(port, host):
     def client(c):
         try:
             c.send(original)
-            ip = find_request_segment()
-            sniffer.send(bytes(12) + b"\x08\x00" + _forged_copy(ip, forged))   # Ethernet header for lo
+            seen = _sniff(sniffer, lambda p: p.dport == port and p.payload == original)
+            _inject(sniffer, _forged_copy(seen.ip, forged))
         finally:
             injected.set()
         c.read_response()
@@ -1213,3 +1263,282 @@ def _h2c_answer(port, host, frames):
 def docker_bad_stream_header(port, host):
     """Docker attach, multiplexed, but the stderr frame's header says stream 7."""
     _docker_attach(port, host, "application/vnd.docker.multiplexed-stream", multiplexed=True, stderr_stream=7)
+
+
+# ---------------------------------------------------------------- TCP: what the receiving host believed
+#
+# Real peers doing a WebSocket upgrade, one echoed frame and the close handshake; where a packet
+# is forged, the peer process injects it through AF_PACKET on lo at a real sequence number it
+# has just seen, and the capture holds the receiving kernel's real reaction. IPv4 only.
+
+FAKE_200 = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+
+@contextlib.contextmanager
+def _sysctl(name, value):
+    path = "/proc/sys/" + name.replace(".", "/")
+    with open(path) as f:
+        old = f.read().strip()
+    with open(path, "w") as f:
+        f.write(str(value))
+    try:
+        yield
+    finally:
+        with open(path, "w") as f:
+            f.write(old)
+
+
+@contextlib.contextmanager
+def _lo_routes_injected_packets():
+    """Let lo's input routing take packets we inject. A packet the kernel itself sends over lo
+    keeps its route; an AF_PACKET-injected one has none, and the input lookup refuses
+    127.0.0.0/8 addresses arriving from outside (drop reasons IP_LOCALNET, IP_LOCAL_SOURCE,
+    seen with the skb:kfree_skb tracepoint) before TCP ever sees them, unless the receiving
+    socket's early demux supplies a cached route. With route_localnet and accept_local on lo
+    (restored afterwards) the injected packet reaches TCP, which then judges it as it would
+    any other: that judgement is what the capture must show."""
+    with _sysctl("net.ipv4.conf.lo.route_localnet", 1), _sysctl("net.ipv4.conf.lo.accept_local", 1):
+        yield
+
+
+
+def _ws_session_pair(port, host, request=None, after_request=None, after_101=None, client_send=None,
+                     listener_options=(), connect=None):
+    """A correct WebSocket upgrade, one echoed text frame, client-initiated close. Hooks:
+    after_request(s, head) runs in the server before its 101, after_101(s) after it;
+    client_send(c, request) replaces the client's plain send of its request. The client
+    sends its frame only once the server's hooks are done."""
+    request = request or ws_request(host, port)
+    hooks_done = threading.Event()
+
+    def server(s):
+        try:
+            head = s.read_head()
+            assert head == request, head
+            if after_request:
+                after_request(s, head)
+            s.send(WS_101)
+            if after_101:
+                after_101(s)
+        finally:
+            hooks_done.set()
+        ws_server_session(s)
+
+    def client(c):
+        (client_send or Conn.send)(c, request)
+        head = c.read_head()
+        assert head.startswith(b"HTTP/1.1 101"), head
+        assert hooks_done.wait(TIMEOUT), "server hooks did not finish"
+        ws_client_session(c, close_mask=MASK2)
+
+    run_pair(port, host, server, client, listener_options=listener_options, connect=connect)
+
+
+def _server_to_client(sniffer, port, request):
+    """(seen request segment, the server's next sequence number): the request's ACK field is
+    the server's SND.NXT before it answers."""
+    seen = _sniff(sniffer, lambda p: p.dport == port and p.payload == request)
+    return seen, seen.ack
+
+
+def _reply_packet(seen, seq, flags, payload=b"", **kw):
+    """A server→client packet answering the client segment `seen` (ports and addresses swapped)."""
+    return _tcp_packet(seen.dst, seen.src, seen.dport, seen.sport, seq, (seen.seq + len(seen.payload)) & 0xFFFFFFFF,
+                       flags, 512, payload=payload, **kw)
+
+
+def tcp_bad_checksum_fake_response(port, host):
+    """Before its real 101, the server process injects, at its own next sequence number, a
+    `200 OK` whose TCP checksum is the correct one XOR 0x5a5a (not the offload pattern). The
+    client's kernel drops it (TcpInCsumErrors); the real 101 then takes those sequence numbers."""
+    request = ws_request(host, port)
+    sniffer = _lo_sniffer()
+
+    def forge_200(s, head):
+        seen, seq = _server_to_client(sniffer, port, request)
+        _inject(sniffer, _reply_packet(seen, seq, TCP_PSH | TCP_ACK, FAKE_200, checksum_xor=0x5A5A))
+        time.sleep(0.1)
+
+    try:
+        with _lo_routes_injected_packets():
+            _ws_session_pair(port, host, request, after_request=forge_200)
+    finally:
+        sniffer.close()
+
+
+def tcp_rst_ignored(port, host):
+    """After its 101, the server process injects two RSTs toward the client: one in the
+    window but 1000 past RCV.NXT (the client's kernel sends a challenge ACK, RFC 5961 §3.2),
+    one 2^30 past it, far outside the window (dropped silently). The session goes on."""
+    request = ws_request(host, port)
+    sniffer = _lo_sniffer()
+
+    def forge_resets(s):
+        seen, seq = _server_to_client(sniffer, port, request)
+        nxt = (seq + len(WS_101)) & 0xFFFFFFFF
+        for offset in (1000, 1 << 30):
+            _inject(sniffer, _reply_packet(seen, (nxt + offset) & 0xFFFFFFFF, TCP_RST | TCP_ACK))
+            time.sleep(0.1)   # the challenge ACK (first RST only) goes out before anything else
+
+    try:
+        with _lo_routes_injected_packets():
+            _ws_session_pair(port, host, request, after_101=forge_resets)
+    finally:
+        sniffer.close()
+
+
+@contextlib.contextmanager
+def dropping_ttl1_on_lo():
+    """Drop IPv4 packets with TTL 1 arriving on lo, after tcpdump's tap has seen them (the
+    packet taps run before tc ingress and netfilter's PREROUTING). tc ingress + u32 + gact
+    first; where the kernel lacks the tc action module, nftables at raw PREROUTING. Always
+    removed on the way out. Only our forged/steered packets carry TTL 1 on lo."""
+    def run(*cmd):
+        return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+
+    if shutil.which("tc") and run("tc", "qdisc", "add", "dev", "lo", "ingress"):
+        if run("tc", "filter", "add", "dev", "lo", "parent", "ffff:", "protocol", "ip", "u32",
+               "match", "u8", "1", "0xff", "at", "8", "action", "drop"):
+            try:
+                yield "tc"
+            finally:
+                run("tc", "qdisc", "del", "dev", "lo", "ingress")
+            return
+        run("tc", "qdisc", "del", "dev", "lo", "ingress")
+    if not shutil.which("nft"):
+        raise RuntimeError("cannot drop TTL-1 packets on lo: tc's drop action is unavailable and nft "
+                           "is not installed (apt-get install nftables)")
+    table = "switchyard_captures"
+    if not (run("nft", "add", "table", "ip", table)
+            and run("nft", "add", "chain", "ip", table, "pre",
+                    "{ type filter hook prerouting priority raw; }")
+            and run("nft", "add", "rule", "ip", table, "pre", "iif", "lo", "ip", "ttl", "1", "drop")):
+        run("nft", "delete", "table", "ip", table)
+        raise RuntimeError("nft could not install the TTL-1 drop rule on lo")
+    try:
+        yield "nft"
+    finally:
+        run("nft", "delete", "table", "ip", table)
+
+
+def tcp_rst_not_honoured(port, host):
+    """After its 101, the server process injects an RST at exactly the client's RCV.NXT, with
+    IP TTL 1; a drop rule on lo (tc ingress or nft raw PREROUTING) stops it after tcpdump has
+    seen it, as a router would have dropped a TTL-1 packet before the client. The client never
+    gets it, so the session goes on and the server keeps sending."""
+    request = ws_request(host, port)
+    sniffer = _lo_sniffer()
+
+    def forge_reset(s):
+        seen, seq = _server_to_client(sniffer, port, request)
+        _inject(sniffer, _reply_packet(seen, (seq + len(WS_101)) & 0xFFFFFFFF, TCP_RST | TCP_ACK, ttl=1))
+        time.sleep(0.1)
+
+    try:
+        with dropping_ttl1_on_lo(), _lo_routes_injected_packets():
+            _ws_session_pair(port, host, request, after_101=forge_reset)
+    finally:
+        sniffer.close()
+
+
+def tcp_urgent_data(port, host):
+    """No crafting: the client sends its request line in pieces with one byte `X` sent as
+    urgent data (MSG_OOB) in the middle of it. The server reads with plain recv (no
+    SO_OOBINLINE), so its stream never holds the X and it answers 101."""
+    request = ws_request(host, port)
+    cut = request.index(b"/chat") + 3     # GET /ch | X | at HTTP/1.1 ...
+
+    def send_with_urgent_byte(c, data):
+        c.send(data[:cut])
+        time.sleep(0.05)
+        c.sock.send(b"X", socket.MSG_OOB)
+        time.sleep(0.05)
+        c.send(data[cut:])
+
+    _ws_session_pair(port, host, request, client_send=send_with_urgent_byte)
+
+
+def tcp_syn_data_not_acknowledged(port, host):
+    """The client connects normally to a server whose listener uses TCP_DEFER_ACCEPT (as
+    nginx's `deferred` does), so the server side stays in SYN-RECEIVED after the bare ACK.
+    The client process sniffs its own SYN and injects a copy (same ISN, ports, options,
+    timestamps) carrying `GET /evil HTTP/1.1\\r\\n`. The server's kernel takes it for a
+    retransmitted SYN: it sends the SYN-ACK again, acknowledging ISN+1 only, and keeps none
+    of the data. The client then sends its real request, `GET /chat ...`."""
+    request = ws_request(host, port)
+    sniffer = _lo_sniffer()
+
+    def connect_then_forge(h, p):
+        sock = socket.create_connection((h, p), timeout=TIMEOUT)
+        syn = _sniff(sniffer, lambda s: s.dport == port and s.flags == TCP_SYN)
+        _inject(sniffer, _tcp_packet(syn.src, syn.dst, syn.sport, syn.dport, syn.seq, 0, TCP_SYN, syn.window,
+                                     syn.options, b"GET /evil HTTP/1.1\r\n", ip_id=(syn.ip_id + 1) & 0xFFFF))
+        time.sleep(0.1)   # the second SYN-ACK and the client's ACK to it
+        return sock
+
+    try:
+        with _lo_routes_injected_packets():
+            _ws_session_pair(port, host, request, connect=connect_then_forge,
+                             listener_options=[(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 5)])
+    finally:
+        sniffer.close()
+
+
+def tcp_fastopen_fallback(port, host):
+    """Negative control: a real Linux TCP Fast Open client (net.ipv4.tcp_fastopen = 5, client
+    enabled without a cookie, restored afterwards) sends its request in the SYN with sendto
+    (MSG_FASTOPEN) to a server without TFO; the SYN-ACK acknowledges only the SYN and the
+    client's kernel sends the same bytes again after the handshake."""
+    request = ws_request(host, port)
+
+    def fastopen_connect(h, p):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.sendto(request, socket.MSG_FASTOPEN, (h, p))   # blocking: returns once connected
+        return sock
+
+    with _sysctl("net.ipv4.tcp_fastopen", 0x1 | 0x4):
+        _ws_session_pair(port, host, request, connect=fastopen_connect, client_send=lambda c, data: None)
+
+
+def tcp_retransmissions_and_probes(port, host):
+    """Negative control: ordinary traffic in which the kernels themselves retransmit and
+    probe. The server sends its 101 with IP_TTL 1 so the TTL-1 drop rule on lo (see
+    dropping_ttl1_on_lo) loses it after tcpdump saw it; the TTL goes back to 64 and the
+    server's kernel retransmits the 101 on its timer. The server's receive buffer is small
+    and it stops reading while the client sends a 6000-byte message: the window closes and the
+    client's kernel sends zero-window probes until the server reads. After the echo the client
+    idles with keep-alive on (1 s), so its kernel sends a keep-alive probe."""
+    request = ws_request(host, port)
+    message = bytes(range(32, 127)) * 63 + b"!!!"     # 6000 bytes of text
+
+    def lose_101(s):
+        s.sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 1)
+        s.send(WS_101)
+        time.sleep(0.05)
+        s.sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 64)
+
+    def server(s):
+        head = s.read_head()
+        assert head == request, head
+        lose_101(s)
+        time.sleep(1.5)                   # not reading: the client meets a zero window
+        opcode, payload, _ = s.read_ws_frame()
+        assert (opcode, payload) == (0x1, message)
+        s.send(ws_frame(0x1, payload))
+        ws_server_session(s)
+
+    def client(c):
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
+        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+        c.send(request)
+        head = c.read_head()
+        assert head.startswith(b"HTTP/1.1 101"), head
+        c.send(ws_frame(0x1, message, MASK))
+        opcode, payload, _ = c.read_ws_frame()
+        assert (opcode, payload) == (0x1, message)
+        time.sleep(1.6)                   # idle: one keep-alive probe
+        ws_client_close(c, mask=MASK2)
+
+    with dropping_ttl1_on_lo():
+        run_pair(port, host, server, client, listener_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)])

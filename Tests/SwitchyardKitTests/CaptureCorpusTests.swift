@@ -66,6 +66,19 @@ final class CaptureCorpusTests: XCTestCase {
         "http-content-length-with-transfer-encoding.pcap": (["http_content_length_with_transfer_encoding"], [], 0),
         "http-malformed-message.pcap": (["http_malformed_message"], [], 0),
         "tcp-overlap-conflict.pcap": (["tcp_overlap_conflict"], [], 0),
+        // Issue #12, forged packets whose receiver refused them (see Captures/README.md). The
+        // fake 200 has a wrong TCP checksum (not the offload pattern): this expectation holds
+        // once PacketDecoder verifies checksums (PacketDecoder.verifiesChecksums).
+        "tcp-bad-checksum-fake-response.pcap": (["tcp_bad_checksum_ignored"], ["websocket"], 0),
+        // Two RSTs, each reported: in the window but off RCV.NXT, and far outside the window.
+        "tcp-rst-ignored.pcap": (["tcp_rst_ignored", "tcp_rst_ignored"], ["websocket"], 0),
+        "tcp-rst-not-honoured.pcap": (["tcp_rst_not_honoured"], ["websocket"], 0),
+        "tcp-urgent-data.pcap": (["tcp_urgent_data"], ["websocket"], 0),
+        "tcp-syn-data-not-acknowledged.pcap": (["tcp_syn_data_not_acknowledged"], ["websocket"], 0),
+        // Negative controls: a TCP Fast Open fallback resends the SYN's own bytes; kernel
+        // retransmissions, zero-window probes and keep-alives are ordinary traffic.
+        "tcp-fastopen-fallback.pcap": ([], ["websocket"], 0),
+        "tcp-retransmissions-and-probes.pcap": ([], ["websocket"], 0),
         "analyzer-limit-reached.pcap": (["analyzer_limit_reached"], [], 0),
         "websocket-missing-key.pcap": (["websocket_missing_key"], ["websocket"], 0),
         "websocket-bad-key.pcap": (["websocket_bad_key"], ["websocket"], 0),
