@@ -43,6 +43,7 @@ public struct HTTPMessageParser: Sendable {
     /// `HTTP-version SP status-code SP [ reason-phrase ] CRLF` (RFC 9112 §4).
     private enum StatusLineState: UInt8 {
         case version        // "HTTP/" DIGIT "." DIGIT, then SP
+        case afterVersion   // the SP (leniently: more SP or HTAB) before the code
         case statusCode     // three digits, then SP, CR or a bare LF
         case reason         // anything up to the LF
         case afterCR
@@ -80,6 +81,15 @@ public struct HTTPMessageParser: Sendable {
     /// names its states.
     private var requestLineState = RequestLineState.method
     private var statusLineState = StatusLineState.version
+    /// Status line: what was read (for `HTTPHeadReader`) and the leniencies applied.
+    private var statusLeniencies = StatusLineLeniencies()
+    private var versionMajor: UInt8 = 0
+    private var versionMinor: UInt8 = 0
+    private var statusCode = 0
+    /// Index of the reason phrase in the line, 0 if there is none.
+    private var reasonStart = 0
+    /// Index in the start line of the byte being validated.
+    private var linePosition = 0
     /// Length of the current token, version position, status digits or line length.
     private var counter = 0
     /// The method's bytes packed into an integer, to recognise known methods cheaply.
@@ -291,6 +301,10 @@ public struct HTTPMessageParser: Sendable {
         clearHead()
         requestLineState = .method
         statusLineState = .version
+        statusLeniencies = []
+        linePosition = 0
+        statusCode = 0
+        reasonStart = 0
         counter = 0
         methodPacked = 0
         lastWasCR = false
@@ -411,28 +425,47 @@ public struct HTTPMessageParser: Sendable {
 
     /// `HTTP-version SP 3DIGIT SP reason-phrase CRLF` (RFC 9112 §4). The reason may be empty
     /// or absent together with its space ("HTTP/1.1 101"), as real servers send.
+    ///
+    /// Outside resynchronisation the line is read as leniently as at least one real client
+    /// reads it (docs/RULES.md, *What real clients accept*; Captures/client_acceptance.py), and
+    /// each leniency is recorded in `statusLeniencies` for the head's anomalies: "http/1.1",
+    /// "HTTP/1", "HTTP/2.0"; more than one SP, or HTAB, after the version; leading zeros in the
+    /// status code ("0101"); bytes glued to the code ("101x"). A resync candidate must be strict.
     @inline(__always)
     private mutating func statusLineByte(_ byte: UInt8) -> LineOutcome {
+        defer { linePosition += 1 }  // the next byte's index in the line
         switch statusLineState {
         case .version:
-            if counter < 8 {
-                guard versionByte(byte) else { return .failed }
+            if counter == 6 && !candidate && isWhitespace(byte) {
+                // "HTTP/1 101": no minor version (Chromium reads it as 1.0).
+                statusLeniencies.insert(.versionWithoutMinor)
+                versionMinor = 0
+                statusLineState = .afterVersion
+                counter = 0
+                return statusLineSeparator(byte)
+            }
+            guard versionByte(byte) else {
+                guard !candidate, counter < 4, byte & 0xDF == Self.httpUppercase(counter) else { return .failed }
+                statusLeniencies.insert(.versionLowercase)
                 counter += 1
                 return .needMore
             }
-            guard byte == ASCII.space else { return .failed }
-            statusLineState = .statusCode
+            if counter == 5 { versionMajor = byte &- ASCII.zero }
+            if counter == 7 { versionMinor = byte &- ASCII.zero }
+            counter += 1
+            guard counter == 8 else { return .needMore }
+            statusLineState = .afterVersion
             counter = 0
             return .needMore
+        case .afterVersion:
+            return statusLineSeparator(byte)
         case .statusCode:
-            if counter < 3 {
-                guard isDigit(byte), counter > 0 || byte != ASCII.zero else { return .failed }
-                counter += 1
-                return .needMore
-            }
+            if isDigit(byte) { return statusCodeDigit(byte) }
+            guard statusCode >= 100 else { return .failed }
             switch byte {
             case ASCII.space:
                 statusLineState = .reason
+                reasonStart = linePosition + 1
                 return .needMore
             case ASCII.cr:
                 statusLineState = .afterCR
@@ -441,7 +474,13 @@ public struct HTTPMessageParser: Sendable {
                 startLineBareLF = true
                 return .done
             default:
-                return .failed
+                // "101x": curl and Chromium take the code and ignore what is glued to it.
+                guard !candidate, byte > ASCII.space, byte != ASCII.delete else { return .failed }
+                statusLeniencies.insert(.statusCodeTrailingBytes)
+                statusLineState = .reason
+                reasonStart = linePosition
+                lastWasCR = false
+                return .needMore
             }
         case .reason:
             if byte == ASCII.lf {
@@ -453,6 +492,38 @@ public struct HTTPMessageParser: Sendable {
         case .afterCR:
             return byte == ASCII.lf ? .done : .failed
         }
+    }
+
+    /// Leading zeros are read as Python's int() reads them ("0101" is 101); the value stays at
+    /// most 999, so the line's length is the only bound needed.
+    @inline(__always)
+    private mutating func statusCodeDigit(_ byte: UInt8) -> LineOutcome {
+        let value = statusCode * 10 + Int(byte &- ASCII.zero)
+        guard value <= 999 else { return .failed }
+        if counter == 0 && byte == ASCII.zero {
+            guard !candidate else { return .failed }
+            statusLeniencies.insert(.statusCodeLeadingZeros)
+        }
+        statusCode = value
+        counter += 1
+        return .needMore
+    }
+
+    /// SP (or, leniently, HTAB and more whitespace) between the version and the status code;
+    /// `counter` counts the separator bytes so far.
+    @inline(__always)
+    private mutating func statusLineSeparator(_ byte: UInt8) -> LineOutcome {
+        if isDigit(byte) && counter > 0 {
+            statusLineState = .statusCode
+            counter = 0
+            statusCode = 0
+            return statusCodeDigit(byte)
+        }
+        counter += 1
+        if byte == ASCII.space && counter == 1 { return .needMore }
+        guard !candidate, isWhitespace(byte) else { return .failed }
+        statusLeniencies.insert(byte == ASCII.tab ? .statusLineTab : .statusLineExtraWhitespace)
+        return .needMore
     }
 
     /// Byte `counter` (0...7) of "HTTP/" DIGIT "." DIGIT; a resync candidate must be HTTP/1.x.
@@ -467,6 +538,11 @@ public struct HTTPMessageParser: Sendable {
         case 6: return byte == ASCII.period
         default: return isDigit(byte)
         }
+    }
+
+    @inline(__always)
+    private static func httpUppercase(_ index: Int) -> UInt8 {
+        httpLowercase(index) & ~0x20
     }
 
     @inline(__always)
@@ -486,7 +562,7 @@ public struct HTTPMessageParser: Sendable {
     private mutating func startLineComplete<D: HTTPParserDelegate>(_ bytes: UnsafeRawBufferPointer, at index: Int,
                                                                   delegate: inout D) -> Int {
         startLineEnd = headBuffer.count
-        let major: UInt8
+        var major: UInt8
         if role == .request {
             if Self.isHTTP2Preface(headBuffer) {
                 // RFC 9113 §3.4: the client connection preface; let the caller sniff it.
@@ -495,7 +571,12 @@ public struct HTTPMessageParser: Sendable {
             }
             major = headBuffer[startLineEnd - (startLineBareLF ? 1 : 2) - 3]
         } else {
-            major = headBuffer[5]
+            major = versionMajor &+ ASCII.zero
+            if major == ASCII.zero + 2 && !candidate {
+                // "HTTP/2.0 101": curl, Node and Chromium take it (Captures/client_acceptance.py).
+                statusLeniencies.insert(.versionMajorTwo)
+                major = ASCII.one
+            }
         }
         firstMessage = false
         guard major == ASCII.one else {
@@ -626,7 +707,10 @@ public struct HTTPMessageParser: Sendable {
         let result = storage.withUnsafeBytes { raw in
             HTTPHeadReader(role: role, raw: raw, storage: storage, startLineEnd: startLineEnd,
                            startLineBareLF: startLineBareLF, headOffset: messageStart,
-                           fieldLineCount: fieldLineCount).read()
+                           fieldLineCount: fieldLineCount,
+                           statusLine: StatusLineReading(version: HTTPVersion(major: versionMajor, minor: versionMinor),
+                                                         status: statusCode, reasonStart: reasonStart,
+                                                         leniencies: statusLeniencies)).read()
         }
         switch result {
         case .failure(let error):

@@ -5,7 +5,7 @@ import SwitchyardKit
 struct AnalysisArguments {
     static let valued: Set<String> = ["format", "output", "min-severity", "rules", "fail-on", "max-head-bytes",
                                       "connection-buffer", "global-buffer", "max-connections", "idle-timeout",
-                                      "max-buffered-heads"]
+                                      "max-buffered-heads", "max-held-early-data"]
 
     var options = PipelineOptions()
     var filter = FindingFilter()
@@ -18,6 +18,7 @@ struct AnalysisArguments {
         if let n = try parsed.integer("global-buffer", range: 0...(1 << 40)) { options.reassembly.globalBufferBytes = n }
         if let n = try parsed.integer("max-connections", range: 1...(1 << 26)) { options.reassembly.maxConnections = n }
         if let n = try parsed.integer("max-buffered-heads", range: 0...(1 << 40)) { options.maxBufferedHeadBytes = n }
+        if let n = try parsed.integer("max-held-early-data", range: 0...(1 << 40)) { options.maxHeldEarlyBytes = n }
         if let n = try parsed.integer("idle-timeout", range: 1...(1 << 31)) { options.reassembly.idleTimeoutSeconds = Int64(n) }
         if let text = parsed.value("min-severity") {
             guard let severity = Severity(name: text) else {

@@ -37,6 +37,7 @@ let usage = """
       --global-buffer N        out-of-order bytes overall (default 268435456)
       --max-connections N      connections tracked at once (default 65536)
       --max-buffered-heads N   HTTP header bytes buffered over all connections (default 67108864)
+      --max-held-early-data N  client bytes held before upgrade answers, all connections (default 67108864)
       --idle-timeout S         seconds of capture time before an idle connection closes (default 120)
     flows options:
       --write-streams DIR      write each direction's reassembled bytes under DIR/<capture>/
