@@ -136,6 +136,19 @@ SCENARIOS = [
     Scenario("docker-bad-stream-header", "docker_bad_stream_header"),
     # A 70,000-byte request head: over Switchyard's 64 KiB http_max_head_bytes.
     Scenario("analyzer-limit-reached", "analyzer_limit_reached", max_size=100_000),
+    # Odd 101s that real clients (curl, Python's http.client) take; see client_acceptance.py.
+    Scenario("http-lenient-version", "http_lenient_version"),
+    Scenario("http-status-line-whitespace", "http_status_line_whitespace"),
+    Scenario("http-lenient-status-code", "http_lenient_status_code"),
+    Scenario("http-lenient-status-code-zeros", "http_lenient_status_code_zeros"),
+    Scenario("http-header-line-without-colon", "http_header_line_without_colon"),
+    Scenario("http-invalid-field-name", "http_invalid_field_name"),
+    Scenario("http-not-http", "http_not_http"),
+    Scenario("http-101-empty-upgrade", "http_101_empty_upgrade"),
+    # Limits and segmentation (issue #13).
+    Scenario("analyzer-limit-held-bytes", "analyzer_limit_held_bytes", max_size=100_000),
+    Scenario("http-101-after-head-limit", "http_101_after_head_limit", max_size=100_000),
+    Scenario("http2-prior-knowledge-segmented", "http2_prior_knowledge_segmented"),
 ]
 
 

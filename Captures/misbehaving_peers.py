@@ -165,10 +165,9 @@ class Conn:
             self.sock.close()
 
 
-def run_pair(port, host, server_fn, client_fn, listener_options=(), connect=None):
-    """Listen on (host, port), serve one connection in a thread, run the client here.
-    `listener_options` are (level, option, value) set on the listening socket before
-    listen(); `connect(host, port)` replaces socket.create_connection for the client."""
+def run_with_server(port, host, server_fn, client_action, listener_options=()):
+    """Listen on (host, port), serve one connection in a thread, run `client_action()` here.
+    `listener_options` are (level, option, value) set on the listening socket before listen()."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     lsock = socket.socket(family, socket.SOCK_STREAM)
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -196,12 +195,7 @@ def run_pair(port, host, server_fn, client_fn, listener_options=(), connect=None
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        sock = connect(host, port) if connect else socket.create_connection((host, port), timeout=TIMEOUT)
-        conn = Conn(sock)
-        try:
-            client_fn(conn)
-        finally:
-            conn.sock.close()
+        client_action()
     except Exception as exc:  # noqa: BLE001
         errors.append(("client", exc))
     thread.join(2 * TIMEOUT)
@@ -210,6 +204,20 @@ def run_pair(port, host, server_fn, client_fn, listener_options=(), connect=None
         errors.append(("server", "did not finish"))
     if errors:
         raise RuntimeError(f"scenario failed: {errors!r}")
+
+
+def run_pair(port, host, server_fn, client_fn, listener_options=(), connect=None):
+    """Listen on (host, port), serve one connection in a thread, run the client here.
+    `connect(host, port)` replaces socket.create_connection for the client."""
+    def client_action():
+        sock = connect(host, port) if connect else socket.create_connection((host, port), timeout=TIMEOUT)
+        conn = Conn(sock)
+        try:
+            client_fn(conn)
+        finally:
+            conn.sock.close()
+
+    run_with_server(port, host, server_fn, client_action, listener_options)
 
 
 def authority(host, port):
@@ -1542,3 +1550,182 @@ def tcp_retransmissions_and_probes(port, host):
 
     with dropping_ttl1_on_lo():
         run_pair(port, host, server, client, listener_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)])
+
+
+# ---------------------------------------------------------------- odd responses to real clients
+# A raw server answers a real client's WebSocket upgrade request with a 101 that deviates in one
+# way (the cases of client_acceptance.py); the client is the real program, here curl or
+# Python's http.client, so the capture shows what a client that took the response received.
+
+CURL_WS_HEADERS = ["Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13",
+                   f"Sec-WebSocket-Key: {WS_KEY}"]
+WS_FIELDS = ["Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Accept: {ws_accept(WS_KEY)}"]
+
+
+def run_server_with_client(port, host, server_fn, client_fn):
+    """Like run_pair, but the client is a real program started by `client_fn(url)`."""
+    run_with_server(port, host, server_fn, lambda: client_fn(f"http://{authority(host, port)}/chat"))
+
+
+def curl_client(expect_code):
+    """curl with the WebSocket upgrade headers; checks the status code curl reports ("000":
+    curl rejected the response)."""
+    def run(url):
+        import subprocess
+        args = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5"]
+        for header in CURL_WS_HEADERS:
+            args += ["-H", header]
+        done = subprocess.run(args + [url], capture_output=True, text=True, timeout=15)
+        if done.stdout.strip() != expect_code:
+            raise RuntimeError(f"curl reported {done.stdout!r} ({done.stderr.strip()}), expected {expect_code}")
+    return run
+
+
+def http_client_client(expect_status):
+    """Python's http.client with the WebSocket upgrade headers; checks the status it reports."""
+    def run(url):
+        import http.client
+        import urllib.parse
+        parts = urllib.parse.urlsplit(url)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=TIMEOUT)
+        conn.request("GET", parts.path, headers=dict(h.split(": ", 1) for h in CURL_WS_HEADERS))
+        status = conn.getresponse().status
+        conn.sock.shutdown(socket.SHUT_WR)
+        while conn.sock.recv(65536):
+            pass
+        conn.close()
+        if status != expect_status:
+            raise RuntimeError(f"http.client reported {status}, expected {expect_status}")
+    return run
+
+
+def _odd_101(port, host, head, client):
+    def server(s):
+        s.read_head()
+        s.send(head)
+        s.close_first()   # the client reads a 101's aftermath until our FIN
+
+    run_server_with_client(port, host, server, client)
+
+
+def _ws_101(status_line="HTTP/1.1 101 Switching Protocols", before=(), fields=WS_FIELDS):
+    return response(status_line, [*before, *fields])
+
+
+def http_lenient_version(port, host):
+    _odd_101(port, host, _ws_101("HTTP/2.0 101 Switching Protocols"), curl_client("101"))
+
+
+def http_status_line_whitespace(port, host):
+    _odd_101(port, host, _ws_101("HTTP/1.1  101 Switching Protocols"), curl_client("101"))
+
+
+def http_lenient_status_code(port, host):
+    _odd_101(port, host, _ws_101("HTTP/1.1 101x Switching Protocols"), curl_client("101"))
+
+
+def http_lenient_status_code_zeros(port, host):
+    _odd_101(port, host, _ws_101("HTTP/1.1 0101 Switching Protocols"), http_client_client(101))
+
+
+def http_header_line_without_colon(port, host):
+    _odd_101(port, host, _ws_101(before=["X-No-Colon"]), curl_client("101"))
+
+
+def http_invalid_field_name(port, host):
+    _odd_101(port, host, _ws_101(before=["X Bad: 1"]), curl_client("101"))
+
+
+def http_not_http(port, host):
+    """A two-digit status code: no client measured by client_acceptance.py takes it."""
+    _odd_101(port, host, _ws_101("HTTP/1.1 10 Switching Protocols"), curl_client("000"))
+
+
+def http_101_empty_upgrade(port, host):
+    fields = ["Upgrade:", "Connection: Upgrade", f"Sec-WebSocket-Accept: {ws_accept(WS_KEY)}"]
+    _odd_101(port, host, _ws_101(fields=fields), curl_client("101"))
+
+
+# ---------------------------------------------------------------- limits that cut analysis short
+
+def analyzer_limit_held_bytes(port, host):
+    """The client sends 70,000 bytes of WebSocket frames right after its upgrade request (an
+    optimistic client); the server answers 101 only once they are all in, then echoes nothing
+    and closes. More than Switchyard's 64 KiB upgrade_held_bytes."""
+    frames = b"".join(ws_frame(0x2, bytes(7000), MASK if i % 2 == 0 else MASK2) for i in range(10))
+
+    def server(s):
+        s.read_head()
+        s.read_exact(len(frames))
+        s.send(WS_101)
+        s.close_second()
+
+    def client(c):
+        c.send(ws_request(host, port))
+        c.send(frames)
+        c.read_head()
+        c.close_first()
+
+    run_pair(port, host, server, client)
+
+
+def http_101_after_head_limit(port, host):
+    """An upgrade request whose head (a 70,000-byte Cookie) is over Switchyard's 64 KiB
+    http_max_head_bytes; the server answers 101 anyway. The request was sent, only not read by
+    Switchyard: no http_101_without_request."""
+    cookie = "Cookie: session=" + "x" * 70_000
+
+    def server(s):
+        s.read_head()
+        s.send(WS_101)
+        s.close_second()
+
+    def client(c):
+        c.send(ws_request(host, port, extra=[cookie]))
+        c.read_head()
+        c.close_first()
+
+    run_pair(port, host, server, client)
+
+
+# ---------------------------------------------------------------- prior-knowledge HTTP/2, preface cut small
+
+def http2_prior_knowledge_segmented(port, host):
+    """nghttpd (prior knowledge, --no-tls) is the real server; the raw client sends the
+    connection preface 8 bytes per TCP segment (TCP_NODELAY, a pause between writes), then
+    SETTINGS, a GET / on stream 1, and GOAWAY once the response ended."""
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as root:
+        with open(f"{root}/index.html", "w") as page:
+            page.write("<p>hello</p>\n")
+        server = subprocess.Popen(["nghttpd", "--no-tls", "-a", host, "-d", root, str(port)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + TIMEOUT
+            while True:
+                with open("/proc/net/tcp") as table:
+                    if any(line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A"
+                           for line in table.readlines()[1:]):
+                        break
+                if time.time() > deadline:
+                    raise RuntimeError("nghttpd did not listen")
+                time.sleep(0.05)
+            c = Conn(socket.create_connection((host, port), timeout=TIMEOUT))
+            for i in range(0, len(H2_PREFACE), 8):
+                c.send(H2_PREFACE[i:i + 8])
+                time.sleep(0.05)
+            authority_value = authority(host, port).encode()
+            block = b"\x82\x86\x84\x41" + bytes([len(authority_value)]) + authority_value
+            c.send(H2_SETTINGS + h2_frame(1, 0x05, 1, block))   # GET / (END_STREAM | END_HEADERS)
+            ended = False
+            while not ended:
+                ftype, flags, stream, _ = c.read_h2_frame()
+                if ftype == 4 and not flags & 1:
+                    c.send(H2_SETTINGS_ACK)
+                ended = stream == 1 and flags & 0x01 and ftype in (0, 1)
+            c.send(H2_GOAWAY)
+            c.close_first()
+        finally:
+            server.terminate()
+            server.wait(5)

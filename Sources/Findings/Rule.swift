@@ -101,6 +101,24 @@ extension Rule {
     public static let httpContentLengthWithTransferEncoding = Rule(
         id: "http_content_length_with_transfer_encoding", severity: .medium, reference: "RFC 9112 §6.1",
         summary: "Both Transfer-Encoding and Content-Length in one message (request smuggling vector).")
+    public static let httpLenientVersion = Rule(
+        id: "http_lenient_version", severity: .medium, reference: "RFC 9112 §2.3, §4",
+        summary: "A status line whose HTTP version is not `HTTP/1.x` as written (`http/1.1`, `HTTP/1`, `HTTP/2.0`); some clients take it, others reject it.")
+    public static let httpStatusLineWhitespace = Rule(
+        id: "http_status_line_whitespace", severity: .medium, reference: "RFC 9112 §4",
+        summary: "More than one SP, or HTAB, between the version and the status code; some clients take it, others reject it.")
+    public static let httpLenientStatusCode = Rule(
+        id: "http_lenient_status_code", severity: .medium, reference: "RFC 9112 §4",
+        summary: "A status code that is not exactly three digits followed by SP (`0101`, `101x`); some clients take it, others reject it.")
+    public static let httpHeaderLineWithoutColon = Rule(
+        id: "http_header_line_without_colon", severity: .high, reference: "RFC 9112 §5",
+        summary: "A response header line without a colon; clients skip it, end the header section there, or reject the response.")
+    public static let httpInvalidFieldName = Rule(
+        id: "http_invalid_field_name", severity: .high, reference: "RFC 9110 §5.1, RFC 9112 §5",
+        summary: "A response header name with bytes that are not token characters; clients keep it, end the header section there, or reject the response.")
+    public static let httpNotHTTP = Rule(
+        id: "http_not_http", severity: .medium, reference: "RFC 9112 §2–§4",
+        summary: "A direction of a connection that carries HTTP stopped being HTTP/1.x at a point no client parses; it is not analysed as HTTP from there.")
     public static let httpMalformedMessage = Rule(
         id: "http_malformed_message", severity: .low, reference: "RFC 9112 §2–§7",
         summary: "An HTTP/1.x message that does not parse; analysis resumed at the next message start.")
@@ -113,7 +131,9 @@ extension Rule {
         .httpClientDataBefore101, .httpRequestPipelinedAfterUpgrade, .http101ThenHTTPResponse,
         .httpUpgradeDeclinedThenTunnel, .http426MissingUpgrade,
         .httpObsFold, .httpWhitespaceBeforeColon, .httpConflictingContentLength,
-        .httpContentLengthWithTransferEncoding, .httpMalformedMessage,
+        .httpContentLengthWithTransferEncoding, .httpLenientVersion, .httpStatusLineWhitespace,
+        .httpLenientStatusCode, .httpHeaderLineWithoutColon, .httpInvalidFieldName, .httpNotHTTP,
+        .httpMalformedMessage,
         .tcpOverlapConflict, .tcpBadChecksumIgnored, .tcpRSTIgnored, .tcpRSTNotHonoured, .tcpUrgentData,
         .tcpSYNDataNotAcknowledged, .analyzerLimitReached,
     ] + webSocketCatalogue + http2Catalogue

@@ -8,6 +8,36 @@ enum BodyFraming: Equatable {
     case invalid(HTTPParseError)
 }
 
+/// Leniencies applied to a status line, each the way at least one real client reads it
+/// (docs/RULES.md, *What real clients accept*).
+struct StatusLineLeniencies: OptionSet, Sendable {
+    let rawValue: UInt8
+    static let versionLowercase = StatusLineLeniencies(rawValue: 1 << 0)
+    static let versionWithoutMinor = StatusLineLeniencies(rawValue: 1 << 1)
+    static let versionMajorTwo = StatusLineLeniencies(rawValue: 1 << 2)
+    static let statusLineExtraWhitespace = StatusLineLeniencies(rawValue: 1 << 3)
+    static let statusLineTab = StatusLineLeniencies(rawValue: 1 << 4)
+    static let statusCodeLeadingZeros = StatusLineLeniencies(rawValue: 1 << 5)
+    static let statusCodeTrailingBytes = StatusLineLeniencies(rawValue: 1 << 6)
+
+    /// Each leniency and the anomaly that names it, in the order they are reported.
+    static let anomalies: [(StatusLineLeniencies, HTTPAnomaly.Kind)] = [
+        (.versionLowercase, .versionLowercase), (.versionWithoutMinor, .versionWithoutMinor),
+        (.versionMajorTwo, .versionMajorTwo), (.statusLineExtraWhitespace, .statusLineExtraWhitespace),
+        (.statusLineTab, .statusLineTab), (.statusCodeLeadingZeros, .statusCodeLeadingZeros),
+        (.statusCodeTrailingBytes, .statusCodeTrailingBytes),
+    ]
+}
+
+/// What the parser read from a status line while validating it byte by byte.
+struct StatusLineReading {
+    var version: HTTPVersion
+    var status: Int
+    /// Index of the reason phrase in the head, 0 when there is none.
+    var reasonStart: Int
+    var leniencies: StatusLineLeniencies
+}
+
 /// Turns a complete, buffered head into an `HTTPMessageHead` and its body framing.
 ///
 /// Runs once per head, after the start line was validated byte by byte, so it may assume the
@@ -29,6 +59,8 @@ struct HTTPHeadReader {
     let headOffset: UInt64
     /// Lines after the start line, blank line included (sizes the field array once).
     let fieldLineCount: Int
+    /// For responses: the status line as the parser read it.
+    let statusLine: StatusLineReading
 
     private static let evidenceLimit = 64
 
@@ -72,13 +104,13 @@ struct HTTPHeadReader {
                                    target: text(firstSpace + 1, secondSpace), version: version,
                                    fieldStorage: .materialized([]), byteCount: raw.count)
         case .response:
-            // HTTP/d.d SP 3DIGIT [SP reason]
-            let version = HTTPVersion(major: raw[5] &- ASCII.zero, minor: raw[7] &- ASCII.zero)
-            var status = 0
-            for index in 9..<12 { status = status * 10 + Int(raw[index] &- ASCII.zero) }
-            let reason = startContentEnd > 13 ? text(13, startContentEnd) : ""
-            head = HTTPMessageHead(kind: .response, version: version, status: status, reason: reason,
-                                   fieldStorage: .materialized([]), byteCount: raw.count)
+            let reasonStart = statusLine.reasonStart
+            let reason = reasonStart > 0 && startContentEnd > reasonStart ? text(reasonStart, startContentEnd) : ""
+            head = HTTPMessageHead(kind: .response, version: statusLine.version, status: statusLine.status,
+                                   reason: reason, fieldStorage: .materialized([]), byteCount: raw.count)
+            for (leniency, kind) in StatusLineLeniencies.anomalies where statusLine.leniencies.contains(leniency) {
+                anomalies.append(HTTPAnomaly(kind, evidence: evidence(0, startContentEnd)))
+            }
         }
 
         let start = FieldScan(anomalies: anomalies, bareLFReported: bareLFReported)
@@ -147,9 +179,15 @@ struct HTTPHeadReader {
             if contentEnd == lineStart { break }  // the blank line ending the head
 
             if isWhitespace(raw[lineStart]) {
-                // obs-fold (RFC 9112 §5.2): only valid as the continuation of a field.
-                guard sawField else { return .failed(error(.invalidHeader, lineStart, contentEnd)) }
+                // obs-fold (RFC 9112 §5.2): only valid as the continuation of a field. In a
+                // response with no field before it, real clients skip the line (as we do,
+                // materialising so that the stored lines hold only fields).
+                guard sawField || role == .response else { return .failed(error(.invalidHeader, lineStart, contentEnd)) }
                 guard materialize else { return .foundFold }
+                if !sawField {
+                    scan.anomalies.append(HTTPAnomaly(.foldWithoutField, evidence: evidence(lineStart, contentEnd)))
+                    continue
+                }
                 scan.anomalies.append(HTTPAnomaly(.obsFold, evidence: evidence(lineStart, contentEnd)))
                 let (valueStart, valueEnd) = trimmed(lineStart, contentEnd)
                 if hasControl {
@@ -165,12 +203,22 @@ struct HTTPHeadReader {
             }
 
             guard let colon = firstIndex(of: ASCII.colon, in: raw, from: lineStart, to: contentEnd) else {
-                return .failed(error(.invalidHeader, lineStart, contentEnd))
+                // curl, Python's http.client and Chromium take a response whose field line has
+                // no colon; Switchyard ignores the line, as curl and Chromium do.
+                guard role == .response else { return .failed(error(.invalidHeader, lineStart, contentEnd)) }
+                scan.anomalies.append(HTTPAnomaly(.headerLineWithoutColon, evidence: evidence(lineStart, contentEnd)))
+                continue
             }
             var nameEnd = colon
             while nameEnd > lineStart && isWhitespace(raw[nameEnd - 1]) { nameEnd -= 1 }
-            guard nameEnd > lineStart, allTokenBytes(in: raw, from: lineStart, to: nameEnd) else {
-                return .failed(error(.invalidHeader, lineStart, contentEnd))
+            guard nameEnd > lineStart else { return .failed(error(.invalidHeader, lineStart, contentEnd)) }
+            if !allTokenBytes(in: raw, from: lineStart, to: nameEnd) {
+                // A name with visible bytes that are not tchar ("X Bad"): the same clients take
+                // it as a field. Control bytes in a name are never taken.
+                guard role == .response, allVisibleOrBlank(lineStart, nameEnd) else {
+                    return .failed(error(.invalidHeader, lineStart, contentEnd))
+                }
+                scan.anomalies.append(HTTPAnomaly(.invalidFieldName, evidence: evidence(lineStart, contentEnd)))
             }
             if nameEnd != colon {
                 scan.anomalies.append(HTTPAnomaly(.whitespaceBeforeColon, evidence: evidence(lineStart, contentEnd)))
@@ -299,6 +347,11 @@ struct HTTPHeadReader {
             any = true
         }
         return any
+    }
+
+    /// Whether `raw[start..<end]` holds only VCHAR, SP and HTAB.
+    private func allVisibleOrBlank(_ start: Int, _ end: Int) -> Bool {
+        (start..<end).allSatisfy { raw[$0] == ASCII.tab || (raw[$0] >= ASCII.space && raw[$0] < ASCII.delete) }
     }
 
     private func trimmed(_ start: Int, _ end: Int) -> (Int, Int) {

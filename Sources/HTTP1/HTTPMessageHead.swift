@@ -178,6 +178,30 @@ public struct HTTPAnomaly: Hashable, Sendable {
         case bareLF = "bare_lf"
         /// A field-value with a control character other than HTAB.
         case invalidFieldValue = "invalid_field_value"
+        // Leniencies of responses, each applied because a real client applies it
+        // (Captures/client_acceptance.py; docs/RULES.md, *What real clients accept*).
+        /// "http/1.1": the protocol name not in upper case (RFC 9112 §2.3: case-sensitive).
+        case versionLowercase = "version_lowercase"
+        /// "HTTP/1": no minor version (RFC 9112 §2.3: DIGIT "." DIGIT).
+        case versionWithoutMinor = "version_without_minor"
+        /// "HTTP/2.0" on an HTTP/1.x message (RFC 9113 has no text status line).
+        case versionMajorTwo = "version_major_2"
+        /// More than one SP between the version and the status code (RFC 9112 §4: one SP).
+        case statusLineExtraWhitespace = "status_line_extra_whitespace"
+        /// HTAB between the version and the status code (RFC 9112 §4: SP).
+        case statusLineTab = "status_line_tab"
+        /// A status code with leading zeros ("0101"; RFC 9112 §4: 3DIGIT).
+        case statusCodeLeadingZeros = "status_code_leading_zeros"
+        /// Bytes glued to the status code ("101x"; RFC 9112 §4: SP after 3DIGIT).
+        case statusCodeTrailingBytes = "status_code_trailing_bytes"
+        /// A field line without a colon (RFC 9112 §5: field-name ":" OWS field-value OWS);
+        /// the line is ignored.
+        case headerLineWithoutColon = "header_line_without_colon"
+        /// A field name with bytes that are not tchar (RFC 9110 §5.1), such as a space inside.
+        case invalidFieldName = "invalid_field_name"
+        /// A line starting with whitespace where no field precedes it to continue (RFC 9112
+        /// §5.2); the line is ignored.
+        case foldWithoutField = "fold_without_field"
     }
     public var kind: Kind
     /// The offending line or values, for evidence.

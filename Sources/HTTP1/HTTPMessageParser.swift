@@ -27,28 +27,39 @@ public struct HTTPMessageParser: Sendable {
     /// Longest method accepted as the first token of a direction: beyond it the direction is
     /// not HTTP (an SSH banner, for instance, is one long token).
     public static let maxMethodLength = 20
-    /// Longest chunk-size line, extensions included. It is scanned, not buffered; the bound
-    /// keeps a stream that never ends the line from hiding inside a chunked body.
-    public static let maxChunkLineBytes = 4096
+    /// Longest chunk-size line, extensions included (`ChunkedBodyScanner`).
+    public static let maxChunkLineBytes = ChunkedBodyScanner.maxSizeLineBytes
     /// Evidence attached to parse errors is at most this many bytes.
     public static let evidenceLimit = 64
+
+    /// `method SP request-target SP HTTP-version CRLF` (RFC 9112 §3).
+    private enum RequestLineState: UInt8 {
+        case method
+        case target
+        case version        // "HTTP/" DIGIT "." DIGIT, then CR or a bare LF
+        case afterCR
+    }
+
+    /// `HTTP-version SP status-code SP [ reason-phrase ] CRLF` (RFC 9112 §4).
+    private enum StatusLineState: UInt8 {
+        case version        // "HTTP/" DIGIT "." DIGIT, then SP
+        case afterVersion   // the SP (leniently: more SP or HTAB) before the code
+        case statusCode     // three digits, then SP, CR or a bare LF
+        case reason         // anything up to the LF
+        case afterCR
+    }
 
     private enum State: UInt8 {
         case idle            // between messages, at a line start (empty lines skipped)
         case startLine       // validating the request or status line byte by byte
         case headerLines     // buffering field lines up to the blank line
         case bodyLength      // `remaining` body bytes to skip
-        case chunkLine       // chunk-size line (RFC 9112 §7.1)
-        case chunkData       // `remaining` chunk bytes to skip
-        case chunkDataEnd    // the CRLF after chunk data
-        case trailers        // trailer section up to its blank line (RFC 9112 §7.1.2)
+        case chunkedBody     // a chunked body, followed by `chunked` (RFC 9112 §7.1)
         case untilClose      // body delimited by the end of the direction (RFC 9112 §6.3 item 8)
         case resync          // scanning for a line that starts a message
         case paused
         case skipping        // not HTTP
     }
-
-    private enum LineOutcome { case needMore, done, failed }
 
     private var state = State.idle
     /// The state `resume()` returns to.
@@ -61,10 +72,24 @@ public struct HTTPMessageParser: Sendable {
     private var charged = 0
     /// Stream offset of the current message's first byte.
     private var messageStart: UInt64 = 0
-    /// Body or chunk bytes left to skip; the chunk size while parsing a chunk line.
+    /// Body bytes left to skip.
     private var remaining: UInt64 = 0
-    /// Sub-state of the line being validated byte by byte.
-    private var lineState: UInt8 = 0
+    /// The chunked body being skipped (state `.chunkedBody`).
+    private var chunked = ChunkedBodyScanner(startingAt: 0, maxTrailerBytes: 0, evidenceLimit: 0)
+    /// Where in the request line (role `.request`) or status line (role `.response`) the
+    /// byte-by-byte validation is; named after the grammar of RFC 9112 §3 and §4, as llhttp
+    /// names its states.
+    private var requestLineState = RequestLineState.method
+    private var statusLineState = StatusLineState.version
+    /// Status line: what was read (for `HTTPHeadReader`) and the leniencies applied.
+    private var statusLeniencies = StatusLineLeniencies()
+    private var versionMajor: UInt8 = 0
+    private var versionMinor: UInt8 = 0
+    private var statusCode = 0
+    /// Index of the reason phrase in the line, 0 if there is none.
+    private var reasonStart = 0
+    /// Index in the start line of the byte being validated.
+    private var linePosition = 0
     /// Length of the current token, version position, status digits or line length.
     private var counter = 0
     /// The method's bytes packed into an integer, to recognise known methods cheaply.
@@ -82,9 +107,6 @@ public struct HTTPMessageParser: Sendable {
     private var fieldLineCount = 0
     private var atLineStart = true
     private var pauseAfterMessage = false
-    /// Stream offset of the current chunk line, chunk-data terminator or trailer section.
-    private var chunkLineStart: UInt64 = 0
-    private var trailerBytes = 0
 
     public init(role: HTTPRole, options: HTTPParserOptions = HTTPParserOptions()) {
         self.role = role
@@ -116,14 +138,8 @@ public struct HTTPMessageParser: Sendable {
                 index = parseHeaderLines(bytes, from: index, delegate: &delegate)
             case .bodyLength:
                 index = skipBody(bytes, from: index, delegate: &delegate)
-            case .chunkLine:
-                index = parseChunkLine(bytes, from: index, delegate: &delegate)
-            case .chunkData:
-                index = skipChunkData(bytes, from: index)
-            case .chunkDataEnd:
-                index = parseChunkDataEnd(bytes, from: index, delegate: &delegate)
-            case .trailers:
-                index = parseTrailers(bytes, from: index, delegate: &delegate)
+            case .chunkedBody:
+                index = scanChunkedBody(bytes, from: index, delegate: &delegate)
             case .untilClose, .skipping:
                 index = count
             case .resync:
@@ -161,16 +177,11 @@ public struct HTTPMessageParser: Sendable {
                 completeMessage(at: end, delegate: &delegate)
                 if lost > 0 { lostSync(at: end, delegate: &delegate) }
             }
-        case .chunkData:
-            if length <= remaining {
-                remaining -= length
-                if remaining == 0 { beginChunkDataEnd(at: start &+ length) }
-            } else {
-                lostSync(at: start, delegate: &delegate)
-            }
+        case .chunkedBody:
+            if !chunked.gap(length: length, at: start) { lostSync(at: start, delegate: &delegate) }
         case .startLine where candidate:
             enterResync(atLineStart: true)
-        case .idle, .startLine, .headerLines, .chunkLine, .chunkDataEnd, .trailers:
+        case .idle, .startLine, .headerLines:
             lostSync(at: start, delegate: &delegate)
         }
         firstMessage = false
@@ -188,7 +199,7 @@ public struct HTTPMessageParser: Sendable {
         case .startLine, .headerLines:
             report(.truncatedMessage, at: messageStart, evidence: headPrefix, delegate: &delegate)
             state = .idle
-        case .bodyLength, .chunkLine, .chunkData, .chunkDataEnd, .trailers:
+        case .bodyLength, .chunkedBody:
             report(.truncatedMessage, at: messageStart, evidence: [], delegate: &delegate)
             state = .idle
         case .idle, .resync, .paused, .skipping:
@@ -288,7 +299,12 @@ public struct HTTPMessageParser: Sendable {
         self.candidate = candidate
         messageStart = offset(index)
         clearHead()
-        lineState = 0
+        requestLineState = .method
+        statusLineState = .version
+        statusLeniencies = []
+        linePosition = 0
+        statusCode = 0
+        reasonStart = 0
         counter = 0
         methodPacked = 0
         lastWasCR = false
@@ -345,15 +361,15 @@ public struct HTTPMessageParser: Sendable {
     /// point means the direction is not HTTP; one that fails after it is an invalid start line
     /// (a client that sends a space inside its target still speaks HTTP).
     private var matchedProtocolPrefix: Bool {
-        role == .request ? lineState > 0 : (lineState > 0 || counter >= 5)
+        role == .request ? requestLineState != .method : (statusLineState != .version || counter >= 5)
     }
 
     /// `method SP request-target SP HTTP-version CRLF` (RFC 9112 §3), one byte at a time so
     /// that a direction that is not HTTP is recognised at its first impossible byte.
     @inline(__always)
     private mutating func requestLineByte(_ byte: UInt8) -> LineOutcome {
-        switch lineState {
-        case 0:  // method
+        switch requestLineState {
+        case .method:
             if isTokenByte(byte) {
                 if candidate && !((byte >= 0x41 && byte <= 0x5A) || byte == 0x2D || byte == 0x5F) { return .failed }
                 counter += 1
@@ -365,13 +381,13 @@ public struct HTTPMessageParser: Sendable {
             if candidate {
                 candidateTargetCheck = !(counter <= 8 && Self.knownMethods.contains(methodPacked))
             }
-            lineState = 1
+            requestLineState = .target
             counter = 0
             return .needMore
-        case 1:  // request-target: any visible byte, no whitespace
+        case .target:  // any visible byte, no whitespace
             if byte == ASCII.space {
                 guard counter > 0, !candidateTargetCheck else { return .failed }
-                lineState = 2
+                requestLineState = .version
                 counter = 0
                 return .needMore
             }
@@ -387,14 +403,14 @@ public struct HTTPMessageParser: Sendable {
             }
             counter += 1
             return .needMore
-        case 2:  // HTTP-version, then CRLF or a bare LF
+        case .version:
             if counter < 8 {
                 guard versionByte(byte) else { return .failed }
                 counter += 1
                 return .needMore
             }
             if byte == ASCII.cr {
-                lineState = 3
+                requestLineState = .afterCR
                 return .needMore
             }
             if byte == ASCII.lf {
@@ -402,55 +418,112 @@ public struct HTTPMessageParser: Sendable {
                 return .done
             }
             return .failed
-        default:  // after CR
+        case .afterCR:
             return byte == ASCII.lf ? .done : .failed
         }
     }
 
     /// `HTTP-version SP 3DIGIT SP reason-phrase CRLF` (RFC 9112 §4). The reason may be empty
     /// or absent together with its space ("HTTP/1.1 101"), as real servers send.
+    ///
+    /// Outside resynchronisation the line is read as leniently as at least one real client
+    /// reads it (docs/RULES.md, *What real clients accept*; Captures/client_acceptance.py), and
+    /// each leniency is recorded in `statusLeniencies` for the head's anomalies: "http/1.1",
+    /// "HTTP/1", "HTTP/2.0"; more than one SP, or HTAB, after the version; leading zeros in the
+    /// status code ("0101"); bytes glued to the code ("101x"). A resync candidate must be strict.
     @inline(__always)
     private mutating func statusLineByte(_ byte: UInt8) -> LineOutcome {
-        switch lineState {
-        case 0:  // HTTP-version SP
-            if counter < 8 {
-                guard versionByte(byte) else { return .failed }
+        defer { linePosition += 1 }  // the next byte's index in the line
+        switch statusLineState {
+        case .version:
+            if counter == 6 && !candidate && isWhitespace(byte) {
+                // "HTTP/1 101": no minor version (Chromium reads it as 1.0).
+                statusLeniencies.insert(.versionWithoutMinor)
+                versionMinor = 0
+                statusLineState = .afterVersion
+                counter = 0
+                return statusLineSeparator(byte)
+            }
+            guard versionByte(byte) else {
+                guard !candidate, counter < 4, byte & 0xDF == Self.httpUppercase(counter) else { return .failed }
+                statusLeniencies.insert(.versionLowercase)
                 counter += 1
                 return .needMore
             }
-            guard byte == ASCII.space else { return .failed }
-            lineState = 1
+            if counter == 5 { versionMajor = byte &- ASCII.zero }
+            if counter == 7 { versionMinor = byte &- ASCII.zero }
+            counter += 1
+            guard counter == 8 else { return .needMore }
+            statusLineState = .afterVersion
             counter = 0
             return .needMore
-        case 1:  // status code, then SP, CRLF or a bare LF
-            if counter < 3 {
-                guard isDigit(byte), counter > 0 || byte != ASCII.zero else { return .failed }
-                counter += 1
-                return .needMore
-            }
+        case .afterVersion:
+            return statusLineSeparator(byte)
+        case .statusCode:
+            if isDigit(byte) { return statusCodeDigit(byte) }
+            guard statusCode >= 100 else { return .failed }
             switch byte {
             case ASCII.space:
-                lineState = 2
+                statusLineState = .reason
+                reasonStart = linePosition + 1
                 return .needMore
             case ASCII.cr:
-                lineState = 3
+                statusLineState = .afterCR
                 return .needMore
             case ASCII.lf:
                 startLineBareLF = true
                 return .done
             default:
-                return .failed
+                // "101x": curl and Chromium take the code and ignore what is glued to it.
+                guard !candidate, byte > ASCII.space, byte != ASCII.delete else { return .failed }
+                statusLeniencies.insert(.statusCodeTrailingBytes)
+                statusLineState = .reason
+                reasonStart = linePosition
+                lastWasCR = false
+                return .needMore
             }
-        case 2:  // reason-phrase: anything up to the LF
+        case .reason:
             if byte == ASCII.lf {
                 startLineBareLF = !lastWasCR
                 return .done
             }
             lastWasCR = byte == ASCII.cr
             return .needMore
-        default:  // after CR
+        case .afterCR:
             return byte == ASCII.lf ? .done : .failed
         }
+    }
+
+    /// Leading zeros are read as Python's int() reads them ("0101" is 101); the value stays at
+    /// most 999, so the line's length is the only bound needed.
+    @inline(__always)
+    private mutating func statusCodeDigit(_ byte: UInt8) -> LineOutcome {
+        let value = statusCode * 10 + Int(byte &- ASCII.zero)
+        guard value <= 999 else { return .failed }
+        if counter == 0 && byte == ASCII.zero {
+            guard !candidate else { return .failed }
+            statusLeniencies.insert(.statusCodeLeadingZeros)
+        }
+        statusCode = value
+        counter += 1
+        return .needMore
+    }
+
+    /// SP (or, leniently, HTAB and more whitespace) between the version and the status code;
+    /// `counter` counts the separator bytes so far.
+    @inline(__always)
+    private mutating func statusLineSeparator(_ byte: UInt8) -> LineOutcome {
+        if isDigit(byte) && counter > 0 {
+            statusLineState = .statusCode
+            counter = 0
+            statusCode = 0
+            return statusCodeDigit(byte)
+        }
+        counter += 1
+        if byte == ASCII.space && counter == 1 { return .needMore }
+        guard !candidate, isWhitespace(byte) else { return .failed }
+        statusLeniencies.insert(byte == ASCII.tab ? .statusLineTab : .statusLineExtraWhitespace)
+        return .needMore
     }
 
     /// Byte `counter` (0...7) of "HTTP/" DIGIT "." DIGIT; a resync candidate must be HTTP/1.x.
@@ -465,6 +538,11 @@ public struct HTTPMessageParser: Sendable {
         case 6: return byte == ASCII.period
         default: return isDigit(byte)
         }
+    }
+
+    @inline(__always)
+    private static func httpUppercase(_ index: Int) -> UInt8 {
+        httpLowercase(index) & ~0x20
     }
 
     @inline(__always)
@@ -484,7 +562,7 @@ public struct HTTPMessageParser: Sendable {
     private mutating func startLineComplete<D: HTTPParserDelegate>(_ bytes: UnsafeRawBufferPointer, at index: Int,
                                                                   delegate: inout D) -> Int {
         startLineEnd = headBuffer.count
-        let major: UInt8
+        var major: UInt8
         if role == .request {
             if Self.isHTTP2Preface(headBuffer) {
                 // RFC 9113 §3.4: the client connection preface; let the caller sniff it.
@@ -493,7 +571,12 @@ public struct HTTPMessageParser: Sendable {
             }
             major = headBuffer[startLineEnd - (startLineBareLF ? 1 : 2) - 3]
         } else {
-            major = headBuffer[5]
+            major = versionMajor &+ ASCII.zero
+            if major == ASCII.zero + 2 && !candidate {
+                // "HTTP/2.0 101": curl, Node and Chromium take it (Captures/client_acceptance.py).
+                statusLeniencies.insert(.versionMajorTwo)
+                major = ASCII.one
+            }
         }
         firstMessage = false
         guard major == ASCII.one else {
@@ -624,7 +707,10 @@ public struct HTTPMessageParser: Sendable {
         let result = storage.withUnsafeBytes { raw in
             HTTPHeadReader(role: role, raw: raw, storage: storage, startLineEnd: startLineEnd,
                            startLineBareLF: startLineBareLF, headOffset: messageStart,
-                           fieldLineCount: fieldLineCount).read()
+                           fieldLineCount: fieldLineCount,
+                           statusLine: StatusLineReading(version: HTTPVersion(major: versionMajor, minor: versionMinor),
+                                                         status: statusCode, reasonStart: reasonStart,
+                                                         leniencies: statusLeniencies)).read()
         }
         switch result {
         case .failure(let error):
@@ -677,7 +763,7 @@ public struct HTTPMessageParser: Sendable {
             remaining = length
             state = .bodyLength
         case .chunked:
-            beginChunkLine(at: offset)
+            beginChunkedBody(at: offset)
         case .untilClose:
             state = .untilClose
         case .invalid(let error):
@@ -702,208 +788,24 @@ public struct HTTPMessageParser: Sendable {
         return end
     }
 
-    private mutating func beginChunkLine(at offset: UInt64) {
-        state = .chunkLine
-        lineState = 0
-        counter = 0
-        remaining = 0
-        chunkLineStart = offset
+    private mutating func beginChunkedBody(at offset: UInt64) {
+        state = .chunkedBody
+        chunked = ChunkedBodyScanner(startingAt: offset, maxTrailerBytes: options.maxHeadBytes,
+                                     evidenceLimit: Self.evidenceLimit)
         clearHead()
     }
 
-    private mutating func parseChunkLine<D: HTTPParserDelegate>(_ bytes: UnsafeRawBufferPointer, from start: Int,
-                                                               delegate: inout D) -> Int {
-        var index = start
-        while index < bytes.count {
-            let byte = bytes[index]
-            index += 1
-            if headBuffer.count < Self.evidenceLimit { headBuffer.append(byte) }
-            counter += 1
-            let outcome = counter > Self.maxChunkLineBytes ? .failed : chunkLineByte(byte)
-            switch outcome {
-            case .needMore:
-                continue
-            case .done:
-                if remaining == 0 {
-                    beginTrailers(at: offset(index))
-                } else {
-                    state = .chunkData
-                }
-                return index
-            case .failed:
-                report(.invalidChunk, at: chunkLineStart, evidence: headBuffer, delegate: &delegate)
-                enterResync(atLineStart: byte == ASCII.lf)
-                return index
-            }
-        }
-        return index
-    }
-
-    /// `chunk-size [ chunk-ext ] CRLF`, with
-    /// `chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ( token / quoted-string ) ] )`
-    /// (RFC 9112 §7.1.1). A bare LF is tolerated here, as by most servers.
-    @inline(__always)
-    private mutating func chunkLineByte(_ byte: UInt8) -> LineOutcome {
-        switch lineState {
-        case 0:  // first hex digit
-            guard let digit = hexValue(byte) else { return .failed }
-            remaining = UInt64(digit)
-            lineState = 1
-            return .needMore
-        case 1:  // more hex digits
-            if let digit = hexValue(byte) {
-                guard remaining <= UInt64.max >> 4 else { return .failed }
-                remaining = remaining << 4 | UInt64(digit)
-                return .needMore
-            }
-            return chunkLineEndOrExtension(byte, whitespaceState: 2)
-        case 2, 10:  // BWS after the size or after an extension value
-            return chunkLineEndOrExtension(byte, whitespaceState: lineState)
-        case 3:  // BWS before an extension name
-            if isWhitespace(byte) { return .needMore }
-            guard isTokenByte(byte) else { return .failed }
-            lineState = 4
-            return .needMore
-        case 4:  // extension name
-            if isTokenByte(byte) { return .needMore }
-            if byte == ASCII.equals {
-                lineState = 6
-                return .needMore
-            }
-            return chunkLineEndOrExtension(byte, whitespaceState: 5)
-        case 5:  // BWS after an extension name
-            if byte == ASCII.equals {
-                lineState = 6
-                return .needMore
-            }
-            return chunkLineEndOrExtension(byte, whitespaceState: 5)
-        case 6:  // BWS before an extension value
-            if isWhitespace(byte) { return .needMore }
-            if byte == ASCII.quote {
-                lineState = 8
-                return .needMore
-            }
-            guard isTokenByte(byte) else { return .failed }
-            lineState = 7
-            return .needMore
-        case 7:  // token value
-            if isTokenByte(byte) { return .needMore }
-            return chunkLineEndOrExtension(byte, whitespaceState: 10)
-        case 8:  // quoted-string
-            if byte == ASCII.quote {
-                lineState = 10
-                return .needMore
-            }
-            if byte == ASCII.backslash {
-                lineState = 9
-                return .needMore
-            }
-            return isQuotedTextByte(byte) ? .needMore : .failed
-        case 9:  // quoted-pair
-            guard isQuotedTextByte(byte) || byte == ASCII.quote || byte == ASCII.backslash else { return .failed }
-            lineState = 8
-            return .needMore
-        default:  // after CR
-            return byte == ASCII.lf ? .done : .failed
-        }
-    }
-
-    @inline(__always)
-    private mutating func chunkLineEndOrExtension(_ byte: UInt8, whitespaceState: UInt8) -> LineOutcome {
-        switch byte {
-        case ASCII.space, ASCII.tab:
-            lineState = whitespaceState
-            return .needMore
-        case ASCII.semicolon:
-            lineState = 3
-            return .needMore
-        case ASCII.cr:
-            lineState = 11
-            return .needMore
-        case ASCII.lf:
-            return .done
-        default:
-            return .failed
-        }
-    }
-
-    /// qdtext and the bytes of a quoted-pair (RFC 9110 §5.6.4): HTAB, SP, VCHAR, obs-text.
-    @inline(__always)
-    private func isQuotedTextByte(_ byte: UInt8) -> Bool {
-        byte == ASCII.tab || (byte >= ASCII.space && byte != ASCII.delete)
-    }
-
-    private mutating func skipChunkData(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
-        let available = UInt64(bytes.count - start)
-        if available < remaining {
-            remaining -= available
-            return bytes.count
-        }
-        let end = start + Int(remaining)
-        remaining = 0
-        beginChunkDataEnd(at: offset(end))
-        return end
-    }
-
-    private mutating func beginChunkDataEnd(at offset: UInt64) {
-        state = .chunkDataEnd
-        lineState = 0
-        chunkLineStart = offset
-        clearHead()
-    }
-
-    private mutating func parseChunkDataEnd<D: HTTPParserDelegate>(_ bytes: UnsafeRawBufferPointer, from start: Int,
-                                                                  delegate: inout D) -> Int {
-        let byte = bytes[start]
-        let index = start + 1
-        headBuffer.append(byte)
-        if lineState == 0 && byte == ASCII.cr {
-            lineState = 1
-        } else if byte == ASCII.lf {
-            beginChunkLine(at: offset(index))
-        } else {
-            report(.invalidChunk, at: chunkLineStart, evidence: headBuffer, delegate: &delegate)
-            enterResync(atLineStart: false)
-        }
-        return index
-    }
-
-    private mutating func beginTrailers(at offset: UInt64) {
-        state = .trailers
-        counter = 0
-        lastWasCR = false
-        trailerBytes = 0
-        chunkLineStart = offset
-    }
-
-    /// The trailer section is skipped line by line up to its blank line, bounded like a head.
-    private mutating func parseTrailers<D: HTTPParserDelegate>(_ bytes: UnsafeRawBufferPointer, from start: Int,
-                                                              delegate: inout D) -> Int {
-        let count = bytes.count
-        var index = start
-        while index < count {
-            let lineFeed = firstIndex(of: ASCII.lf, in: bytes, from: index, to: count)
-            let end = lineFeed.map { $0 + 1 } ?? count
-            let room = max(0, options.maxHeadBytes - trailerBytes)
-            if end - index > room {
-                report(.headTooLarge, at: chunkLineStart, evidence: [], delegate: &delegate)
-                enterResync(atLineStart: false)
-                return index + room
-            }
-            trailerBytes += end - index
-            let contentEnd = lineFeed ?? count
-            if contentEnd > index {
-                counter += contentEnd - index
-                lastWasCR = bytes[contentEnd - 1] == ASCII.cr
-            }
-            index = end
-            guard lineFeed != nil else { break }
-            if counter == 0 || (counter == 1 && lastWasCR) {
-                completeMessage(at: offset(index), delegate: &delegate)
-                return index
-            }
-            counter = 0
-            lastWasCR = false
+    private mutating func scanChunkedBody<D: HTTPParserDelegate>(_ bytes: UnsafeRawBufferPointer, from start: Int,
+                                                                delegate: inout D) -> Int {
+        let (index, outcome) = chunked.scan(bytes, from: start, base: feedBase)
+        switch outcome {
+        case .needMore:
+            break
+        case .complete:
+            completeMessage(at: offset(index), delegate: &delegate)
+        case .failed(let kind, let at, let evidence, let atLineStart):
+            report(kind, at: at, evidence: evidence, delegate: &delegate)
+            enterResync(atLineStart: atLineStart)
         }
         return index
     }

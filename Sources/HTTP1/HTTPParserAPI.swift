@@ -11,7 +11,8 @@ public struct HTTPParserOptions: Sendable {
     public init() {}
 }
 
-/// A byte budget shared by parsers that run on one thread (one per analysis worker).
+/// A byte budget shared by the parsers (or, for early client data, the upgrade trackers) that
+/// run on one thread (one per analysis worker).
 public final class HeadBudget: @unchecked Sendable {
     public let limit: Int
     public private(set) var used = 0
@@ -24,12 +25,12 @@ public final class HeadBudget: @unchecked Sendable {
 
     public var available: Int { max(0, limit - used) }
 
-    func charge(_ count: Int) {
+    public func charge(_ count: Int) {
         used += count
         if used > peak { peak = used }
     }
 
-    func release(_ count: Int) {
+    public func release(_ count: Int) {
         used = max(0, used - count)
     }
 }

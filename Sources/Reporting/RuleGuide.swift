@@ -99,6 +99,30 @@ struct RuleGuide: Sendable {
             title: "Both Transfer-Encoding and Content-Length",
             why: "Transfer-Encoding wins, but a recipient that honours Content-Length frames the message differently (CL.TE / TE.CL smuggling).",
             remediation: "Send only one framing header; proxies should remove Content-Length when Transfer-Encoding is present, or reject the message."),
+        "http_lenient_version": RuleGuide(
+            title: "Status line with a non-standard HTTP version",
+            why: "Some clients take `http/1.1`, `HTTP/1` or `HTTP/2.0` on an HTTP/1.x response and others reject it, so a client and a proxy can disagree about whether the connection switched.",
+            remediation: "Make the server write its status line as `HTTP/1.1 <code> <reason>`."),
+        "http_status_line_whitespace": RuleGuide(
+            title: "Extra whitespace in the status line",
+            why: "curl, Python and Chromium accept two spaces (Python also a tab) between version and status code while Node and websockets reject the response: the parties read the same bytes differently.",
+            remediation: "Make the server send exactly one space between the version and the status code."),
+        "http_lenient_status_code": RuleGuide(
+            title: "Status code not written as three digits",
+            why: "Codes like `0101` or `101x` are read as 101 by some clients and rejected by others, so whether the connection switched depends on who reads it.",
+            remediation: "Make the server send a three-digit status code followed by a space."),
+        "http_header_line_without_colon": RuleGuide(
+            title: "Response header line without a colon",
+            why: "curl and Chromium skip the line, Python's http.client stops reading headers there (losing Upgrade and the rest), Node rejects the response: each reads a different set of headers.",
+            remediation: "Fix the server or proxy that emits the malformed line; every header line must be `name: value`."),
+        "http_invalid_field_name": RuleGuide(
+            title: "Response header name with invalid characters",
+            why: "A name such as `X Bad` is kept by curl and Chromium, ends the header section for Python and makes Node reject the response, so clients see different headers.",
+            remediation: "Only use token characters (letters, digits and !#$%&'*+-.^_`|~) in header names."),
+        "http_not_http": RuleGuide(
+            title: "A direction stopped being HTTP",
+            why: "The connection carries HTTP but one direction sent bytes no client parses as HTTP/1.x; from there Switchyard cannot follow that direction as HTTP, and endpoints may each make something different of it.",
+            remediation: "Look at the bytes in the finding: a broken server or proxy, a protocol spoken without a switch, or an evasion attempt."),
         "http_malformed_message": RuleGuide(
             title: "Malformed HTTP message",
             why: "Parsers that recover from malformed messages differently can disagree about where the next message starts.",

@@ -11,15 +11,19 @@ public struct PipelineOptions: Sendable {
     public var analysis = UpgradeAnalysisOptions()
     /// HTTP header bytes all connections may buffer at once (unfinished heads).
     public var maxBufferedHeadBytes = 64 << 20
+    /// Client bytes all connections may hold while their upgrade requests await an answer
+    /// (`UpgradeAnalysisOptions.maxHeldBytes` is the per-connection share).
+    public var maxHeldEarlyBytes = 64 << 20
     /// With `--jobs`, encoded records all workers may hold in memory before they spill sorted
     /// runs to a temporary file (records are written sorted when the capture ends).
     public var heldRecordBytes = 1 << 20
     public init() {}
 
-    /// The options one analysis thread uses: its own head budget (`share` of the total).
+    /// The options one analysis thread uses: its own head and early-data budgets (`share` of the totals).
     func forOneThread(share: Int = 1) -> PipelineOptions {
         var options = self
         options.analysis.parser.budget = HeadBudget(limit: maxBufferedHeadBytes / max(1, share))
+        options.analysis.heldBudget = HeadBudget(limit: maxHeldEarlyBytes / max(1, share))
         return options
     }
 }

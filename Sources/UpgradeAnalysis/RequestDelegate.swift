@@ -97,6 +97,12 @@ extension UpgradeTracker {
             case .whitespaceBeforeColon: rule = .httpWhitespaceBeforeColon
             case .conflictingContentLength: rule = .httpConflictingContentLength
             case .contentLengthWithTransferEncoding: rule = .httpContentLengthWithTransferEncoding
+            case .foldWithoutField: rule = .httpObsFold
+            case .versionLowercase, .versionWithoutMinor, .versionMajorTwo: rule = .httpLenientVersion
+            case .statusLineExtraWhitespace, .statusLineTab: rule = .httpStatusLineWhitespace
+            case .statusCodeLeadingZeros, .statusCodeTrailingBytes: rule = .httpLenientStatusCode
+            case .headerLineWithoutColon: rule = .httpHeaderLineWithoutColon
+            case .invalidFieldName: rule = .httpInvalidFieldName
             case .duplicateContentLength, .bareLF, .invalidFieldValue, .transferEncodingNotChunked:
                 rule = .httpMalformedMessage
             }
@@ -104,8 +110,12 @@ extension UpgradeTracker {
                 // The parser's invalid_content_length error for this head says the same thing.
                 conflictingLengthReported[direction.rawValue] = true
             }
-            report(rule, direction, anomalyMessage(anomaly.kind),
-                   ["anomaly": .text(anomaly.kind.rawValue), "line": .text(anomaly.evidence)])
+            var evidence: Evidence = ["anomaly": .text(anomaly.kind.rawValue), "line": .text(anomaly.evidence)]
+            if direction == .serverToClient, let accepted = ClientAcceptance.acceptedBy(anomaly.kind) {
+                evidence.append("accepted_by", .texts(accepted))
+                evidence.append("rejected_by", .texts(ClientAcceptance.rejectedBy(anomaly.kind) ?? []))
+            }
+            report(rule, direction, anomalyMessage(anomaly.kind), evidence)
         }
     }
 
@@ -119,6 +129,16 @@ extension UpgradeTracker {
         case .transferEncodingNotChunked: return "The request's Transfer-Encoding does not end in chunked."
         case .bareLF: return "A line ends in a bare LF instead of CRLF."
         case .invalidFieldValue: return "A header field value contains a control character."
+        case .versionLowercase: return "The status line's protocol name is not upper case (http/…)."
+        case .versionWithoutMinor: return "The status line's version has no minor number (HTTP/1)."
+        case .versionMajorTwo: return "An HTTP/1.x status line says HTTP/2.0."
+        case .statusLineExtraWhitespace: return "More than one space separates the version from the status code."
+        case .statusLineTab: return "A tab separates the version from the status code."
+        case .statusCodeLeadingZeros: return "The status code has leading zeros."
+        case .statusCodeTrailingBytes: return "Bytes other than a space follow the three-digit status code."
+        case .headerLineWithoutColon: return "A header line has no colon; it was skipped."
+        case .invalidFieldName: return "A header name contains bytes that are not token characters."
+        case .foldWithoutField: return "A header line starts with whitespace but no field precedes it; it was skipped."
         }
     }
 
@@ -126,17 +146,22 @@ extension UpgradeTracker {
         statistics.parseErrors[error.kind.rawValue, default: 0] &+= 1
         switch error.kind {
         case .notHTTP:
-            if direction == .clientToServer { clientNotHTTPCounted = true } else { serverNotHTTPCounted = true }
-            statistics.nonHTTPDirections &+= 1
-            if declined != nil { reportDeclinedTunnel(direction, error.evidence) }
+            if declined != nil {
+                countNotHTTP(direction)
+                reportDeclinedTunnel(direction, error.evidence)
+            } else {
+                directionNotHTTP(error, direction)
+            }
         case .gap, .truncatedMessage:
             break
         case .headBudgetExhausted:
+            if direction == .clientToServer { clientHeadSkipped = true }
             reportLimit("http_global_head_bytes",
                         "the header blocks buffered by all connections reached \(options.parser.budget?.limit ?? 0) bytes; "
                             + "a head at stream offset \(error.streamOffset) was not analysed",
                         direction)
         case .headTooLarge:
+            if direction == .clientToServer { clientHeadSkipped = true }
             reportLimit("http_max_head_bytes",
                         "a header block exceeded \(options.parser.maxHeadBytes) bytes at stream offset \(error.streamOffset)",
                         direction)
@@ -147,18 +172,58 @@ extension UpgradeTracker {
             } else if declined != nil {
                 reportDeclinedTunnel(direction, error.evidence)
             } else if headsSeen == 0 {
-                // Nothing in this direction was ever HTTP/1.x (SMTP, IRC, HTTP/0.9, …): not HTTP,
-                // not malformed HTTP. Counted once per direction.
-                if !(direction == .clientToServer ? clientNotHTTPCounted : serverNotHTTPCounted) {
-                    statistics.nonHTTPDirections &+= 1
-                    if direction == .clientToServer { clientNotHTTPCounted = true } else { serverNotHTTPCounted = true }
-                }
+                // Nothing in this direction was ever HTTP/1.x (SMTP, IRC, HTTP/0.9, …): not
+                // malformed HTTP, but not HTTP — said in a finding when the connection is HTTP.
+                directionNotHTTP(error, direction)
             } else {
                 report(.httpMalformedMessage, direction,
                        "An HTTP/1.x message did not parse (\(error.kind.rawValue)) at stream offset \(error.streamOffset).",
                        ["error": .text(error.kind.rawValue), "stream_offset": .integer(Int64(clamping: error.streamOffset)),
                         "bytes": .bytes(error.evidence)])
             }
+        }
+    }
+
+    /// Counts a direction as not HTTP, once.
+    private func countNotHTTP(_ direction: Direction) {
+        if direction == .clientToServer {
+            if clientNotHTTPCounted { return }
+            clientNotHTTPCounted = true
+        } else {
+            if serverNotHTTPCounted { return }
+            serverNotHTTPCounted = true
+        }
+        statistics.nonHTTPDirections &+= 1
+    }
+
+    /// A direction's first message is not HTTP/1.x (the parser then ignores the direction, or
+    /// looks for a later message start). Never silent on a connection that carries HTTP: a
+    /// response direction that began with "HTTP/" or answers a request, or a request direction
+    /// whose server answers with HTTP, gets `http_not_http` — for the client, once the first
+    /// response shows that the server speaks HTTP. Elsewhere (TLS, SSH, …) only counted.
+    private func directionNotHTTP(_ error: HTTPParseError, _ direction: Direction) {
+        let alreadyCounted = direction == .clientToServer ? clientNotHTTPCounted : serverNotHTTPCounted
+        countNotHTTP(direction)
+        guard !alreadyCounted else { return }
+        let pending = NotHTTPDirection(error: error, frame: frame, timestamp: timestamp)
+        if direction == .serverToClient {
+            if anyRequestSeen || error.kind != .notHTTP { reportNotHTTP(pending, .serverToClient) }
+        } else if statistics.responses > 0 {
+            reportNotHTTP(pending, .clientToServer)
+        } else {
+            clientNotHTTP = pending
+        }
+    }
+
+    func reportNotHTTP(_ notHTTP: NotHTTPDirection, _ direction: Direction) {
+        let error = notHTTP.error
+        let message = direction == .serverToClient
+            ? "The server's bytes are not an HTTP/1.x response that any measured client reads (\(error.kind.rawValue) at stream offset \(error.streamOffset)); the direction is not analysed as HTTP from there."
+            : "The client's bytes are not an HTTP/1.x request (\(error.kind.rawValue) at stream offset \(error.streamOffset)) although the server answers with HTTP; the direction is not analysed as HTTP from there."
+        atFrame(notHTTP.frame, notHTTP.timestamp) {
+            report(.httpNotHTTP, direction, message,
+                   ["verdict": .text(error.kind.rawValue), "stream_offset": .integer(Int64(clamping: error.streamOffset)),
+                    "bytes": .bytes(error.evidence)])
         }
     }
 

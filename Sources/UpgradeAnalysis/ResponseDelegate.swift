@@ -33,6 +33,11 @@ struct ResponseDelegate: HTTPParserDelegate {
 extension UpgradeTracker {
     func responseHead(_ head: HTTPMessageHead, streamOffset: UInt64) -> HTTPHeadAction {
         statistics.responses &+= 1
+        if let notHTTP = clientNotHTTP {
+            // The server speaks HTTP: the client's non-HTTP start is worth a finding after all.
+            clientNotHTTP = nil
+            reportNotHTTP(notHTTP, .clientToServer)
+        }
         reportAnomalies(head, .serverToClient)
         let hasUpgrade = head.contains("Upgrade")
         let connectionUpgrade = head.listContains("Connection", token: "upgrade")
@@ -120,6 +125,13 @@ extension UpgradeTracker {
             report(.http101MissingUpgrade, .serverToClient,
                    "The 101 response has no Upgrade header, so the new protocol is not named.",
                    ["status_line": .text(statusLine(head)), "connection": .texts(head.values("Connection"))])
+        } else if selected.isEmpty {
+            // Present but empty: as unnamed as no header at all (Node then fires `response`,
+            // not `upgrade`; websockets and Chromium fail the handshake).
+            report(.http101MissingUpgrade, .serverToClient,
+                   "The 101 response's Upgrade header is empty, so the new protocol is not named.",
+                   ["status_line": .text(statusLine(head)), "upgrade": .texts(head.values("Upgrade")),
+                    "upgrade_empty": .flag(true), "connection": .texts(head.values("Connection"))])
         } else if !head.listContains("Connection", token: "upgrade") {
             report(.httpUpgradeMissingConnectionToken, .serverToClient,
                    "The 101 response carries Upgrade but its Connection header lacks the `upgrade` option.",
@@ -128,7 +140,7 @@ extension UpgradeTracker {
 
         if let request {
             checkSwitchAgainstRequest(request, head: head, selected: selected)
-        } else if !connection.partial && !clientGapSeen {
+        } else if !connection.partial && !clientGapSeen && !clientHeadSkipped {
             report(.http101WithoutRequest, .serverToClient,
                    anyRequestSeen
                        ? "The server sent a 101 when every request had already been answered."
@@ -204,8 +216,7 @@ extension UpgradeTracker {
             clientMode = .switched
             let bytes = held
             let dropped = heldDropped
-            held.removeAll()
-            heldDropped = 0
+            releaseHeld()
             reportEarlyClientBytes(bytes, droppedCount: dropped)
             bytes.withUnsafeBytes { postSwitchClient($0) }
             switchRecord?.bytesAfterSwitchClient &+= dropped
@@ -237,8 +248,7 @@ extension UpgradeTracker {
     func replayHeldClientBytes() {
         let bytes = held
         let dropped = heldDropped
-        held.removeAll()
-        heldDropped = 0
+        releaseHeld()
         clientMode = .http
         requestParser.resume()
         guard !bytes.isEmpty else { return }
@@ -250,16 +260,11 @@ extension UpgradeTracker {
             reportDeclinedTunnel(.clientToServer, bytes)
             return
         }
-        let savedFrame = frame, savedTimestamp = timestamp
-        frame = heldFrame
-        timestamp = heldTimestamp
-        bytes.withUnsafeBytes { clientData($0) }
-        frame = savedFrame
-        timestamp = savedTimestamp
+        atFrame(heldFrame, heldTimestamp) { bytes.withUnsafeBytes { clientData($0) } }
         if dropped > 0 {
+            // Reported when the bytes were dropped (`hold`).
             var delegate = RequestDelegate(tracker: self)
             requestParser.gap(length: dropped, delegate: &delegate)
-            reportLimit("upgrade_held_bytes", "more than \(options.maxHeldBytes) client bytes arrived before the answer to an upgrade request", .clientToServer)
         }
     }
 }

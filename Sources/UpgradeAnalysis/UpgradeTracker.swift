@@ -53,6 +53,15 @@ public final class UpgradeTracker {
     var heldDropped: UInt64 = 0
     var heldFrame: UInt64 = 0
     var heldTimestamp = Timestamp.zero
+    /// Bytes of `held`'s storage charged to `options.heldBudget`.
+    var heldCharged = 0
+    var heldLimitReported = false
+    /// The client's first bytes, while they may still be the start of the HTTP/2 preface line
+    /// (at most 15 bytes; decided the same however TCP cut them).
+    var prefaceProbe: [UInt8] = []
+    var prefaceProbeOpen = true
+    var prefaceProbeFrame: UInt64 = 0
+    var prefaceProbeTimestamp = Timestamp.zero
 
     /// The switch record being built (emitted at connection close).
     var switchRecord: SwitchRecord?
@@ -76,10 +85,14 @@ public final class UpgradeTracker {
     var declinedTunnelReported = false
 
     var clientGapSeen = false
+    /// A client head was skipped for a size or budget limit: a request may have gone unseen.
+    var clientHeadSkipped = false
     var clientNotHTTPCounted = false
     /// Per direction: an http_conflicting_content_length was just reported for a head.
     var conflictingLengthReported = [false, false]
     var serverNotHTTPCounted = false
+    /// The client direction's first message was not HTTP; reported once the server shows HTTP.
+    var clientNotHTTP: NotHTTPDirection?
     var anyRequestSeen = false
 
     // Where we are in the capture (for frames and timestamps in findings).
@@ -130,6 +143,7 @@ public final class UpgradeTracker {
         self.timestamp = timestamp
         if direction == .clientToServer {
             clientGapSeen = true
+            closePrefaceProbe()
             switch clientMode {
             case .http:
                 var delegate = RequestDelegate(tracker: self)
@@ -155,6 +169,7 @@ public final class UpgradeTracker {
         self.frame = frame
         self.timestamp = timestamp
         if direction == .clientToServer {
+            closePrefaceProbe()
             if clientMode == .http {
                 var delegate = RequestDelegate(tracker: self)
                 requestParser.finish(delegate: &delegate)
@@ -169,6 +184,7 @@ public final class UpgradeTracker {
     public func close(lastTimestamp: Timestamp) {
         requestParser.releaseBudget()
         responseParser.releaseBudget()
+        releaseHeld()
         checkServerPostSwitchBytes(final: true)
         guard switchRecord != nil || priorKnowledge else { return }
         let observed = finishPostSwitch()
@@ -188,10 +204,11 @@ public final class UpgradeTracker {
     // MARK: Client side
 
     func clientData(_ bytes: UnsafeRawBufferPointer) {
-        if requestParser.streamOffset == 0 && clientMode == .http && !serverSwitched && startsWithHTTP2Preface(bytes) {
-            priorKnowledgeStart = timestamp
-            startPriorKnowledgeHTTP2()
-        }
+        if prefaceProbeOpen && probePreface(bytes) { return }
+        clientBytes(bytes)
+    }
+
+    private func clientBytes(_ bytes: UnsafeRawBufferPointer) {
         var rest = bytes
         while !rest.isEmpty {
             switch clientMode {
@@ -229,25 +246,121 @@ public final class UpgradeTracker {
         }
     }
 
-    /// RFC 9113 §3.4: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n". The first 16 bytes decide (a
-    /// preface split before them is not recognised, and the connection is left as non-HTTP).
-    private func startsWithHTTP2Preface(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        let preface = Array("PRI * HTTP/2.0\r\n".utf8)
-        return bytes.count >= preface.count && bytes.prefix(preface.count).elementsEqual(preface)
+    /// RFC 9113 §3.4: prior-knowledge HTTP/2 starts with "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    /// its first line decides. While the client's first bytes are a proper prefix of that line
+    /// they are held here (at most 15 bytes), so the answer is the same however TCP cut them.
+    /// Returns true when it kept or consumed `bytes`.
+    private func probePreface(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard clientMode == .http, !serverSwitched, !bytes.isEmpty else {
+            closePrefaceProbe()
+            return false
+        }
+        let line = Self.prefaceLine
+        var index = 0
+        while index < bytes.count && prefaceProbe.count + index < line.count {
+            guard bytes[index] == line[prefaceProbe.count + index] else {
+                closePrefaceProbe()
+                return false
+            }
+            index += 1
+        }
+        if prefaceProbe.count + index < line.count {
+            if prefaceProbe.isEmpty {
+                prefaceProbeFrame = frame
+                prefaceProbeTimestamp = timestamp
+            }
+            prefaceProbe.append(contentsOf: bytes)
+            return true
+        }
+        prefaceProbeOpen = false
+        priorKnowledgeStart = prefaceProbe.isEmpty ? timestamp : prefaceProbeTimestamp
+        startPriorKnowledgeHTTP2()
+        replayPrefaceProbe()
+        clientBytes(bytes)
+        return true
     }
 
+    private static let prefaceLine = Array("PRI * HTTP/2.0\r\n".utf8)
+
+    /// The probe is decided against HTTP/2 (or cut short by a gap or the end): what it held is
+    /// fed as HTTP/1.x, at the frame it arrived in.
+    private func closePrefaceProbe() {
+        guard prefaceProbeOpen else { return }
+        prefaceProbeOpen = false
+        replayPrefaceProbe()
+    }
+
+    private func replayPrefaceProbe() {
+        guard !prefaceProbe.isEmpty else { return }
+        let bytes = prefaceProbe
+        prefaceProbe = []
+        atFrame(prefaceProbeFrame, prefaceProbeTimestamp) { bytes.withUnsafeBytes { clientBytes($0) } }
+    }
+
+    /// Runs `body` as if in an earlier frame (bytes held back and replayed, findings about them).
+    func atFrame(_ earlier: UInt64, _ earlierTimestamp: Timestamp, _ body: () -> Void) {
+        let savedFrame = frame, savedTimestamp = timestamp
+        frame = earlier
+        timestamp = earlierTimestamp
+        body()
+        frame = savedFrame
+        timestamp = savedTimestamp
+    }
+
+    /// Keeps client bytes that arrived while an upgrade awaits its answer, within the
+    /// per-connection limit (`maxHeldBytes`) and the run's `heldBudget`; the storage is charged
+    /// as allocated. Whatever does not fit is counted, reported once (`analyzer_limit_reached`),
+    /// and becomes a gap where the bytes are replayed.
     private func hold(_ bytes: UnsafeRawBufferPointer) {
         if held.isEmpty && heldDropped == 0 {
             heldFrame = frame
             heldTimestamp = timestamp
         }
-        let room = max(0, options.maxHeldBytes - held.count)
-        if bytes.count <= room {
-            held.append(contentsOf: bytes)
-        } else {
-            held.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[..<room]))
-            heldDropped &+= UInt64(bytes.count - room)
+        var kept = min(bytes.count, max(0, options.maxHeldBytes - held.count))
+        let needed = held.count + kept
+        var globalShort = false
+        if needed > held.capacity {
+            let budgetLeft = options.heldBudget?.available ?? Int.max
+            let wanted = min(max(needed, 2 * held.capacity), options.maxHeldBytes)
+            let growth = min(wanted - held.capacity, budgetLeft)
+            if held.capacity + growth < needed {
+                globalShort = true
+                kept = max(0, held.capacity + growth - held.count)
+            }
+            if growth > 0 { held.reserveCapacity(held.capacity + growth) }
+            chargeHeld()
         }
+        held.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[..<kept]))
+        guard kept < bytes.count else { return }
+        heldDropped &+= UInt64(bytes.count - kept)
+        guard !heldLimitReported else { return }
+        heldLimitReported = true
+        if globalShort {
+            reportLimit("upgrade_held_bytes_global",
+                        "the client bytes held by all connections awaiting upgrade answers reached "
+                            + "\(options.heldBudget?.limit ?? 0) bytes; this connection's early bytes from stream offset "
+                            + "\(requestParser.streamOffset &+ UInt64(held.count)) on are not analysed",
+                        .clientToServer)
+        } else {
+            reportLimit("upgrade_held_bytes",
+                        "more than \(options.maxHeldBytes) client bytes arrived before the answer to an upgrade request; "
+                            + "the bytes after them are not analysed",
+                        .clientToServer)
+        }
+    }
+
+    private func chargeHeld() {
+        guard let budget = options.heldBudget else { return }
+        let delta = held.capacity - heldCharged
+        if delta > 0 { budget.charge(delta) } else if delta < 0 { budget.release(-delta) }
+        heldCharged = held.capacity
+    }
+
+    /// Empties `held` and gives its storage back to the budget.
+    func releaseHeld() {
+        held = []
+        heldDropped = 0
+        chargeHeld()
     }
 
     func postSwitchClient(_ bytes: UnsafeRawBufferPointer) {
@@ -317,6 +430,13 @@ public final class UpgradeTracker {
     }
 }
 
+/// Where and why a direction's first message was not HTTP/1.x (`http_not_http`).
+struct NotHTTPDirection {
+    var error: HTTPParseError
+    var frame: UInt64
+    var timestamp: Timestamp
+}
+
 /// Counters for the run summary.
 public struct HTTPStatistics: Sendable {
     public var requests: UInt64 = 0
@@ -339,6 +459,9 @@ public struct UpgradeAnalysisOptions: Sendable {
     public var maxPendingRequests = 1024
     /// Client bytes held while an upgrade request awaits its answer.
     public var maxHeldBytes = 64 * 1024
+    /// Shared by every tracker of a run (one analysis thread): the client bytes all of them may
+    /// hold at once while upgrades await their answers (storage as allocated). Nil: no bound.
+    public var heldBudget: HeadBudget?
     /// Post-switch bytes kept per direction as evidence.
     public var firstBytesKept = 64
     /// Write the `switch` record as soon as the 101 is parsed and a `switch_end` record when

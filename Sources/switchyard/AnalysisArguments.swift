@@ -6,7 +6,7 @@ import SwitchyardKit
 struct AnalysisArguments {
     static let valued: Set<String> = ["format", "output", "min-severity", "rules", "fail-on", "max-head-bytes",
                                       "connection-buffer", "global-buffer", "max-connections", "idle-timeout",
-                                      "max-buffered-heads", "checksums"]
+                                      "max-buffered-heads", "checksums", "max-held-early-data"]
 
     var options = PipelineOptions()
     var filter = FindingFilter()
@@ -19,6 +19,7 @@ struct AnalysisArguments {
         if let n = try parsed.integer("global-buffer", range: 0...(1 << 40)) { options.reassembly.globalBufferBytes = n }
         if let n = try parsed.integer("max-connections", range: 1...(1 << 26)) { options.reassembly.maxConnections = n }
         if let n = try parsed.integer("max-buffered-heads", range: 0...(1 << 40)) { options.maxBufferedHeadBytes = n }
+        if let n = try parsed.integer("max-held-early-data", range: 0...(1 << 40)) { options.maxHeldEarlyBytes = n }
         if let n = try parsed.integer("idle-timeout", range: 1...(1 << 31)) { options.reassembly.idleTimeoutSeconds = Int64(n) }
         if let text = parsed.value("checksums") {
             guard let policy = ChecksumPolicy(rawValue: text) else {

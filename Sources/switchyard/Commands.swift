@@ -38,6 +38,7 @@ let usage = """
       --global-buffer N        out-of-order bytes overall (default 268435456)
       --max-connections N      connections tracked at once (default 65536)
       --max-buffered-heads N   HTTP header bytes buffered over all connections (default 67108864)
+      --max-held-early-data N  client bytes held before upgrade answers, all connections (default 67108864)
       --idle-timeout S         seconds of capture time before an idle connection closes (default 120)
       --checksums MODE         auto (default): drop packets with a wrong IPv4/TCP checksum unless the
                                capture shows checksum offload; on: drop every wrong checksum; off: ignore

@@ -128,8 +128,10 @@ final class ResponseParsingTests: XCTestCase {
 
     func testInvalidStatusLinesAreErrorsAfterTheFirstMessage() {
         let first = "HTTP/1.1 204 No Content\r\n\r\n"
-        for bad in ["HTTP/1.1 20 OK\r\n", "HTTP/1.1 099 Low\r\n", "HTTP/1.1  200 OK\r\n", "HTTP/1.1 2000\r\n",
-                    "HTTP/1.1\r\n", "HTTP/11 200 OK\r\n", "http/1.1 200 OK\r\n"] {
+        // No client measured by Captures/client_acceptance.py takes these (lenient forms that
+        // one does take are in LenientResponseTests).
+        for bad in ["HTTP/1.1 20 OK\r\n", "HTTP/1.1 099 Low\r\n", "HTTP/1.1 2000\r\n", "HTTP/1.1 0099 Low\r\n",
+                    "HTTP/1.1\r\n", "HTTP/11 200 OK\r\n", "HTTP /1.1 200 OK\r\n", "HTTP/1.1 200\u{1}\r\n"] {
             let next = "HTTP/1.1 304 Not Modified\r\n\r\n"
             let start = length(first)
             let outcome = assertParsesIdentically([.text(first + bad + next)], role: .response, expect: [
@@ -141,11 +143,11 @@ final class ResponseParsingTests: XCTestCase {
     }
 
     func testOtherMajorVersionIsInvalidVersion() {
-        let bad = "HTTP/2.0 200 OK\r\n\r\n"
+        let bad = "HTTP/3.0 200 OK\r\n\r\n"
         let next = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
         let outcome = assertParsesIdentically([.text(bad + next)], role: .response, expect: [
             "error invalid_version @0", "head 200 OK @\(length(bad, next))", "complete @\(length(bad, next))",
         ])
-        XCTAssertEqual(outcome.errors.first?.evidence, bytes("HTTP/2.0 200 OK\r\n"))
+        XCTAssertEqual(outcome.errors.first?.evidence, bytes("HTTP/3.0 200 OK\r\n"))
     }
 }

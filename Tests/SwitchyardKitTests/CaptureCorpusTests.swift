@@ -80,6 +80,24 @@ final class CaptureCorpusTests: XCTestCase {
         "tcp-fastopen-fallback.pcap": ([], ["websocket"], 0),
         "tcp-retransmissions-and-probes.pcap": ([], ["websocket"], 0),
         "analyzer-limit-reached.pcap": (["analyzer_limit_reached"], [], 0),
+        // Odd 101s that a real client (curl, or Python's http.client) took: each is a switch,
+        // with the leniency named (Captures/client_acceptance.py measured who takes what).
+        "http-lenient-version.pcap": (["http_lenient_version"], ["websocket"], 0),
+        "http-status-line-whitespace.pcap": (["http_status_line_whitespace"], ["websocket"], 0),
+        "http-lenient-status-code.pcap": (["http_lenient_status_code"], ["websocket"], 0),
+        "http-lenient-status-code-zeros.pcap": (["http_lenient_status_code"], ["websocket"], 0),
+        "http-header-line-without-colon.pcap": (["http_header_line_without_colon"], ["websocket"], 0),
+        "http-invalid-field-name.pcap": (["http_invalid_field_name"], ["websocket"], 0),
+        // A two-digit status code: curl rejects it, and so does Switchyard, saying so.
+        "http-not-http.pcap": (["http_not_http"], [], 0),
+        "http-101-empty-upgrade.pcap": (["http_101_missing_upgrade"], ["unknown"], 0),
+        // 70,080 early bytes: held up to 64 KiB, the cut reported where it happens.
+        "analyzer-limit-held-bytes.pcap":
+            (["analyzer_limit_reached", "http_client_data_before_101"], ["websocket"], 0),
+        // The upgrade request was too large to read, not missing: no http_101_without_request.
+        "http-101-after-head-limit.pcap": (["analyzer_limit_reached"], ["websocket"], 0),
+        // nghttpd, the preface sent 8 bytes per segment: one prior-knowledge record, no findings.
+        "http2-prior-knowledge-segmented.pcap": ([], [], 0),
         "websocket-missing-key.pcap": (["websocket_missing_key"], ["websocket"], 0),
         "websocket-bad-key.pcap": (["websocket_bad_key"], ["websocket"], 0),
         "websocket-duplicate-header.pcap": (["websocket_duplicate_header"], ["websocket"], 0),

@@ -1,5 +1,6 @@
 import XCTest
 import Findings
+import HTTP1
 import PacketCapture
 import PacketDecoding
 import StreamReassembly
@@ -310,5 +311,145 @@ final class UpgradeTrackerTests: XCTestCase {
         XCTAssertTrue(ProtocolToken("TLS").isOffered(in: offers))
         XCTAssertFalse(ProtocolToken("TLS/1.3").isOffered(in: offers))
         XCTAssertFalse(ProtocolToken("h2").isOffered(in: offers))
+    }
+}
+
+/// Issue #13: never blind at the HTTP layer.
+final class NeverBlindTests: XCTestCase {
+    private func h2Frame(_ type: UInt8, _ flags: UInt8, _ stream: UInt32, _ payload: [UInt8] = []) -> [UInt8] {
+        let length = UInt32(payload.count)
+        return [UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF), type, flags,
+                UInt8(stream >> 24), UInt8(stream >> 16 & 0xFF), UInt8(stream >> 8 & 0xFF), UInt8(stream & 0xFF)] + payload
+    }
+
+    /// Everything a prior-knowledge connection yields, the client's bytes cut by `cut`.
+    private func priorKnowledgeRun(_ cut: (Int) -> [Int]) -> [String] {
+        let clientBytes = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + h2Frame(4, 0, 0) + h2Frame(1, 0x05, 1, [0x82, 0x86, 0x84])
+        // A HEADERS with `:status 101` (RFC 9113 §8.6 forbids it), then the final 200.
+        let serverBytes = h2Frame(4, 0, 0) + h2Frame(1, 0x04, 1, [0x08, 0x03, 0x31, 0x30, 0x31]) + h2Frame(1, 0x05, 1, [0x88])
+        let tracker = UpgradeTracker(connection: ConnectionRef(client: client, server: server, partial: false))
+        var start = 0
+        for (index, size) in cut(clientBytes.count).enumerated() where size > 0 {
+            Array(clientBytes[start..<start + size]).withUnsafeBytes {
+                tracker.data(.clientToServer, $0, frame: UInt64(index + 1), timestamp: .zero)
+            }
+            start += size
+        }
+        serverBytes.withUnsafeBytes { tracker.data(.serverToClient, $0, frame: 100, timestamp: .zero) }
+        tracker.close(lastTimestamp: .zero)
+        return tracker.takeFindings().map { finding in
+            switch finding {
+            case .violation(let violation): return violation.rule.id
+            case .priorKnowledge(let record): return "prior_knowledge bytes \(record.bytesClient)/\(record.bytesServer)"
+            default: return "other"
+            }
+        }
+    }
+
+    func testPriorKnowledgeIsFoundHoweverThePrefaceIsCut() {
+        let whole = priorKnowledgeRun { [$0] }
+        XCTAssertEqual(whole.sorted(), ["http2_status_101", "prior_knowledge bytes 45/33"])
+        for split in 1..<36 {
+            XCTAssertEqual(priorKnowledgeRun { [split, $0 - split] }, whole, "split at \(split)")
+        }
+        for size in [1, 2, 3, 8] {
+            XCTAssertEqual(priorKnowledgeRun { count in
+                stride(from: 0, to: count, by: size).map { min(size, count - $0) }
+            }, whole, "\(size)-byte pieces")
+        }
+    }
+
+    func testAPrefixOfThePrefaceIsStillHTTPWhenItStopsMatching() {
+        // "PRI" and "PUT" share a first byte; held bytes are fed as HTTP at their own frame.
+        for size in [1, 2, 100] {
+            let outcome = runScript([.client("PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"),
+                                     .server("HTTP/1.1 204 No Content\r\n\r\n")], chunk: size)
+            XCTAssertEqual(outcome.rules, [], "\(size)")
+            XCTAssertEqual(outcome.statistics.requests, 1, "\(size)")
+            XCTAssertEqual(outcome.statistics.responses, 1, "\(size)")
+        }
+        // A prefix, then the end: HTTP/1.x's truncated message, not HTTP/2.
+        let truncated = runScript([.client("PRI * HT"), .clientEnd])
+        XCTAssertEqual(truncated.statistics.parseErrors["truncated_message"], 1)
+    }
+
+    func testNoUnrequestedSwitchAfterAHeadLimitSkip() {
+        var options = UpgradeAnalysisOptions()
+        options.parser.maxHeadBytes = 256
+        let tracker = UpgradeTracker(connection: ConnectionRef(client: client, server: server, partial: false),
+                                     options: options)
+        let big = wsRequest.replacingOccurrences(of: "Host: example", with: "Cookie: " + String(repeating: "x", count: 300))
+        Array(big.utf8).withUnsafeBytes { tracker.data(.clientToServer, $0, frame: 1, timestamp: .zero) }
+        Array(ws101.utf8).withUnsafeBytes { tracker.data(.serverToClient, $0, frame: 2, timestamp: .zero) }
+        tracker.close(lastTimestamp: .zero)
+        let rules = tracker.takeFindings().compactMap { finding -> String? in
+            if case .violation(let violation) = finding { return violation.rule.id } else { return nil }
+        }
+        XCTAssertEqual(rules, ["analyzer_limit_reached"])
+    }
+
+    private func heldRun(_ tracker: UpgradeTracker, early: Int, answer: Bool) -> [Violation] {
+        Array(wsRequest.utf8).withUnsafeBytes { tracker.data(.clientToServer, $0, frame: 1, timestamp: .zero) }
+        [UInt8](repeating: 0x82, count: early).withUnsafeBytes { tracker.data(.clientToServer, $0, frame: 2, timestamp: .zero) }
+        if answer { Array(ws101.utf8).withUnsafeBytes { tracker.data(.serverToClient, $0, frame: 3, timestamp: .zero) } }
+        return tracker.takeFindings().compactMap { finding -> Violation? in
+            if case .violation(let violation) = finding { return violation } else { return nil }
+        }
+    }
+
+    func testHeldBytesLimitsAreReportedWhenTheyCut() {
+        var options = UpgradeAnalysisOptions()
+        options.maxHeldBytes = 1000
+        options.heldBudget = HeadBudget(limit: 1500)
+        let connection = ConnectionRef(client: client, server: server, partial: false)
+        let first = UpgradeTracker(connection: connection, options: options)
+        // No answer yet: the per-connection limit is reported when it drops bytes.
+        let limits = heldRun(first, early: 1200, answer: false).filter { $0.rule == .analyzerLimitReached }
+        XCTAssertEqual(limits.map { $0.evidence["limit"] }, [.text("upgrade_held_bytes")])
+        XCTAssertEqual(limits.first?.frame, 2)
+        // Storage is charged as allocated: the allocator may round a request up by a few bytes.
+        XCTAssertLessThanOrEqual(options.heldBudget!.used, 1500 + 16)
+        // A second connection finds the shared budget mostly spent.
+        let second = UpgradeTracker(connection: connection, options: options)
+        let global = heldRun(second, early: 900, answer: false).filter { $0.rule == .analyzerLimitReached }
+        XCTAssertEqual(global.map { $0.evidence["limit"] }, [.text("upgrade_held_bytes_global")])
+        XCTAssertLessThanOrEqual(options.heldBudget!.used, 1500 + 2 * 16)
+        // Answers and closes give every byte back.
+        Array(ws101.utf8).withUnsafeBytes { first.data(.serverToClient, $0, frame: 3, timestamp: .zero) }
+        first.close(lastTimestamp: .zero)
+        second.close(lastTimestamp: .zero)
+        XCTAssertEqual(options.heldBudget!.used, 0)
+    }
+
+    func testEmptyUpgradeOnA101IsMissingUpgrade() {
+        let response = ws101.replacingOccurrences(of: "Upgrade: websocket", with: "Upgrade:")
+        let outcome = runScript([.client(wsRequest), .server(response)])
+        let finding = outcome.violations.first { $0.rule == .http101MissingUpgrade }
+        XCTAssertEqual(finding?.evidence["upgrade_empty"], .flag(true))
+    }
+
+    func testDirectionsThatStopBeingHTTPLeaveAFinding() {
+        // The server answers a request with a status line no client reads.
+        let server = runScript([.client(wsRequest), .server("HTTP/1.1 10 Switching\r\n\r\n")])
+        XCTAssertEqual(server.rules, ["http_not_http"])
+        XCTAssertEqual(server.violations.first?.frame, 2)
+        XCTAssertEqual(server.violations.first?.evidence["bytes"], .bytes(Array("HTTP/1.1 10 ".utf8)))
+        // The client's bytes are not HTTP, the server's are: reported at the client's frame.
+        let client = runScript([.clientBytes([0x16, 0x03, 0x01]), .server("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")])
+        XCTAssertEqual(client.rules, ["http_not_http"])
+        XCTAssertEqual(client.violations.first?.frame, 1)
+        XCTAssertEqual(client.violations.first?.direction, "client_to_server")
+        // Neither side speaks HTTP: counted only.
+        let neither = runScript([.clientBytes([0x16, 0x03, 0x01]), .serverBytes([0x16, 0x03, 0x03])])
+        XCTAssertEqual(neither.rules, [])
+        XCTAssertEqual(neither.statistics.nonHTTPDirections, 2)
+    }
+
+    func testLenientResponsesNameTheClientsThatTakeThem() {
+        let outcome = runScript([.client(wsRequest), .server(ws101.replacingOccurrences(of: "HTTP/1.1", with: "HTTP/2.0"))])
+        XCTAssertEqual(outcome.switches.count, 1)
+        let finding = outcome.violations.first { $0.rule == .httpLenientVersion }
+        XCTAssertEqual(finding?.evidence["accepted_by"], .texts(["curl", "Node http", "Chromium"]))
+        XCTAssertEqual(finding?.evidence["rejected_by"], .texts(["Python http.client", "websockets"]))
     }
 }
