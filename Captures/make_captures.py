@@ -51,6 +51,7 @@ class Scenario:
     max_size: int = MAX_SIZE     # bytes the capture file may take
     resets: int = 0              # RST segments the capture must contain (forged ones)
     extra_syns: int = 0          # SYNs beyond one per connection (a forged copy of a SYN)
+    extra_fins: int = 0          # FINs beyond two per connection (forged ones)
     drops_ttl1: bool = False     # needs a TTL-1 drop rule on lo: tc (with act_gact) or nft
 
     @property
@@ -112,6 +113,7 @@ SCENARIOS = [
     Scenario("tcp-bad-checksum-fake-response", "tcp_bad_checksum_fake_response"),
     Scenario("tcp-rst-ignored", "tcp_rst_ignored", resets=2),
     Scenario("tcp-rst-not-honoured", "tcp_rst_not_honoured", resets=1, drops_ttl1=True),
+    Scenario("tcp-fin-not-honoured", "tcp_fin_not_honoured", extra_fins=1, drops_ttl1=True),
     Scenario("tcp-urgent-data", "tcp_urgent_data"),
     Scenario("tcp-syn-data-not-acknowledged", "tcp_syn_data_not_acknowledged", extra_syns=1),
     # Negative controls: real kernels' TCP Fast Open fallback, retransmissions and probes.
@@ -384,7 +386,7 @@ def check_capture(path, scenario):
     problems = []
     if syns != scenario.connections + scenario.extra_syns:
         problems.append(f"expected {scenario.connections} connection(s) and {scenario.extra_syns} extra SYN(s)")
-    if fins != 2 * scenario.connections:
+    if fins != 2 * scenario.connections + scenario.extra_fins:
         problems.append("not every connection closed with FIN both ways")
     if rsts != scenario.resets:
         problems.append(f"{rsts} RST seen, expected {scenario.resets}")

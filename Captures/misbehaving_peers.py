@@ -1449,6 +1449,26 @@ def tcp_rst_not_honoured(port, host):
         sniffer.close()
 
 
+def tcp_fin_not_honoured(port, host):
+    """After its 101, the server process injects a FIN,ACK at exactly the client's RCV.NXT, with
+    IP TTL 1, dropped on lo after tcpdump has seen it (as tcp_rst_not_honoured does). The client
+    never gets it: the server's echo then takes the FIN's sequence number, and the client's ACK
+    covers the echo, past the FIN: a monitor that ended the stream at the FIN misses the rest."""
+    request = ws_request(host, port)
+    sniffer = _lo_sniffer()
+
+    def forge_fin(s):
+        seen, seq = _server_to_client(sniffer, port, request)
+        _inject(sniffer, _reply_packet(seen, (seq + len(WS_101)) & 0xFFFFFFFF, TCP_FIN | TCP_ACK, ttl=1))
+        time.sleep(0.1)
+
+    try:
+        with dropping_ttl1_on_lo(), _lo_routes_injected_packets():
+            _ws_session_pair(port, host, request, after_101=forge_fin)
+    finally:
+        sniffer.close()
+
+
 def tcp_urgent_data(port, host):
     """No crafting: the client sends its request line in pieces with one byte `X` sent as
     urgent data (MSG_OOB) in the middle of it. The server reads with plain recv (no

@@ -28,6 +28,9 @@ extension Rule {
     public static let tcpRSTNotHonoured = Rule(
         id: "tcp_rst_not_honoured", severity: .high, reference: "RFC 9293 §3.10.7; RFC 5961 §3",
         summary: "After an RST its own sender went on sending, so no endpoint acted on it (lost, or forged for monitors); the analysis went on.")
+    public static let tcpFINNotHonoured = Rule(
+        id: "tcp_fin_not_honoured", severity: .high, reference: "RFC 9293 §3.6, §3.10.7.4",
+        summary: "A FIN was followed by data past it from its own sender before it was acknowledged: it never took effect (lost, or forged for monitors); the stream went on.")
     public static let tcpUrgentData = Rule(
         id: "tcp_urgent_data", severity: .medium, reference: "RFC 9293 §3.8.5; RFC 6093 §2",
         summary: "A segment carried urgent data; a default receiver takes the urgent byte out of the stream, which monitors that keep it do not see.")
@@ -134,7 +137,8 @@ extension Rule {
         .httpContentLengthWithTransferEncoding, .httpLenientVersion, .httpStatusLineWhitespace,
         .httpLenientStatusCode, .httpHeaderLineWithoutColon, .httpInvalidFieldName, .httpNotHTTP,
         .httpMalformedMessage,
-        .tcpOverlapConflict, .tcpBadChecksumIgnored, .tcpRSTIgnored, .tcpRSTNotHonoured, .tcpUrgentData,
+        .tcpOverlapConflict, .tcpBadChecksumIgnored, .tcpRSTIgnored, .tcpRSTNotHonoured, .tcpFINNotHonoured,
+        .tcpUrgentData,
         .tcpSYNDataNotAcknowledged, .analyzerLimitReached,
     ] + webSocketCatalogue + http2Catalogue
 

@@ -144,6 +144,10 @@ struct RuleGuide: Sendable {
             title: "Connection went on after an RST",
             why: "The RST never took effect (lost on the way, or sent with a low TTL to fool monitors); a monitor that closed the connection on it misses everything after.",
             remediation: "Find the source of the reset; treat resets in captures as claims until the endpoints' later traffic confirms them."),
+        "tcp_fin_not_honoured": RuleGuide(
+            title: "Stream went on after a FIN",
+            why: "The FIN never reached the receiver (lost, or forged with a low TTL), so a monitor that ended the stream on it misses what followed.",
+            remediation: "Find the source of the FIN; treat FINs in captures as claims until the receiver acknowledges them."),
         "tcp_urgent_data": RuleGuide(
             title: "TCP urgent data",
             why: "Stacks and monitors disagree on whether the urgent byte is part of the stream (RFC 6093); applications rarely use it, attackers use it to make a monitor see one byte more than the application.",

@@ -1,8 +1,9 @@
 import PacketCapture
 import PacketDecoding
 
-/// SYN payload (or its first bytes) kept aside: see `StreamSide.synData`.
-struct HeldSYNData {
+/// Bytes kept aside until an acknowledgement says whether the receiver took them: SYN payload
+/// (`StreamSide.synData`) or data past a FIN (`StreamSide.dataPastFIN`).
+struct HeldBytes {
     var bytes: [UInt8]
     /// The payload's length on the wire (`bytes` may hold only its first bytes).
     var length: Int64
@@ -44,6 +45,12 @@ struct StreamSide {
     var finTimestamp = Timestamp.zero
     /// The FIN was reached in sequence (or an RST ended the direction).
     var ended = false
+    /// The FIN was reached in sequence but its receiver has not acknowledged it yet: when
+    /// (activity time). A sender that goes on past its own FIN never sent it (`reachFIN`).
+    var finHeldSince: Int64?
+    /// Data its sender sent past its own held FIN, kept until the receiver's ACK tells whether
+    /// the FIN (ACK = FIN + 1) or this data (ACK beyond it) reached it.
+    var dataPastFIN: HeldBytes?
     /// Out-of-order data waiting for the bytes before it (every chunk after `next`).
     var buffer = OutOfOrderBuffer()
     var history = DeliveredHistory()
@@ -64,11 +71,11 @@ struct StreamSide {
     /// answering a SYN that hit an older connection, RFC 9293 §3.10.7.3).
     var lastAcknowledgmentNumber: UInt32?
     /// Payload a SYN carried, held until the SYN-ACK says whether the server took it.
-    var synData: HeldSYNData?
+    var synData: HeldBytes?
     /// The first bytes of SYN data the SYN-ACK did not acknowledge, to compare with the bytes
     /// sent later at the same place (the difference is what a monitor that believed the SYN
     /// would have got wrong).
-    var unacknowledgedSYNData: HeldSYNData?
+    var unacknowledgedSYNData: HeldBytes?
     var reportedUrgentData = false
 
     @inline(__always)

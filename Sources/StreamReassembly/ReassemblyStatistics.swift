@@ -25,6 +25,8 @@ public struct ReassemblyStatistics: Sendable, Equatable {
     public var resetsIgnored: UInt64 = 0
     /// RSTs believed at first, then contradicted by their own sender's later traffic.
     public var resetsNotHonoured: UInt64 = 0
+    /// FINs reached in sequence, then contradicted by data from their own sender.
+    public var finsNotHonoured: UInt64 = 0
     /// Urgent bytes taken out of the stream, as a default receiver does.
     public var urgentBytesRemoved: UInt64 = 0
     /// SYN payloads not delivered because the SYN-ACK did not acknowledge them.

@@ -106,6 +106,9 @@ public struct ReassemblyFinding: Sendable {
         /// that reset a connection sends nothing more on it), so no endpoint acted on it: it
         /// never arrived, or was forged. The connection's analysis went on.
         case resetNotHonoured(resetFrame: UInt64, sequenceNumber: UInt32, laterFlags: TCPFlags)
+        /// A FIN reached in sequence, then its own sender sent data past it before the receiver
+        /// acknowledged it: the FIN never took effect, and the direction went on.
+        case finNotHonoured(finFrame: UInt64, sequenceNumber: UInt32)
         /// Urgent data (RFC 9293 §3.8.5): a default receiver (no SO_OOBINLINE) takes the urgent
         /// byte out of the stream, which monitors that keep it do not see.
         case urgentData(sequenceNumber: UInt32, byte: UInt8?, removed: Bool)

@@ -181,7 +181,7 @@ extension TCPReassembler {
                         frame, timestamp, &consumer)
             return false
         }
-        side.pointee.synData = HeldSYNData(bytes: Array(payload), length: Int64(payload.count), frame: frame,
+        side.pointee.synData = HeldBytes(bytes: Array(payload), length: Int64(payload.count), frame: frame,
                                            timestamp: timestamp)
         connection.pointee.bufferedBytes += cost
         statistics.bufferedBytes += cost
@@ -202,18 +202,14 @@ extension TCPReassembler {
             }
         } else {
             statistics.synPayloadsNotAcknowledged += 1
-            side.pointee.unacknowledgedSYNData = HeldSYNData(
-                bytes: Array(held.bytes.prefix(HeldSYNData.comparedBytes)), length: held.length,
+            side.pointee.unacknowledgedSYNData = HeldBytes(
+                bytes: Array(held.bytes.prefix(HeldBytes.comparedBytes)), length: held.length,
                 frame: held.frame, timestamp: held.timestamp)
         }
     }
 
     mutating func releaseSYNData(_ connection: ConnectionPointer, _ side: SidePointer) {
-        guard let held = side.pointee.synData else { return }
-        let cost = held.bytes.count + BufferedChunk.overheadBytes
-        connection.pointee.bufferedBytes -= cost
-        statistics.bufferedBytes -= cost
-        side.pointee.synData = nil
+        releaseHeld(connection, &side.pointee.synData)
     }
 
     /// The bytes sent where the unacknowledged SYN data was: if they differ, a monitor that
@@ -296,5 +292,114 @@ extension TCPReassembler {
         consumer.reassemblyFinding(ReassemblyFinding(
             kind: .segmentNotBelieved(ignored), connection: connection.pointee.info,
             direction: connection.pointee.direction(ofSide: senderSide), frame: frame, timestamp: timestamp))
+    }
+}
+
+// MARK: - FINs
+
+extension TCPReassembler {
+    /// A FIN reached in sequence ends its direction once its receiver acknowledges it, or after
+    /// `resetHoldSeconds` without a contradiction, or when the connection closes. Until then,
+    /// data from the same sender past the FIN shows that the FIN never reached the receiver
+    /// (lost, or forged for monitors): a sender sends nothing after its own FIN (RFC 9293
+    /// §3.6), so the direction goes on (`tcp_fin_not_honoured`).
+    mutating func reachFIN<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
+                                              _ direction: Direction, _ consumer: inout C) {
+        guard !side.pointee.ended, side.pointee.finHeldSince == nil, let fin = side.pointee.finOffset else { return }
+        let index = connection.pointee.sideIndex(for: direction)
+        let receiver = connection.side(index ^ 1)
+        if resetHoldNanos == 0 {
+            endDirection(connection, side, direction, &consumer)
+            return
+        }
+        if let said = receiver.pointee.lastAcknowledgmentNumber, side.pointee.offset(of: said) > fin {
+            endDirection(connection, side, direction, &consumer)
+            return
+        }
+        side.pointee.finHeldSince = nowNanos
+        if finQueue.count - finQueueHead >= 2 * max(limits.maxConnections, 1) {
+            finQueueHead += 1   // the oldest then ends at its connection's close
+        }
+        finQueue.append((connection.pointee.key, connection.pointee.info.id, index, nowNanos))
+    }
+
+    /// Ends the directions whose FIN waited for longer than the hold without a contradiction.
+    mutating func commitHeldFINs<C: StreamConsumer>(_ consumer: inout C) {
+        while finQueueHead < finQueue.count {
+            let entry = finQueue[finQueueHead]
+            guard nowNanos &- entry.nanos > resetHoldNanos else { break }
+            finQueueHead += 1
+            let slot = table.find(entry.key)
+            guard slot != ConnectionTable.none else { continue }
+            let connection = table.pointer(slot)
+            let side = connection.side(entry.side)
+            guard connection.pointee.id == entry.id, !connection.pointee.isClosed,
+                  side.pointee.finHeldSince == entry.nanos else { continue }
+            let direction = connection.pointee.direction(ofSide: entry.side)
+            endDirection(connection, side, direction, &consumer)
+            if connection.pointee.side0.ended && connection.pointee.side1.ended {
+                close(connection, .fin, frame: connection.pointee.lastFrame, timestamp: connection.pointee.lastTimestamp,
+                      &consumer)
+            }
+        }
+        if finQueueHead > 1024 && finQueueHead * 2 > finQueue.count {
+            finQueue.removeFirst(finQueueHead)
+            finQueueHead = 0
+        }
+    }
+
+    /// Keeps the bytes a sender sent past its own held FIN (contiguous from the FIN, within the
+    /// connection's buffer budget) until the receiver's ACK decides between them and the FIN.
+    mutating func holdDataPastFIN(_ connection: ConnectionPointer, _ side: SidePointer, start: Int64,
+                                  payload: UnsafeRawBufferPointer, fin: Int64, frame: UInt64, timestamp: Timestamp) {
+        let held = side.pointee.dataPastFIN
+        let from = fin + (held?.length ?? 0)
+        guard start <= from, start + Int64(payload.count) > from else { return }
+        let piece = payload[Int(from - start)...]
+        let cost = piece.count + (held == nil ? BufferedChunk.overheadBytes : 0)
+        guard connection.pointee.bufferedBytes + cost <= limits.connectionBufferBytes,
+              statistics.bufferedBytes + cost <= limits.globalBufferBytes else { return }
+        connection.pointee.bufferedBytes += cost
+        statistics.bufferedBytes += cost
+        statistics.peakBufferedBytes = max(statistics.peakBufferedBytes, statistics.bufferedBytes)
+        if held == nil {
+            side.pointee.dataPastFIN = HeldBytes(bytes: Array(piece), length: Int64(piece.count), frame: frame,
+                                                 timestamp: timestamp)
+        } else {
+            side.pointee.dataPastFIN!.bytes.append(contentsOf: piece)
+            side.pointee.dataPastFIN!.length += Int64(piece.count)
+        }
+    }
+
+    /// Releases held bytes' charge against the buffer limits.
+    mutating func releaseHeld(_ connection: ConnectionPointer, _ held: inout HeldBytes?) {
+        guard let bytes = held else { return }
+        let cost = bytes.bytes.count + BufferedChunk.overheadBytes
+        connection.pointee.bufferedBytes -= cost
+        statistics.bufferedBytes -= cost
+        held = nil
+    }
+
+    /// The receiver acknowledged bytes past the FIN: it never got the FIN, so the direction goes
+    /// on, and the bytes held past the FIN are delivered.
+    mutating func finNotHonoured<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
+                                                    _ direction: Direction, frame: UInt64, timestamp: Timestamp,
+                                                    _ consumer: inout C) {
+        let finFrame = side.pointee.finFrame
+        let fin = side.pointee.finOffset ?? side.pointee.next
+        let sequence = side.pointee.sequenceNumber(at: fin)
+        side.pointee.finOffset = nil
+        side.pointee.finHeldSince = nil
+        statistics.finsNotHonoured += 1
+        consumer.reassemblyFinding(ReassemblyFinding(
+            kind: .finNotHonoured(finFrame: finFrame, sequenceNumber: sequence),
+            connection: connection.pointee.info, direction: direction, frame: frame, timestamp: timestamp))
+        if let held = side.pointee.dataPastFIN {
+            releaseHeld(connection, &side.pointee.dataPastFIN)
+            held.bytes.withUnsafeBytes { bytes in
+                processData(connection, side, direction, start: fin, payload: bytes, missing: 0, frame: held.frame,
+                            timestamp: held.timestamp, &consumer)
+            }
+        }
     }
 }

@@ -36,6 +36,9 @@ public struct TCPReassembler: ~Copyable {
     /// entry whose connection's pending reset changed since is stale and skipped).
     var resetQueue: [(key: FlowKey, id: ConnectionID, nanos: Int64)] = []
     var resetQueueHead = 0
+    /// FINs reached in sequence, waiting for their receiver's ACK (see `reachFIN`).
+    var finQueue: [(key: FlowKey, id: ConnectionID, side: Int, nanos: Int64)] = []
+    var finQueueHead = 0
     let resetHoldNanos: Int64
     private let closedLingerNanos: Int64
     private let idleTimeoutNanos: UInt64
@@ -235,6 +238,7 @@ public struct TCPReassembler: ~Copyable {
 
     mutating func expireIdle<C: StreamConsumer>(_ consumer: inout C) {
         commitHeldResets(&consumer)
+        commitHeldFINs(&consumer)
         forgetLingeringClosed()
         while oldest != ConnectionTable.none {
             let candidate = table.pointer(oldest)
@@ -321,9 +325,18 @@ public struct TCPReassembler: ~Copyable {
     mutating func close<C: StreamConsumer>(_ connection: ConnectionPointer, _ reason: CloseReason,
                                                    frame: UInt64, timestamp: Timestamp, _ consumer: inout C) {
         ensureOpened(connection, &consumer)
+        var reason = reason
+        if reason == .endOfInput || reason == .idleTimeout || reason == .limit,
+           connection.pointee.side0.finOffset == connection.pointee.side0.next,
+           connection.pointee.side1.finOffset == connection.pointee.side1.next {
+            reason = .fin   // both FINs were reached; only their acknowledgements were missing
+        }
         for direction in Direction.allCases {
             let side = connection.side(for: direction)
             flushAll(connection, side, direction, frame: frame, timestamp: timestamp, &consumer)
+            if side.pointee.finHeldSince != nil && !side.pointee.ended {
+                endDirection(connection, side, direction, &consumer)
+            }
             if reason == .reset && !side.pointee.ended {
                 side.pointee.ended = true
                 consumer.streamEnd(connection.pointee.info, direction, frame: frame, timestamp: timestamp)
@@ -333,6 +346,7 @@ public struct TCPReassembler: ~Copyable {
         for index in 0..<2 {
             let side = connection.side(index)
             releaseSYNData(connection, side)
+            releaseHeld(connection, &side.pointee.dataPastFIN)
             side.pointee.unacknowledgedSYNData = nil
             discardBuffer(connection, side)
             statistics.historyBytes -= side.pointee.history.capacity
@@ -412,6 +426,22 @@ public struct TCPReassembler: ~Copyable {
         }
         if flags.contains(.ack) && peer.pointee.initialized {
             peer.pointee.noteAcknowledgment(segment.acknowledgmentNumber)
+            if peer.pointee.finHeldSince != nil, let fin = peer.pointee.finOffset {
+                let acknowledged = peer.pointee.offset(of: segment.acknowledgmentNumber)
+                let peerDirection = connection.pointee.direction(ofSide: index ^ 1)
+                if acknowledged > fin + 1 || (acknowledged > fin && peer.pointee.dataPastFIN != nil
+                                              && acknowledged != fin + 1) {
+                    // The receiver took bytes past the FIN: it never got the FIN.
+                    finNotHonoured(connection, peer, peerDirection, frame: frame, timestamp: timestamp, &consumer)
+                } else if acknowledged == fin + 1 {
+                    // The receiver acknowledged the FIN (RFC 9293 §3.10.7.4 eighth check).
+                    endDirection(connection, peer, peerDirection, &consumer)
+                    if connection.pointee.side0.ended && connection.pointee.side1.ended {
+                        close(connection, .fin, frame: frame, timestamp: timestamp, &consumer)
+                        return
+                    }
+                }
+            }
         }
         if flags.contains(.ack) && peer.pointee.isWaiting {
             acknowledge(connection, peer, connection.pointee.direction(ofSide: index ^ 1), segment.acknowledgmentNumber,
@@ -442,6 +472,11 @@ public struct TCPReassembler: ~Copyable {
             // means the server took the SYN's (its SYN-ACK was not captured); data at its
             // place means the SYN's was sent again.
             resolveSYNData(connection, side, direction: direction, acknowledged: start, &consumer)
+        }
+        if side.pointee.finHeldSince != nil, hasData, let fin = side.pointee.finOffset,
+           start + Int64(payloadCount) > fin {
+            holdDataPastFIN(connection, side, start: start, payload: segment.payload, fin: fin, frame: frame,
+                            timestamp: timestamp)
         }
         if side.pointee.unacknowledgedSYNData != nil && hasData {
             compareWithUnacknowledgedSYNData(connection, side, direction, start: start, payload: segment.payload,
@@ -477,13 +512,15 @@ public struct TCPReassembler: ~Copyable {
             side.pointee.finTimestamp = timestamp
         }
         if side.pointee.finOffset == side.pointee.next {
-            endDirection(connection, side, direction, &consumer)
+            reachFIN(connection, side, direction, &consumer)
         }
     }
 
     mutating func endDirection<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                           _ direction: Direction, _ consumer: inout C) {
         side.pointee.ended = true
+        side.pointee.finHeldSince = nil
+        releaseHeld(connection, &side.pointee.dataPastFIN)
         discardBuffer(connection, side)
         consumer.streamEnd(connection.pointee.info, direction, frame: side.pointee.finFrame, timestamp: side.pointee.finTimestamp)
     }
@@ -526,7 +563,7 @@ public struct TCPReassembler: ~Copyable {
         // direction may already have ended).
         if start == side.pointee.next && end == capturedEnd && end > start && side.pointee.buffer.isEmpty {
             deliver(connection, side, direction, payload, frame: frame, timestamp: timestamp, &consumer)
-            if side.pointee.finOffset == side.pointee.next { endDirection(connection, side, direction, &consumer) }
+            if side.pointee.finOffset == side.pointee.next { reachFIN(connection, side, direction, &consumer) }
             return
         }
         // A keep-alive probe (RFC 9293 §3.8.4) repeats the last byte, or garbage: not data.
@@ -721,7 +758,7 @@ public struct TCPReassembler: ~Copyable {
             }
         }
         if !side.pointee.ended, let fin = side.pointee.finOffset, fin == side.pointee.next {
-            endDirection(connection, side, direction, &consumer)
+            reachFIN(connection, side, direction, &consumer)
         }
     }
 

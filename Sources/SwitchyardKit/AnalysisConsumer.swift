@@ -143,6 +143,12 @@ extension Violation {
                       evidence: ["reset_frame": .integer(Int64(resetFrame)),
                                  "reset_sequence_number": .integer(Int64(sequenceNumber)),
                                  "later_tcp_flags": .text(laterFlags.names)])
+        case .finNotHonoured(let finFrame, let sequenceNumber):
+            self.init(rule: .tcpFINNotHonoured,
+                      message: "The FIN of frame \(finFrame) was followed by data past it from its own sender before it was acknowledged; the stream went on.",
+                      timestamp: finding.timestamp, frame: finding.frame, direction: finding.direction.name,
+                      connection: connection,
+                      evidence: ["fin_frame": .integer(Int64(finFrame)), "fin_sequence_number": .integer(Int64(sequenceNumber))])
         case .urgentData(let sequenceNumber, let byte, let removed):
             var evidence: Evidence = [
                 "urgent_sequence_number": .integer(Int64(sequenceNumber)),

@@ -39,6 +39,7 @@ public struct TCPDisbelief: Sendable, Equatable {
     public var believedDespiteChecksum: UInt64 = 0
     public var resetsIgnored: UInt64 = 0
     public var resetsNotHonoured: UInt64 = 0
+    public var finsNotHonoured: UInt64 = 0
     public var urgentBytesRemoved: UInt64 = 0
     public var synPayloadsNotAcknowledged: UInt64 = 0
     public var clockSteps: UInt64 = 0
@@ -50,6 +51,7 @@ public struct TCPDisbelief: Sendable, Equatable {
         believedDespiteChecksum = statistics.segmentsBelievedDespiteChecksum
         resetsIgnored = statistics.resetsIgnored
         resetsNotHonoured = statistics.resetsNotHonoured
+        finsNotHonoured = statistics.finsNotHonoured
         urgentBytesRemoved = statistics.urgentBytesRemoved
         synPayloadsNotAcknowledged = statistics.synPayloadsNotAcknowledged
         self.clockSteps = clockSteps
@@ -60,6 +62,7 @@ public struct TCPDisbelief: Sendable, Equatable {
         believedDespiteChecksum += other.believedDespiteChecksum
         resetsIgnored += other.resetsIgnored
         resetsNotHonoured += other.resetsNotHonoured
+        finsNotHonoured += other.finsNotHonoured
         urgentBytesRemoved += other.urgentBytesRemoved
         synPayloadsNotAcknowledged += other.synPayloadsNotAcknowledged
         if countingClock { clockSteps += other.clockSteps }
@@ -71,6 +74,7 @@ public struct TCPDisbelief: Sendable, Equatable {
         json.key("bad_checksum_believed_as_offload"); json.int(believedDespiteChecksum)
         json.key("rst_ignored"); json.int(resetsIgnored)
         json.key("rst_not_honoured"); json.int(resetsNotHonoured)
+        json.key("fin_not_honoured"); json.int(finsNotHonoured)
         json.key("urgent_bytes_removed"); json.int(urgentBytesRemoved)
         json.key("syn_payloads_not_acknowledged"); json.int(synPayloadsNotAcknowledged)
         json.key("capture_clock_steps"); json.int(clockSteps)

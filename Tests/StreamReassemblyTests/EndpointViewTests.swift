@@ -139,6 +139,42 @@ final class EndpointViewTests: XCTestCase {
         XCTAssertEqual(accepted.events.last, .closed(1, .reset))
     }
 
+    // MARK: FINs
+
+    func testAFINWhoseReceiverAcknowledgesDataPastItIsNotHonoured() {
+        // The server's FIN at offset 2 never reached the client: its data then takes that place,
+        // and the client acknowledges the data, past the FIN.
+        let segments = hs + [t.c(0, "GET"), t.s(0, "OK", ack: 3), t.s(2, flags: [.fin, .ack], ack: 3),
+                             t.s(2, "MORE", ack: 3), t.c(3, ack: 6)]
+        let (_, reassembler) = check(segments, [
+            opened1, .data(1, c2s, "GET", frame: 4), .data(1, s2c, "OK", frame: 5),
+            .finNotHonoured(1, finFrame: 6, frame: 8), .data(1, s2c, "MORE", frame: 7),
+            .closed(1, .endOfInput),
+        ])
+        XCTAssertEqual(reassembler.statistics.finsNotHonoured, 1)
+        XCTAssertEqual(reassembler.statistics.bufferedBytes, 0)
+    }
+
+    func testAFINTheReceiverAcknowledgesEndsTheDirectionAndDataPastItIsDropped() {
+        let segments = hs + [t.s(0, "OK"), t.s(2, flags: [.fin, .ack]), t.s(2, "MORE"), t.c(0, ack: 3)]
+        let (_, reassembler) = check(segments, [
+            opened1, .data(1, s2c, "OK", frame: 4), .end(1, s2c, frame: 5), .closed(1, .endOfInput),
+        ])
+        XCTAssertEqual(reassembler.statistics.bufferedBytes, 0)
+    }
+
+    func testAnUnacknowledgedFINEndsItsDirectionAfterTheHold() {
+        let a = Script(), b = Script(client: Endpoint(address: IPAddress(ipv4: 0x0A00_0003), port: 40001))
+        var segments = a.handshake() + [a.c(0, "GET"), a.c(3, flags: [.fin, .ack])]
+        segments += b.handshake().map { $0.with { $0.seconds = 1010 } }
+        let (consumer, _) = reassemble(segments)
+        let endIndex = consumer.events.firstIndex(of: .end(1, c2s, frame: 5))
+        let secondOpened = consumer.events.firstIndex { if case .opened(2, _, _) = $0 { return true } else { return false } }
+        XCTAssertNotNil(endIndex)
+        XCTAssertNotNil(secondOpened)
+        if let endIndex, let secondOpened { XCTAssertLessThan(endIndex, secondOpened, consumer.events.description) }
+    }
+
     // MARK: SYN data
 
     func testSYNDataTheSYNACKDoesNotAcknowledgeIsNotDelivered() {

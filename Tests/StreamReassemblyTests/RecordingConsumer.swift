@@ -15,6 +15,7 @@ enum Event: Equatable, CustomStringConvertible {
     case notBelieved(UInt64, Direction, String, frame: UInt64)
     case resetNotHonoured(UInt64, resetFrame: UInt64, frame: UInt64)
     case urgent(UInt64, Direction, removed: Bool)
+    case finNotHonoured(UInt64, finFrame: UInt64, frame: UInt64)
     case synDataNotAcknowledged(UInt64, syn: String, later: String)
 
     var description: String {
@@ -31,6 +32,7 @@ enum Event: Equatable, CustomStringConvertible {
         case let .notBelieved(id, direction, reason, frame): return "notBelieved(\(id) \(direction.name) \(reason) f\(frame))"
         case let .resetNotHonoured(id, resetFrame, frame): return "resetNotHonoured(\(id) rst=f\(resetFrame) f\(frame))"
         case let .urgent(id, direction, removed): return "urgent(\(id) \(direction.name) removed=\(removed))"
+        case let .finNotHonoured(id, finFrame, frame): return "finNotHonoured(\(id) fin=f\(finFrame) f\(frame))"
         case let .synDataNotAcknowledged(id, syn, later):
             return "synDataNotAcknowledged(\(id) syn=\(syn.debugDescription) later=\(later.debugDescription))"
         }
@@ -127,6 +129,8 @@ struct RecordingConsumer: StreamConsumer {
                                        frame: finding.frame))
         case let .resetNotHonoured(resetFrame, _, _):
             events.append(.resetNotHonoured(finding.connection.id.rawValue, resetFrame: resetFrame, frame: finding.frame))
+        case let .finNotHonoured(finFrame, _):
+            events.append(.finNotHonoured(finding.connection.id.rawValue, finFrame: finFrame, frame: finding.frame))
         case let .urgentData(_, _, removed):
             events.append(.urgent(finding.connection.id.rawValue, finding.direction, removed: removed))
         case let .synDataNotAcknowledged(_, syn, later):

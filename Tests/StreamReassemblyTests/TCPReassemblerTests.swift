@@ -30,7 +30,7 @@ private func expect<T: Equatable>(_ actual: T?, _ expected: T, _ what: String) -
 
 private var cases: [ReassemblyCase] { [
     ReassemblyCase(
-        name: "in-order both directions, closed by FINs, late ACK absorbed",
+        name: "in-order both directions, closed when the last FIN is acknowledged",
         segments: hs + [
             t.c(0, "GET / HTTP/1.1\r\n\r\n"),
             t.s(0, "HTTP/1.1 200 OK\r\n\r\n", ack: 18),
@@ -48,13 +48,13 @@ private var cases: [ReassemblyCase] { [
         ],
         check: { consumer, reassembler in
             let summary = consumer.summary(1)
-            var failures = expect(summary?[c2s].packets, 4, "client packets")
+            var failures = expect(summary?[c2s].packets, 5, "client packets")
             failures += expect(summary?[s2c].packets, 3, "server packets")
             failures += expect(summary?[c2s].payloadBytes, 18, "client payload")
             failures += expect(summary?[s2c].payloadBytes, 19, "server payload")
             failures += expect(summary?[c2s].sawSYN, true, "client SYN")
             failures += expect(summary?[s2c].sawFIN, true, "server FIN")
-            failures += expect(summary?.lastFrame, 7, "last frame")
+            failures += expect(summary?.lastFrame, 8, "last frame")
             failures += expect(reassembler.statistics.connectionsOpen, 0, "open")
             failures += expect(reassembler.statistics.connectionsSeen, 1, "seen")
             return failures
