@@ -4,10 +4,16 @@ import PacketCapture
 /// packet's own bytes, and nothing is allocated per packet.
 ///
 /// Every packet lands in exactly one `counters` bucket (a TCP segment or one `SkipReason`),
-/// so a run summary can account for all of them. Checksums are not verified: capture
-/// hosts with checksum offload record garbage there.
+/// so a run summary can account for all of them.
+///
+/// Checksums are verified only when asked (`verifiesChecksums`): capture hosts with checksum
+/// offload record a partial sum there, so whether a bad checksum means a dropped packet is
+/// the caller's policy; the decoder only says what the checksums are (`TCPSegment.checksum`).
 public struct PacketDecoder {
     public private(set) var counters = DecodeCounters()
+    /// Whether the IPv4 header and TCP checksums of every TCP segment are computed
+    /// (`TCPSegment.checksum`); otherwise every segment says `.notVerified`.
+    public let verifiesChecksums: Bool
 
     /// How many IP headers (the outer one included) one packet may stack through IP-in-IP,
     /// 6in4 and 4in6 before it is reported as malformed instead of being unwrapped further.
@@ -19,7 +25,9 @@ public struct PacketDecoder {
     /// How many NFLOG TLVs are examined looking for the payload.
     public static let maximumNFLOGAttributes = 64
 
-    public init() {}
+    public init(verifiesChecksums: Bool = false) {
+        self.verifiesChecksums = verifiesChecksums
+    }
 
     public mutating func decode(_ packet: CapturedPacket) -> DecodeOutcome {
         decode(linkType: packet.linkType, bytes: packet.bytes, originalLength: packet.originalLength)
@@ -30,7 +38,8 @@ public struct PacketDecoder {
     public mutating func decode(linkType: LinkType, bytes: UnsafeRawBufferPointer,
                                 originalLength: Int? = nil) -> DecodeOutcome {
         let outcome = Self.decodeFrame(linkType: linkType, bytes: bytes,
-                                       originalLength: originalLength ?? bytes.count)
+                                       originalLength: originalLength ?? bytes.count,
+                                       verifiesChecksums: verifiesChecksums)
         switch outcome {
         case .tcp:
             counters.tcpSegments &+= 1
@@ -53,9 +62,10 @@ public struct PacketDecoder {
     /// The common path (Ethernet → IPv4/IPv6 → TCP) is inlined into this one function: the
     /// per-layer calls each copied the segment-sized result enum on the way out.
     public static func decodeFrame(linkType: LinkType, bytes: UnsafeRawBufferPointer,
-                                   originalLength: Int) -> DecodeOutcome {
+                                   originalLength: Int, verifiesChecksums: Bool = false) -> DecodeOutcome {
         // A record whose original length is below its captured length is bogus; trust the bytes.
-        let frame = Region(start: 0, capturedEnd: bytes.count, wireLength: max(originalLength, bytes.count))
+        let frame = Region(start: 0, capturedEnd: bytes.count, wireLength: max(originalLength, bytes.count),
+                           verify: verifiesChecksums)
         switch linkType {
         case .ethernet:
             return decodeEthernet(bytes, frame)
@@ -158,8 +168,8 @@ public struct PacketDecoder {
             let type = (littleEndian ? UInt16(littleEndian: rawType) : UInt16(bigEndian: rawType)) & 0x3fff
             guard length >= 4, offset + length <= frame.wireLength else { return .skipped(.malformed) }
             if type == 9 {
-                let payload = Region(start: offset + 4, capturedEnd: min(frame.capturedEnd, offset + length),
-                                     wireLength: length - 4)
+                let payload = frame.inner(start: offset + 4, capturedEnd: min(frame.capturedEnd, offset + length),
+                                          wireLength: length - 4)
                 switch family {
                 case 2: return decodeIP(bytes, .ipv4, payload)
                 case 10: return decodeIP(bytes, .ipv6, payload)
@@ -269,7 +279,11 @@ public struct PacketDecoder {
         var totalLength = Int(bytes.u16(start + 2))
         // A zero total length is what TCP segmentation offload leaves in captures taken on
         // the sending host; the frame's length is the only length there is.
-        if totalLength == 0 { totalLength = region.wireLength }
+        var lengthFromFrame = false
+        if totalLength == 0 {
+            totalLength = region.wireLength
+            lengthFromFrame = true
+        }
         guard totalLength >= headerLength, totalLength <= region.wireLength else {
             return .done(.skipped(.malformed))
         }
@@ -279,9 +293,16 @@ public struct PacketDecoder {
         if fragment & 0x3fff != 0 { return .done(.skipped(.fragment)) }
         let source = IPAddress(bytes: bytes, offset: start + 12, isIPv6: false)
         let destination = IPAddress(bytes: bytes, offset: start + 16, isIPv6: false)
-        let payload = Region(start: start + headerLength,
-                             capturedEnd: min(region.capturedEnd, start + totalLength),
-                             wireLength: totalLength - headerLength)
+        var payload = region.inner(start: start + headerLength,
+                                   capturedEnd: min(region.capturedEnd, start + totalLength),
+                                   wireLength: totalLength - headerLength)
+        if region.verify {
+            // RFC 791 §3.1: the header's 16-bit words, checksum field included, sum to 0xffff.
+            var sum = InternetChecksum()
+            sum.add(UnsafeRawBufferPointer(rebasing: bytes[start..<start + headerLength]))
+            if sum.folded != 0xffff { payload.badIPv4Header = true }
+            payload.lengthFromFrame = lengthFromFrame
+        }
         return upperLayer(bytes, bytes[start + 9], source, destination, payload)
     }
 
@@ -294,13 +315,18 @@ public struct PacketDecoder {
         var nextHeader = bytes[start + 6]
         // Zero with something to carry: a jumbogram (RFC 2675) or a segmentation-offload
         // capture; either way the frame's length is the only length there is.
-        if payloadLength == 0 && nextHeader != 59 { payloadLength = region.wireLength - 40 }
+        var lengthFromFrame = false
+        if payloadLength == 0 && nextHeader != 59 {
+            payloadLength = region.wireLength - 40
+            lengthFromFrame = true
+        }
         guard 40 + payloadLength <= region.wireLength else { return .done(.skipped(.malformed)) }
         let source = IPAddress(bytes: bytes, offset: start + 8, isIPv6: true)
         let destination = IPAddress(bytes: bytes, offset: start + 24, isIPv6: true)
         let end = start + 40 + payloadLength
         let capturedEnd = min(region.capturedEnd, end)
         var offset = start + 40
+        var routed = false
         for _ in 0...maximumIPv6ExtensionHeaders {
             let headerLength: Int
             switch nextHeader {
@@ -308,6 +334,9 @@ public struct PacketDecoder {
                 // Hop-by-hop, routing, destination options: length in 8-byte units, not counting the first 8.
                 guard capturedEnd - offset >= 2 else { return .done(truncatedOrMalformed(offset + 2, end)) }
                 headerLength = (Int(bytes[offset + 1]) + 1) * 8
+                // A routing header with segments left: the TCP pseudo-header holds the final
+                // destination (RFC 8200 §8.1), which depends on the routing type.
+                if nextHeader == 43 && capturedEnd - offset >= 4 && bytes[offset + 3] != 0 { routed = true }
             case 44:
                 // Fragment (§4.5). An atomic fragment (offset 0, M = 0) is processed as a whole
                 // packet (RFC 6946 §4); anything else is a piece we do not reassemble.
@@ -319,7 +348,9 @@ public struct PacketDecoder {
                 guard capturedEnd - offset >= 2 else { return .done(truncatedOrMalformed(offset + 2, end)) }
                 headerLength = (Int(bytes[offset + 1]) + 2) * 4
             default:
-                let payload = Region(start: offset, capturedEnd: capturedEnd, wireLength: end - offset)
+                var payload = region.inner(start: offset, capturedEnd: capturedEnd, wireLength: end - offset)
+                payload.lengthFromFrame = lengthFromFrame
+                payload.unknownPseudoDestination = routed
                 return upperLayer(bytes, nextHeader, source, destination, payload)
             }
             guard offset + headerLength <= end else { return .done(.skipped(.malformed)) }
@@ -359,24 +390,89 @@ public struct PacketDecoder {
             window: bytes.u16(start + 14),
             payload: payload,
             missingPayloadLength: region.wireLength - headerLength - payload.count,
-            urgentPointer: bytes.u16(start + 18))
+            urgentPointer: bytes.u16(start + 18),
+            checksum: region.verify ? checksumStatus(bytes, sourceAddress, destinationAddress, region) : .notVerified)
         return .tcp(segment)
+    }
+
+    /// The checksum verdict of a TCP segment (RFC 9293 §3.1) whose IP layers were checked on
+    /// the way (`region.badIPv4Header`).
+    private static func checksumStatus(_ bytes: UnsafeRawBufferPointer, _ source: IPAddress,
+                                       _ destination: IPAddress, _ region: Region) -> ChecksumStatus {
+        if region.badIPv4Header { return .badIPv4Header }
+        if region.captured < region.wireLength || region.unknownPseudoDestination { return .unverifiable }
+        let pseudo = pseudoHeaderSum(source, destination, length: region.wireLength)
+        var sum = pseudo
+        sum.add(UnsafeRawBufferPointer(rebasing: bytes[region.start..<region.capturedEnd]))
+        if sum.folded == 0xffff { return .valid }
+        // Linux CHECKSUM_PARTIAL: the stack stores the folded pseudo-header sum, uncomplemented,
+        // and the NIC completes it after the capture point (include/linux/skbuff.h).
+        if bytes.u16(region.start + 16) == pseudo.folded { return .offloadPartial }
+        // A segmentation-offload super-packet (IP length 0): the stack's partial sum was over
+        // a length we cannot know, so a mismatch proves nothing.
+        return region.lengthFromFrame ? .unverifiable : .badTCP
+    }
+
+    /// The TCP pseudo-header (RFC 9293 §3.1 for IPv4, RFC 8200 §8.1 for IPv6): addresses,
+    /// protocol 6 and the TCP length.
+    @inline(__always)
+    private static func pseudoHeaderSum(_ source: IPAddress, _ destination: IPAddress, length: Int) -> InternetChecksum {
+        var sum = InternetChecksum()
+        if source.isIPv6 {
+            sum.add(bigEndian64: source.high)
+            sum.add(bigEndian64: source.low)
+            sum.add(bigEndian64: destination.high)
+            sum.add(bigEndian64: destination.low)
+            sum.add(word: UInt16(truncatingIfNeeded: length >> 16))
+        } else {
+            sum.add(bigEndian64: source.low << 32 | destination.low)
+        }
+        sum.add(word: UInt16(truncatingIfNeeded: length))
+        sum.add(word: 6)
+        return sum
     }
 }
 
 /// A layer's bytes: they begin at `start`, the capture kept them up to `capturedEnd`
 /// (exclusive), and on the wire the layer was `wireLength` long (>= what was captured).
+///
+/// It also carries what the layers above learnt for the checksum verdict, so that the common
+/// path passes one value down instead of several.
 private struct Region {
     var start: Int
     var capturedEnd: Int
     var wireLength: Int
+    /// Checksums are to be verified.
+    var verify = false
+    /// An IPv4 header on the way here had a wrong checksum.
+    var badIPv4Header = false
+    /// The IP length field was zero (segmentation offload, jumbogram): the length came from the frame.
+    var lengthFromFrame = false
+    /// An IPv6 routing header still had segments left, so the pseudo-header's destination is unknown.
+    var unknownPseudoDestination = false
+
+    init(start: Int, capturedEnd: Int, wireLength: Int, verify: Bool = false) {
+        self.start = start
+        self.capturedEnd = capturedEnd
+        self.wireLength = wireLength
+        self.verify = verify
+    }
 
     /// Captured bytes available from `start`.
     var captured: Int { capturedEnd - start }
 
     /// The same region after a header of `count` bytes (the caller checked `captured >= count`).
     func dropping(_ count: Int) -> Region {
-        Region(start: start + count, capturedEnd: capturedEnd, wireLength: max(wireLength - count, capturedEnd - start - count))
+        inner(start: start + count, capturedEnd: capturedEnd, wireLength: max(wireLength - count, capturedEnd - start - count))
+    }
+
+    /// A region inside this one, keeping what was learnt on the way.
+    func inner(start: Int, capturedEnd: Int, wireLength: Int) -> Region {
+        var region = self
+        region.start = start
+        region.capturedEnd = capturedEnd
+        region.wireLength = wireLength
+        return region
     }
 }
 
