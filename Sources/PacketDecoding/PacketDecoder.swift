@@ -16,8 +16,11 @@ public struct PacketDecoder {
     public let verifiesChecksums: Bool
 
     /// How many IP headers (the outer one included) one packet may stack through IP-in-IP,
-    /// 6in4 and 4in6 before it is reported as malformed instead of being unwrapped further.
+    /// 6in4, 4in6 and the tunnels before it is reported as `encapsulationTooDeep` instead of
+    /// being unwrapped further.
     public static let maximumIPNesting = 4
+    /// How many layers (link, Ethernet, IP, tunnel headers) one packet may stack in all.
+    public static let maximumEncapsulationDepth = 16
     /// How many VLAN tags (802.1Q, 802.1ad, legacy QinQ) one Ethernet frame may stack.
     public static let maximumVLANTags = 8
     /// How many IPv6 extension headers one packet may chain.
@@ -68,97 +71,137 @@ public struct PacketDecoder {
                            verify: verifiesChecksums)
         switch linkType {
         case .ethernet:
-            return decodeEthernet(bytes, frame)
+            return decodeLayers(bytes, .ethernet(frame))
         case .linuxSLL:
             // Linux cooked v1: 16-byte header, protocol (an ethertype) last.
             guard frame.captured >= 16 else { return .skipped(.truncated) }
-            return decodeEtherType(bytes, bytes.u16(14), frame.dropping(16))
+            return decodeLayers(bytes, .etherType(bytes.u16(14), frame.dropping(16)))
         case .linuxSLL2:
             // Linux cooked v2: 20-byte header, protocol first.
             guard frame.captured >= 20 else { return .skipped(.truncated) }
-            return decodeEtherType(bytes, bytes.u16(0), frame.dropping(20))
+            return decodeLayers(bytes, .etherType(bytes.u16(0), frame.dropping(20)))
         case .null:
             guard frame.captured >= 4 else { return .skipped(.truncated) }
             // The writer's host byte order: address families are small, so a value with
             // high bits set was written by the other endianness.
             var family = bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian
             if family & 0xffff_0000 != 0 { family = family.byteSwapped }
-            return decodeAddressFamily(bytes, family, frame.dropping(4))
+            return decodeLayers(bytes, addressFamily(family, frame.dropping(4)))
         case .loop:
             guard frame.captured >= 4 else { return .skipped(.truncated) }
-            return decodeAddressFamily(bytes, bytes.u32(0), frame.dropping(4))
+            return decodeLayers(bytes, addressFamily(bytes.u32(0), frame.dropping(4)))
         case .raw:
             guard frame.captured >= 1 else { return .skipped(.truncated) }
             switch bytes[0] >> 4 {
-            case 4: return decodeIP(bytes, .ipv4, frame)
-            case 6: return decodeIP(bytes, .ipv6, frame)
+            case 4: return decodeLayers(bytes, .ip(.ipv4, frame))
+            case 6: return decodeLayers(bytes, .ip(.ipv6, frame))
             default: return .skipped(.malformed)
             }
         case .ipv4:
-            return decodeIP(bytes, .ipv4, frame)
+            return decodeLayers(bytes, .ip(.ipv4, frame))
         case .ipv6:
-            return decodeIP(bytes, .ipv6, frame)
+            return decodeLayers(bytes, .ip(.ipv6, frame))
         case .nflog:
-            return decodeNFLOG(bytes, frame)
+            return decodeLayers(bytes, decodeNFLOG(bytes, frame))
+        case .ieee80211:
+            return decodeLayers(bytes, decode80211(bytes, frame))
+        case .ieee80211Radiotap:
+            return decodeLayers(bytes, decodeRadiotap(bytes, frame))
         default:
             return .skipped(.unsupportedLinkType)
         }
     }
 
-    // MARK: - Link layers
+    // MARK: - Layers
 
-    /// Ethernet II with any stack of VLAN tags (IEEE 802.1Q §9.6).
-    @inline(__always)
-    private static func decodeEthernet(_ bytes: UnsafeRawBufferPointer, _ frame: Region) -> DecodeOutcome {
-        guard frame.captured >= 14 else { return .skipped(.truncated) }
-        return decodeEtherType(bytes, bytes.u16(12), frame.dropping(14))
+    enum IPVersion { case ipv4, ipv6 }
+
+    /// What a layer found under it: the outcome, or the next layer to decode.
+    enum Next {
+        case done(DecodeOutcome)
+        case tcp(IPAddress, IPAddress, Region)
+        case ip(IPVersion, Region)
+        /// An Ethernet frame (the link layer, or one carried by GRE, VXLAN, Geneve, ERSPAN).
+        case ethernet(Region)
+        /// The bytes after an ethertype field.
+        case etherType(UInt16, Region)
     }
 
-    /// Dispatches on an ethertype, unwrapping VLAN tags (4 bytes each: TCI, then the next ethertype).
+    /// Decodes layer after layer down to TCP. Tunnels can nest, so the walk is bounded:
+    /// `maximumEncapsulationDepth` layers in all and `maximumIPNesting` IP headers.
     @inline(__always)
-    private static func decodeEtherType(_ bytes: UnsafeRawBufferPointer, _ etherType: UInt16,
-                                        _ region: Region) -> DecodeOutcome {
+    private static func decodeLayers(_ bytes: UnsafeRawBufferPointer, _ first: Next) -> DecodeOutcome {
+        var next = first
+        var ipHeaders = 0
+        for _ in 0..<maximumEncapsulationDepth {
+            switch next {
+            case .done(let outcome):
+                return outcome
+            case .tcp(let source, let destination, let payload):
+                return decodeTCP(bytes, source, destination, payload)
+            case .ip(let version, let region):
+                ipHeaders += 1
+                guard ipHeaders <= maximumIPNesting else { return .skipped(.encapsulationTooDeep) }
+                switch version {
+                case .ipv4: next = decodeIPv4(bytes, region)
+                case .ipv6: next = decodeIPv6(bytes, region)
+                }
+            case .ethernet(let region):
+                // Ethernet II: destination, source, then the ethertype.
+                guard region.captured >= 14 else { return truncatedOrMalformed(region, 14) }
+                next = etherType(bytes, bytes.u16(region.start + 12), region.dropping(14))
+            case .etherType(let type, let region):
+                next = etherType(bytes, type, region)
+            }
+        }
+        return .skipped(.encapsulationTooDeep)
+    }
+
+    /// Dispatches on an ethertype, unwrapping VLAN tags (IEEE 802.1Q §9.6: 4 bytes each, the TCI
+    /// then the next ethertype).
+    @inline(__always)
+    static func etherType(_ bytes: UnsafeRawBufferPointer, _ etherType: UInt16, _ region: Region) -> Next {
         var type = etherType
         var region = region
         var tags = 0
         while type == 0x8100 || type == 0x88a8 || type == 0x9100 {
             tags += 1
-            guard tags <= maximumVLANTags else { return .skipped(.malformed) }
-            guard region.captured >= 4 else { return .skipped(.truncated) }
+            guard tags <= maximumVLANTags else { return .done(.skipped(.malformed)) }
+            guard region.captured >= 4 else { return .done(.skipped(.truncated)) }
             type = bytes.u16(region.start + 2)
             region = region.dropping(4)
         }
         switch type {
-        case 0x0800: return decodeIP(bytes, .ipv4, region)
-        case 0x86dd: return decodeIP(bytes, .ipv6, region)
-        default: return .skipped(.nonTCP)
+        case 0x0800: return .ip(.ipv4, region)
+        case 0x86dd: return .ip(.ipv6, region)
+        case 0x8864: return decodePPPoESession(bytes, region)
+        default: return .done(.skipped(.nonTCP))
         }
     }
 
     /// BSD loopback address families: AF_INET is 2 everywhere; AF_INET6 is 10 (Linux),
     /// 24 (OpenBSD, NetBSD), 28 (FreeBSD) or 30 (macOS).
-    private static func decodeAddressFamily(_ bytes: UnsafeRawBufferPointer, _ family: UInt32,
-                                            _ region: Region) -> DecodeOutcome {
+    private static func addressFamily(_ family: UInt32, _ region: Region) -> Next {
         switch family {
-        case 2: return decodeIP(bytes, .ipv4, region)
-        case 10, 24, 28, 30: return decodeIP(bytes, .ipv6, region)
-        default: return .skipped(.nonTCP)
+        case 2: return .ip(.ipv4, region)
+        case 10, 24, 28, 30: return .ip(.ipv6, region)
+        default: return .done(.skipped(.nonTCP))
         }
     }
 
     /// Linux NFLOG (LINKTYPE_NFLOG): a 4-byte header (family, version, resource id) then
     /// netlink-style TLVs in the writer's byte order, each padded to 4 bytes;
     /// NFULA_PAYLOAD (9) holds the IP packet.
-    private static func decodeNFLOG(_ bytes: UnsafeRawBufferPointer, _ frame: Region) -> DecodeOutcome {
-        guard frame.captured >= 4 else { return .skipped(.truncated) }
+    private static func decodeNFLOG(_ bytes: UnsafeRawBufferPointer, _ frame: Region) -> Next {
+        guard frame.captured >= 4 else { return .done(.skipped(.truncated)) }
         let family = bytes[0]
-        guard bytes[1] == 0 else { return .skipped(.malformed) }   // only version 0 exists
+        guard bytes[1] == 0 else { return .done(.skipped(.malformed)) }   // only version 0 exists
         var offset = 4
         var attributes = 0
         while offset < frame.capturedEnd {
             attributes += 1
-            guard attributes <= maximumNFLOGAttributes else { return .skipped(.malformed) }
-            guard frame.capturedEnd - offset >= 4 else { return .skipped(.truncated) }
+            guard attributes <= maximumNFLOGAttributes else { return .done(.skipped(.malformed)) }
+            guard frame.capturedEnd - offset >= 4 else { return .done(.skipped(.truncated)) }
             // Types are small numbers: in little-endian order the first type byte carries
             // them, in big-endian order it holds at most the two flag bits.
             let littleEndian = bytes[offset + 2] & 0x3f != 0
@@ -166,57 +209,23 @@ public struct PacketDecoder {
             let rawType = bytes.loadUnaligned(fromByteOffset: offset + 2, as: UInt16.self)
             let length = Int(littleEndian ? UInt16(littleEndian: rawLength) : UInt16(bigEndian: rawLength))
             let type = (littleEndian ? UInt16(littleEndian: rawType) : UInt16(bigEndian: rawType)) & 0x3fff
-            guard length >= 4, offset + length <= frame.wireLength else { return .skipped(.malformed) }
+            guard length >= 4, offset + length <= frame.wireLength else { return .done(.skipped(.malformed)) }
             if type == 9 {
                 let payload = frame.inner(start: offset + 4, capturedEnd: min(frame.capturedEnd, offset + length),
                                           wireLength: length - 4)
                 switch family {
-                case 2: return decodeIP(bytes, .ipv4, payload)
-                case 10: return decodeIP(bytes, .ipv6, payload)
-                default: return .skipped(.nonTCP)
+                case 2: return .ip(.ipv4, payload)
+                case 10: return .ip(.ipv6, payload)
+                default: return .done(.skipped(.nonTCP))
                 }
             }
             offset += (length + 3) & ~3
         }
         // The snaplen may have cut the list before the payload attribute.
-        return offset < frame.wireLength ? .skipped(.truncated) : .skipped(.nonTCP)
+        return .done(offset < frame.wireLength ? .skipped(.truncated) : .skipped(.nonTCP))
     }
 
     // MARK: - IP
-
-    private enum IPVersion { case ipv4, ipv6 }
-
-    /// Walks IPv4/IPv6 headers, unwrapping IP-in-IP (protocol 4) and 6in4/IPv6-in-IP
-    /// (protocol 41) up to `maximumIPNesting` levels, down to TCP.
-    @inline(__always)
-    private static func decodeIP(_ bytes: UnsafeRawBufferPointer, _ version: IPVersion,
-                                 _ region: Region) -> DecodeOutcome {
-        var version = version
-        var region = region
-        for _ in 0..<maximumIPNesting {
-            let next: Next
-            switch version {
-            case .ipv4: next = decodeIPv4(bytes, region)
-            case .ipv6: next = decodeIPv6(bytes, region)
-            }
-            switch next {
-            case .done(let outcome):
-                return outcome
-            case .tcp(let source, let destination, let payload):
-                return decodeTCP(bytes, source, destination, payload)
-            case .ip(let innerVersion, let payload):
-                version = innerVersion
-                region = payload
-            }
-        }
-        return .skipped(.malformed)
-    }
-
-    private enum Next {
-        case done(DecodeOutcome)
-        case tcp(IPAddress, IPAddress, Region)
-        case ip(IPVersion, Region)
-    }
 
     @inline(__always)
     private static func upperLayer(_ bytes: UnsafeRawBufferPointer, _ protocolNumber: UInt8, _ source: IPAddress,
@@ -225,43 +234,8 @@ public struct PacketDecoder {
         case 6: return .tcp(source, destination, payload)
         case 4: return .ip(.ipv4, payload)
         case 41: return .ip(.ipv6, payload)
-        case 17: return decodeGTPU(bytes, payload)
-        default: return .done(.skipped(.nonTCP))
-        }
-    }
-
-    /// GTP-U (3GPP TS 29.281 §5): mobile-network captures carry users' IP packets in UDP
-    /// port 2152. Only G-PDUs (message type 255) of version 1 are unwrapped; anything else
-    /// in UDP is non-TCP.
-    private static func decodeGTPU(_ bytes: UnsafeRawBufferPointer, _ udp: Region) -> Next {
-        guard udp.captured >= 8 else { return .done(.skipped(.nonTCP)) }
-        let sourcePort = bytes.u16(udp.start), destinationPort = bytes.u16(udp.start + 2)
-        guard sourcePort == 2152 || destinationPort == 2152 else { return .done(.skipped(.nonTCP)) }
-        let gtp = udp.dropping(8)
-        guard gtp.captured >= 8 else { return .done(.skipped(.truncated)) }
-        let flags = bytes[gtp.start]
-        guard flags >> 5 == 1, flags & 0x10 != 0, bytes[gtp.start + 1] == 0xFF else { return .done(.skipped(.nonTCP)) }
-        var offset = 8
-        if flags & 0x07 != 0 {
-            // Sequence number, N-PDU number and next-extension-type fields are present together.
-            offset = 12
-            guard gtp.captured >= offset else { return .done(.skipped(.truncated)) }
-            var nextExtension = bytes[gtp.start + 11]
-            var extensions = 0
-            while nextExtension != 0 {
-                extensions += 1
-                guard extensions <= 8, gtp.captured > offset else { return .done(.skipped(.malformed)) }
-                let length = Int(bytes[gtp.start + offset]) * 4
-                guard length > 0, gtp.captured >= offset + length else { return .done(.skipped(.malformed)) }
-                nextExtension = bytes[gtp.start + offset + length - 1]
-                offset += length
-            }
-        }
-        let inner = gtp.dropping(offset)
-        guard inner.captured >= 1 else { return .done(.skipped(.truncated)) }
-        switch bytes[inner.start] >> 4 {
-        case 4: return .ip(.ipv4, inner)
-        case 6: return .ip(.ipv6, inner)
+        case 17: return decodeUDP(bytes, payload)
+        case 47: return decodeGRE(bytes, payload)
         default: return .done(.skipped(.nonTCP))
         }
     }
@@ -362,8 +336,13 @@ public struct PacketDecoder {
 
     /// A header needing bytes up to `needed` that the capture lacks: truncated if the packet
     /// (ending at `end`) was long enough on the wire, malformed if it never had them.
-    private static func truncatedOrMalformed(_ needed: Int, _ end: Int) -> DecodeOutcome {
+    static func truncatedOrMalformed(_ needed: Int, _ end: Int) -> DecodeOutcome {
         needed <= end ? .skipped(.truncated) : .skipped(.malformed)
+    }
+
+    /// A header of `length` bytes at the start of `region`, which the capture lacks.
+    static func truncatedOrMalformed(_ region: Region, _ length: Int) -> DecodeOutcome {
+        region.wireLength >= length ? .skipped(.truncated) : .skipped(.malformed)
     }
 
     // MARK: - TCP
@@ -438,7 +417,7 @@ public struct PacketDecoder {
 ///
 /// It also carries what the layers above learnt for the checksum verdict, so that the common
 /// path passes one value down instead of several.
-private struct Region {
+struct Region {
     var start: Int
     var capturedEnd: Int
     var wireLength: Int
@@ -479,13 +458,13 @@ private struct Region {
 extension UnsafeRawBufferPointer {
     /// Big-endian 16-bit value at `offset` (the caller checks bounds).
     @inline(__always)
-    fileprivate func u16(_ offset: Int) -> UInt16 {
+    func u16(_ offset: Int) -> UInt16 {
         UInt16(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt16.self))
     }
 
     /// Big-endian 32-bit value at `offset` (the caller checks bounds).
     @inline(__always)
-    fileprivate func u32(_ offset: Int) -> UInt32 {
+    func u32(_ offset: Int) -> UInt32 {
         UInt32(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
 }

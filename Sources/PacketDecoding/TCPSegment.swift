@@ -79,6 +79,18 @@ public enum SkipReason: Int, CaseIterable, Sendable {
     case truncated            // snaplen cut inside a header
     case malformed            // impossible header fields
     case unsupportedLinkType
+    /// A tunnel header recognised but not opened: GRE version 1 or with routing, GRE payloads
+    /// other than IP/Ethernet/ERSPAN, unknown VXLAN flags, Geneve versions or ERSPAN versions.
+    case unsupportedTunnel
+    /// Tunnels and IP headers nested beyond `PacketDecoder.maximumEncapsulationDepth` or
+    /// `maximumIPNesting`.
+    case encapsulationTooDeep
+    /// A protected (encrypted) 802.11 data frame.
+    case encrypted80211
+    /// An 802.11 data frame we do not decode: a MAC-level fragment or an A-MSDU.
+    case unsupported80211
+    /// An 802.11 frame the radio received with a bad FCS (radiotap), which no station accepted.
+    case badFCS80211
 
     public var name: String {
         switch self {
@@ -87,6 +99,11 @@ public enum SkipReason: Int, CaseIterable, Sendable {
         case .truncated: return "truncated"
         case .malformed: return "malformed"
         case .unsupportedLinkType: return "unsupported_link_type"
+        case .unsupportedTunnel: return "unsupported_tunnel"
+        case .encapsulationTooDeep: return "encapsulation_too_deep"
+        case .encrypted80211: return "encrypted_80211"
+        case .unsupported80211: return "unsupported_80211"
+        case .badFCS80211: return "bad_fcs_80211"
         }
     }
 }
