@@ -48,6 +48,7 @@ class Scenario:
     tool: str = "tcpdump"        # "tcpdump" writes pcap, "dumpcap" writes pcapng
     connections: int = 1         # TCP connections the capture must contain
     max_size: int = MAX_SIZE     # bytes the capture file may take
+    fragments: bool = False      # also record IPv4 fragments after the first (they have no ports)
 
     @property
     def filename(self):
@@ -103,6 +104,8 @@ SCENARIOS = [
     Scenario("http-malformed-message", "http_malformed_message"),
     # TCP: a forged segment injected into a real connection (AF_PACKET on lo, IPv4 only).
     Scenario("tcp-overlap-conflict", "tcp_overlap_conflict"),
+    # IP: a forged copy of a segment injected as two overlapping IPv4 fragments.
+    Scenario("ip-fragment-overlap-conflict", "ip_fragment_overlap_conflict", fragments=True),
     # WebSocket handshake and frames.
     Scenario("websocket-missing-key", "websocket_missing_key"),
     Scenario("websocket-bad-key", "websocket_bad_key"),
@@ -283,7 +286,7 @@ def upgrade_declined(port, host):
 
 RUNNERS = {name: getattr(peers, name) for name in dir(peers)
            if name.startswith(("http_", "http2_", "websocket_", "h2c_", "tls_", "switch_", "docker_",
-                               "tcp_", "analyzer_"))}
+                               "tcp_", "ip_", "analyzer_"))}
 RUNNERS.update({
     "websocket_echo": websocket_echo,
     "websocket_echo_deflate": websocket_echo_deflate,
@@ -328,6 +331,8 @@ def tcp_packets(path):
         else:
             raise ValueError(f"unexpected link type {link}")
         if ethertype == 0x0800:
+            if struct.unpack_from("!H", ip, 6)[0] & 0x3FFF:
+                continue                          # a fragment, not a whole segment
             ihl = (ip[0] & 0x0F) * 4
             total = struct.unpack_from("!H", ip, 2)[0]
             src, dst, tcp, tcp_len = ip[12:16], ip[16:20], ip[ihl:total], total - ihl
@@ -371,14 +376,17 @@ def check_capture(path, scenario):
 # ---------------------------------------------------------------- capture driver
 
 def start_capture(scenario, port, out):
+    bpf = f"tcp port {port}"
+    if scenario.fragments:
+        bpf += " or (ip proto 6 and ip[6:2] & 0x1fff != 0)"
     if scenario.tool == "dumpcap":
-        cmd = ["dumpcap", "-q", "-i", scenario.iface, "-s", "0", "-f", f"tcp port {port}", "-w", str(out)]
+        cmd = ["dumpcap", "-q", "-i", scenario.iface, "-s", "0", "-f", bpf, "-w", str(out)]
         ready = "Capturing on"
     else:
         # -Z root: keep root's identity so the file is root's (Debian drops to "tcpdump");
         # --immediate-mode: hand every packet over at once so SIGINT loses none.
         cmd = ["tcpdump", "-Z", "root", "-i", scenario.iface, "--immediate-mode", "-U", "-s", "0",
-               "-w", str(out), f"tcp port {port}"]
+               "-w", str(out), bpf]
         ready = "listening on"
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)

@@ -19,6 +19,9 @@ extension Rule {
     public static let tcpOverlapConflict = Rule(
         id: "tcp_overlap_conflict", severity: .high, reference: "RFC 9293 §3.10.7.4",
         summary: "Overlapping TCP segments carried different bytes; endpoints and monitors may each see a different stream.")
+    public static let ipFragmentOverlapConflict = Rule(
+        id: "ip_fragment_overlap_conflict", severity: .high, reference: "RFC 791 §3.2, RFC 8200 §4.5, RFC 5722 §4",
+        summary: "Overlapping IP fragments carried different bytes; hosts that reassemble differently see different datagrams.")
     public static let analyzerLimitReached = Rule(
         id: "analyzer_limit_reached", severity: .info, reference: "Switchyard limits",
         summary: "A configured buffer or table limit was reached; part of the traffic was not analysed.")
@@ -99,7 +102,7 @@ extension Rule {
         .httpUpgradeDeclinedThenTunnel, .http426MissingUpgrade,
         .httpObsFold, .httpWhitespaceBeforeColon, .httpConflictingContentLength,
         .httpContentLengthWithTransferEncoding, .httpMalformedMessage,
-        .tcpOverlapConflict, .analyzerLimitReached,
+        .tcpOverlapConflict, .ipFragmentOverlapConflict, .analyzerLimitReached,
     ] + webSocketCatalogue + http2Catalogue
 
     public static func named(_ id: String) -> Rule? { catalogue.first { $0.id == id } }

@@ -1,10 +1,17 @@
 import PacketCapture
 
 /// Decodes link → IP → TCP in place: the returned segment's payload points into the
-/// packet's own bytes, and nothing is allocated per packet.
+/// packet's own bytes, and nothing is allocated per packet that is not a fragment.
 ///
 /// Every packet lands in exactly one `counters` bucket (a TCP segment or one `SkipReason`),
 /// so a run summary can account for all of them.
+///
+/// The decoder is stateful for IP fragments only: an endpoint reassembles them (RFC 791 §3.2,
+/// RFC 8200 §4.5), so a 101 or a request sent in fragments must be read like any other.
+/// Fragments are copied into `IPDefragmenter`; the packet that completes a datagram yields
+/// its segment, whose payload then points into the defragmenter's buffer (valid until the
+/// next `decode`). What the defragmenter finds (overlaps that carry different bytes, limits)
+/// comes out as `DecodeNotice`s, drained with `takeNotices()` after each packet.
 ///
 /// Checksums are verified only when asked (`verifiesChecksums`): capture hosts with checksum
 /// offload record a partial sum there, so whether a bad checksum means a dropped packet is
@@ -14,6 +21,8 @@ public struct PacketDecoder {
     /// Whether the IPv4 header and TCP checksums of every TCP segment are computed
     /// (`TCPSegment.checksum`); otherwise every segment says `.notVerified`.
     public let verifiesChecksums: Bool
+    private let defragmenter: IPDefragmenter
+    private var notices = NoticeQueue()
 
     /// How many IP headers (the outer one included) one packet may stack through IP-in-IP,
     /// 6in4, 4in6 and the tunnels before it is reported as `encapsulationTooDeep` instead of
@@ -28,21 +37,28 @@ public struct PacketDecoder {
     /// How many NFLOG TLVs are examined looking for the payload.
     public static let maximumNFLOGAttributes = 64
 
-    public init(verifiesChecksums: Bool = false) {
+    public init(verifiesChecksums: Bool = false, fragmentLimits: FragmentLimits = FragmentLimits()) {
         self.verifiesChecksums = verifiesChecksums
+        defragmenter = IPDefragmenter(limits: fragmentLimits)
     }
 
     public mutating func decode(_ packet: CapturedPacket) -> DecodeOutcome {
-        decode(linkType: packet.linkType, bytes: packet.bytes, originalLength: packet.originalLength)
+        decode(linkType: packet.linkType, bytes: packet.bytes, originalLength: packet.originalLength,
+               frame: packet.frameNumber, timestamp: packet.timestamp)
     }
 
     /// Decodes and counts one frame given without a `CapturedPacket` (tests, other sources).
-    /// `originalLength` is the on-wire length; nil means the frame was captured whole.
-    public mutating func decode(linkType: LinkType, bytes: UnsafeRawBufferPointer,
-                                originalLength: Int? = nil) -> DecodeOutcome {
-        let outcome = Self.decodeFrame(linkType: linkType, bytes: bytes,
+    /// `originalLength` is the on-wire length; nil means the frame was captured whole. `frame`
+    /// and `timestamp` place notices and time out fragments (capture time).
+    public mutating func decode(linkType: LinkType, bytes: UnsafeRawBufferPointer, originalLength: Int? = nil,
+                                frame: UInt64 = 0, timestamp: Timestamp = .zero) -> DecodeOutcome {
+        var fragment: FragmentPiece?
+        var outcome = Self.decodeFrame(linkType: linkType, bytes: bytes,
                                        originalLength: originalLength ?? bytes.count,
-                                       verifiesChecksums: verifiesChecksums)
+                                       verifiesChecksums: verifiesChecksums, fragment: &fragment)
+        if let fragment {
+            outcome = reassemble(fragment, frame: frame, timestamp: timestamp, depth: 1)
+        }
         switch outcome {
         case .tcp:
             counters.tcpSegments &+= 1
@@ -60,53 +76,100 @@ public struct PacketDecoder {
         counters = DecodeCounters()
     }
 
-    /// Decodes one frame without counting it.
+    /// Whether notices wait to be taken.
+    public var hasNotices: Bool { !notices.notices.isEmpty }
+
+    /// Notices lost because more than `NoticeQueue.capacity` accumulated between two drains.
+    public var droppedNotices: UInt64 { notices.dropped }
+
+    /// The notices since the last call, oldest first (call after each packet; allocation only
+    /// when there are some).
+    public mutating func takeNotices() -> [DecodeNotice] {
+        guard hasNotices else { return [] }
+        defer { notices.notices.removeAll(keepingCapacity: true) }
+        return notices.notices
+    }
+
+    /// The end of the input: datagrams still waiting for fragments are counted as
+    /// `fragmentDatagramsIncomplete` and forgotten.
+    public mutating func finish() {
+        defragmenter.finish(counters: &counters)
+    }
+
+    /// Hands a fragment to the defragmenter; when it completes a datagram, decodes what the
+    /// datagram carries. A fragment inside a reassembled datagram (a fragmented tunnel's
+    /// inner packet) goes round again, at most `maximumIPNesting` times.
+    private mutating func reassemble(_ piece: FragmentPiece, frame: UInt64, timestamp: Timestamp,
+                                     depth: Int) -> DecodeOutcome {
+        switch defragmenter.add(piece, frame: frame, timestamp: timestamp, notices: &notices, counters: &counters) {
+        case .held:
+            return .skipped(.fragmentHeld)
+        case .dropped(let reason):
+            return .skipped(reason)
+        case .completed(let nextHeader, let badIPv4Header):
+            let bytes = defragmenter.completedBytes
+            var region = Region(start: 0, capturedEnd: bytes.count, wireLength: bytes.count, verify: verifiesChecksums)
+            region.badIPv4Header = badIPv4Header
+            let key = piece.key
+            let first = key.source.isIPv6 ? Self.ipv6Chain(bytes, nextHeader, key.source, key.destination, region)
+                                          : Self.upperLayer(bytes, nextHeader, key.source, key.destination, region)
+            var inner: FragmentPiece?
+            let outcome = Self.decodeLayers(bytes, first, &inner)
+            guard let inner else { return outcome }
+            guard depth < Self.maximumIPNesting else { return .skipped(.encapsulationTooDeep) }
+            return reassemble(inner, frame: frame, timestamp: timestamp, depth: depth + 1)
+        }
+    }
+
+    /// Decodes one frame without counting it; a fragment comes back in `fragment` (the
+    /// outcome is then a placeholder).
     ///
     /// The common path (Ethernet → IPv4/IPv6 → TCP) is inlined into this one function: the
     /// per-layer calls each copied the segment-sized result enum on the way out.
-    public static func decodeFrame(linkType: LinkType, bytes: UnsafeRawBufferPointer,
-                                   originalLength: Int, verifiesChecksums: Bool = false) -> DecodeOutcome {
+    @inline(__always)
+    static func decodeFrame(linkType: LinkType, bytes: UnsafeRawBufferPointer, originalLength: Int,
+                            verifiesChecksums: Bool, fragment: inout FragmentPiece?) -> DecodeOutcome {
         // A record whose original length is below its captured length is bogus; trust the bytes.
         let frame = Region(start: 0, capturedEnd: bytes.count, wireLength: max(originalLength, bytes.count),
                            verify: verifiesChecksums)
         switch linkType {
         case .ethernet:
-            return decodeLayers(bytes, .ethernet(frame))
+            return decodeLayers(bytes, .ethernet(frame), &fragment)
         case .linuxSLL:
             // Linux cooked v1: 16-byte header, protocol (an ethertype) last.
             guard frame.captured >= 16 else { return .skipped(.truncated) }
-            return decodeLayers(bytes, .etherType(bytes.u16(14), frame.dropping(16)))
+            return decodeLayers(bytes, .etherType(bytes.u16(14), frame.dropping(16)), &fragment)
         case .linuxSLL2:
             // Linux cooked v2: 20-byte header, protocol first.
             guard frame.captured >= 20 else { return .skipped(.truncated) }
-            return decodeLayers(bytes, .etherType(bytes.u16(0), frame.dropping(20)))
+            return decodeLayers(bytes, .etherType(bytes.u16(0), frame.dropping(20)), &fragment)
         case .null:
             guard frame.captured >= 4 else { return .skipped(.truncated) }
             // The writer's host byte order: address families are small, so a value with
             // high bits set was written by the other endianness.
             var family = bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian
             if family & 0xffff_0000 != 0 { family = family.byteSwapped }
-            return decodeLayers(bytes, addressFamily(family, frame.dropping(4)))
+            return decodeLayers(bytes, addressFamily(family, frame.dropping(4)), &fragment)
         case .loop:
             guard frame.captured >= 4 else { return .skipped(.truncated) }
-            return decodeLayers(bytes, addressFamily(bytes.u32(0), frame.dropping(4)))
+            return decodeLayers(bytes, addressFamily(bytes.u32(0), frame.dropping(4)), &fragment)
         case .raw:
             guard frame.captured >= 1 else { return .skipped(.truncated) }
             switch bytes[0] >> 4 {
-            case 4: return decodeLayers(bytes, .ip(.ipv4, frame))
-            case 6: return decodeLayers(bytes, .ip(.ipv6, frame))
+            case 4: return decodeLayers(bytes, .ip(.ipv4, frame), &fragment)
+            case 6: return decodeLayers(bytes, .ip(.ipv6, frame), &fragment)
             default: return .skipped(.malformed)
             }
         case .ipv4:
-            return decodeLayers(bytes, .ip(.ipv4, frame))
+            return decodeLayers(bytes, .ip(.ipv4, frame), &fragment)
         case .ipv6:
-            return decodeLayers(bytes, .ip(.ipv6, frame))
+            return decodeLayers(bytes, .ip(.ipv6, frame), &fragment)
         case .nflog:
-            return decodeLayers(bytes, decodeNFLOG(bytes, frame))
+            return decodeLayers(bytes, decodeNFLOG(bytes, frame), &fragment)
         case .ieee80211:
-            return decodeLayers(bytes, decode80211(bytes, frame))
+            return decodeLayers(bytes, decode80211(bytes, frame), &fragment)
         case .ieee80211Radiotap:
-            return decodeLayers(bytes, decodeRadiotap(bytes, frame))
+            return decodeLayers(bytes, decodeRadiotap(bytes, frame), &fragment)
         default:
             return .skipped(.unsupportedLinkType)
         }
@@ -125,12 +188,15 @@ public struct PacketDecoder {
         case ethernet(Region)
         /// The bytes after an ethertype field.
         case etherType(UInt16, Region)
+        /// An IP fragment, for the defragmenter.
+        case fragment(FragmentPiece)
     }
 
     /// Decodes layer after layer down to TCP. Tunnels can nest, so the walk is bounded:
     /// `maximumEncapsulationDepth` layers in all and `maximumIPNesting` IP headers.
     @inline(__always)
-    private static func decodeLayers(_ bytes: UnsafeRawBufferPointer, _ first: Next) -> DecodeOutcome {
+    private static func decodeLayers(_ bytes: UnsafeRawBufferPointer, _ first: Next,
+                                     _ fragment: inout FragmentPiece?) -> DecodeOutcome {
         var next = first
         var ipHeaders = 0
         for _ in 0..<maximumEncapsulationDepth {
@@ -152,6 +218,9 @@ public struct PacketDecoder {
                 next = etherType(bytes, bytes.u16(region.start + 12), region.dropping(14))
             case .etherType(let type, let region):
                 next = etherType(bytes, type, region)
+            case .fragment(let piece):
+                fragment = piece
+                return .skipped(.fragmentHeld)
             }
         }
         return .skipped(.encapsulationTooDeep)
@@ -262,9 +331,6 @@ public struct PacketDecoder {
             return .done(.skipped(.malformed))
         }
         guard region.captured >= headerLength else { return .done(.skipped(.truncated)) }
-        // MF set or a non-zero offset: a fragment, which we do not reassemble.
-        let fragment = bytes.u16(start + 6)
-        if fragment & 0x3fff != 0 { return .done(.skipped(.fragment)) }
         let source = IPAddress(bytes: bytes, offset: start + 12, isIPv6: false)
         let destination = IPAddress(bytes: bytes, offset: start + 16, isIPv6: false)
         var payload = region.inner(start: start + headerLength,
@@ -277,16 +343,27 @@ public struct PacketDecoder {
             if sum.folded != 0xffff { payload.badIPv4Header = true }
             payload.lengthFromFrame = lengthFromFrame
         }
+        // MF set or a non-zero offset: a fragment (RFC 791 §3.2), reassembled by the caller.
+        let fragment = bytes.u16(start + 6)
+        if fragment & 0x3fff != 0 {
+            guard payload.captured == payload.wireLength else { return .done(.skipped(.truncated)) }
+            let key = FragmentKey(source: source, destination: destination,
+                                  identification: UInt32(bytes.u16(start + 4)), protocolNumber: bytes[start + 9])
+            return .fragment(FragmentPiece(
+                key: key, offset: Int(fragment & 0x1fff) * 8, moreFragments: fragment & 0x2000 != 0,
+                payload: UnsafeRawBufferPointer(rebasing: bytes[payload.start..<payload.capturedEnd]),
+                nextHeader: bytes[start + 9], badIPv4Header: payload.badIPv4Header))
+        }
         return upperLayer(bytes, bytes[start + 9], source, destination, payload)
     }
 
-    /// IPv6 (RFC 8200 §3) and its extension header chain (§4).
+    /// IPv6 (RFC 8200 §3); the extension headers follow in `ipv6Chain`.
     private static func decodeIPv6(_ bytes: UnsafeRawBufferPointer, _ region: Region) -> Next {
         guard region.captured >= 40 else { return .done(.skipped(.truncated)) }
         let start = region.start
         guard bytes[start] >> 4 == 6 else { return .done(.skipped(.malformed)) }
         var payloadLength = Int(bytes.u16(start + 4))
-        var nextHeader = bytes[start + 6]
+        let nextHeader = bytes[start + 6]
         // Zero with something to carry: a jumbogram (RFC 2675) or a segmentation-offload
         // capture; either way the frame's length is the only length there is.
         var lengthFromFrame = false
@@ -297,9 +374,20 @@ public struct PacketDecoder {
         guard 40 + payloadLength <= region.wireLength else { return .done(.skipped(.malformed)) }
         let source = IPAddress(bytes: bytes, offset: start + 8, isIPv6: true)
         let destination = IPAddress(bytes: bytes, offset: start + 24, isIPv6: true)
-        let end = start + 40 + payloadLength
-        let capturedEnd = min(region.capturedEnd, end)
-        var offset = start + 40
+        var payload = region.inner(start: start + 40, capturedEnd: min(region.capturedEnd, start + 40 + payloadLength),
+                                   wireLength: payloadLength)
+        payload.lengthFromFrame = lengthFromFrame
+        return ipv6Chain(bytes, nextHeader, source, destination, payload)
+    }
+
+    /// The IPv6 extension header chain (RFC 8200 §4) from `nextHeader` at the start of `region`
+    /// (an IPv6 packet's payload, or a reassembled datagram's fragmentable part).
+    private static func ipv6Chain(_ bytes: UnsafeRawBufferPointer, _ nextHeader: UInt8, _ source: IPAddress,
+                                  _ destination: IPAddress, _ region: Region) -> Next {
+        var nextHeader = nextHeader
+        let end = region.start + region.wireLength
+        let capturedEnd = region.capturedEnd
+        var offset = region.start
         var routed = false
         for _ in 0...maximumIPv6ExtensionHeaders {
             let headerLength: Int
@@ -313,9 +401,18 @@ public struct PacketDecoder {
                 if nextHeader == 43 && capturedEnd - offset >= 4 && bytes[offset + 3] != 0 { routed = true }
             case 44:
                 // Fragment (§4.5). An atomic fragment (offset 0, M = 0) is processed as a whole
-                // packet (RFC 6946 §4); anything else is a piece we do not reassemble.
+                // packet (RFC 6946 §4); anything else goes to the defragmenter.
                 guard capturedEnd - offset >= 8 else { return .done(truncatedOrMalformed(offset + 8, end)) }
-                if bytes.u16(offset + 2) & 0xfff9 != 0 { return .done(.skipped(.fragment)) }
+                let field = bytes.u16(offset + 2)
+                if field & 0xfff9 != 0 {
+                    guard capturedEnd == end else { return .done(.skipped(.truncated)) }
+                    let key = FragmentKey(source: source, destination: destination,
+                                          identification: bytes.u32(offset + 4), protocolNumber: 0)
+                    return .fragment(FragmentPiece(
+                        key: key, offset: Int(field & 0xfff8), moreFragments: field & 1 != 0,
+                        payload: UnsafeRawBufferPointer(rebasing: bytes[(offset + 8)..<end]),
+                        nextHeader: bytes[offset], badIPv4Header: region.badIPv4Header))
+                }
                 headerLength = 8
             case 51:
                 // Authentication header (RFC 4302 §2.2): length in 4-byte units, minus 2.
@@ -323,7 +420,6 @@ public struct PacketDecoder {
                 headerLength = (Int(bytes[offset + 1]) + 2) * 4
             default:
                 var payload = region.inner(start: offset, capturedEnd: capturedEnd, wireLength: end - offset)
-                payload.lengthFromFrame = lengthFromFrame
                 payload.unknownPseudoDestination = routed
                 return upperLayer(bytes, nextHeader, source, destination, payload)
             }

@@ -75,7 +75,12 @@ public enum ChecksumStatus: UInt8, Sendable {
 /// bucket (`DecodeCounters`), so the run summary accounts for all of them.
 public enum SkipReason: Int, CaseIterable, Sendable {
     case nonTCP               // ARP, UDP, ICMP, …
-    case fragment             // IPv4/IPv6 fragments (not reassembled)
+    /// An IPv4/IPv6 fragment kept for reassembly. The fragment that completes a datagram is
+    /// counted by what the datagram holds (`tcp`, `non_tcp`, …) instead.
+    case fragmentHeld
+    /// A fragment reassembly will not use: a duplicate, an overlap that discards its
+    /// datagram (RFC 5722), or over the byte limit.
+    case fragmentDropped
     case truncated            // snaplen cut inside a header
     case malformed            // impossible header fields
     case unsupportedLinkType
@@ -95,7 +100,8 @@ public enum SkipReason: Int, CaseIterable, Sendable {
     public var name: String {
         switch self {
         case .nonTCP: return "non_tcp"
-        case .fragment: return "fragment"
+        case .fragmentHeld: return "fragment_held"
+        case .fragmentDropped: return "fragment_dropped"
         case .truncated: return "truncated"
         case .malformed: return "malformed"
         case .unsupportedLinkType: return "unsupported_link_type"
@@ -119,6 +125,16 @@ public struct DecodeCounters: Sendable, Equatable {
     public var skipped: [UInt64] = Array(repeating: 0, count: SkipReason.allCases.count)
     /// Link types met that are not supported, with packet counts (for the summary).
     public var unsupportedLinkTypes: [UInt32: UInt64] = [:]
+    /// IP datagrams reassembled from fragments (their last fragment is counted as what they held).
+    public var fragmentDatagramsReassembled: UInt64 = 0
+    /// Datagrams dropped incomplete after the reassembly timeout (capture time).
+    public var fragmentDatagramsTimedOut: UInt64 = 0
+    /// Datagrams dropped to stay within `FragmentLimits` (datagram count or held bytes).
+    public var fragmentDatagramsEvicted: UInt64 = 0
+    /// Datagrams discarded because fragments partially overlapped (RFC 5722, Linux).
+    public var fragmentDatagramsDiscardedForOverlap: UInt64 = 0
+    /// Datagrams still incomplete when the capture ended.
+    public var fragmentDatagramsIncomplete: UInt64 = 0
 
     public init() {}
 
@@ -133,5 +149,10 @@ public struct DecodeCounters: Sendable, Equatable {
         tcpSegments += other.tcpSegments
         for i in skipped.indices { skipped[i] += other.skipped[i] }
         for (k, v) in other.unsupportedLinkTypes { unsupportedLinkTypes[k, default: 0] += v }
+        fragmentDatagramsReassembled += other.fragmentDatagramsReassembled
+        fragmentDatagramsTimedOut += other.fragmentDatagramsTimedOut
+        fragmentDatagramsEvicted += other.fragmentDatagramsEvicted
+        fragmentDatagramsDiscardedForOverlap += other.fragmentDatagramsDiscardedForOverlap
+        fragmentDatagramsIncomplete += other.fragmentDatagramsIncomplete
     }
 }

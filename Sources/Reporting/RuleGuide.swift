@@ -108,6 +108,10 @@ struct RuleGuide: Sendable {
             title: "Retransmitted TCP data differs from the original",
             why: "Receivers resolve overlaps differently, so a monitor and the endpoint can each see a different stream: the classic IDS evasion.",
             remediation: "Investigate the sender; normalise traffic at the perimeter (a scrubber that drops conflicting retransmissions)."),
+        "ip_fragment_overlap_conflict": RuleGuide(
+            title: "IP fragments overlap with different bytes",
+            why: "Stacks reassemble overlaps differently (Linux discards the datagram, others keep the first or the last copy), so a monitor and each endpoint can see a different packet: the fragmentation evasion of Ptacek and Newsham.",
+            remediation: "Investigate the sender; reassemble and normalise fragments at the perimeter, or drop overlapping ones as RFC 5722 requires for IPv6."),
         "analyzer_limit_reached": RuleGuide(
             title: "Analysis limit reached",
             why: "Part of the traffic was not analysed, so findings may be missing.",

@@ -79,6 +79,9 @@ public func runLive(
             if case .tcp(let segment) = decoder.decode(packet) {
                 reassembler.process(segment, frame: packet.frameNumber, timestamp: packet.timestamp, into: &consumer)
             }
+            if decoder.hasNotices {
+                for notice in decoder.takeNotices() { consumer.decodeNotice(notice) }
+            }
             if let limit = run.packetCount, packets >= limit { reason = .packetCount }
         case .timeout:
             break
@@ -116,6 +119,7 @@ public func runLive(
     }
 
     reassembler.finish(into: &consumer)
+    decoder.finish()
     dumper?.close()
     if let stats = capture.statistics() {
         account.liveReceived = stats.received

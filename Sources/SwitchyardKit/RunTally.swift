@@ -111,6 +111,7 @@ public struct RunTally: Sendable {
         json.key("packets"); json.int(total.packets)
         json.key("bytes"); json.int(total.bytes)
         json.key("packet_disposition"); writeDisposition(total.decode, into: &json)
+        json.key("ip_defragmentation"); writeDefragmentation(total.decode, into: &json)
         json.key("connections"); json.int(total.connections)
         json.key("gaps"); json.int(total.gaps)
         json.key("gap_bytes"); json.int(total.gapBytes)
@@ -139,6 +140,7 @@ public struct RunTally: Sendable {
         json.key("packets"); json.int(account.packets)
         json.key("bytes"); json.int(account.bytes)
         json.key("packet_disposition"); writeDisposition(account.decode, into: &json)
+        json.key("ip_defragmentation"); writeDefragmentation(account.decode, into: &json)
         json.key("connections"); json.int(account.connections)
         if let received = account.liveReceived, let dropped = account.liveDropped,
            let interfaceDropped = account.liveInterfaceDropped {
@@ -169,6 +171,17 @@ public struct RunTally: Sendable {
             }
             json.endObject()
         }
+        json.endObject()
+    }
+
+    /// What became of the IP datagrams that arrived in fragments.
+    private func writeDefragmentation(_ decode: DecodeCounters, into json: inout JSONWriter) {
+        json.beginObject()
+        json.key("reassembled"); json.int(decode.fragmentDatagramsReassembled)
+        json.key("timed_out"); json.int(decode.fragmentDatagramsTimedOut)
+        json.key("evicted"); json.int(decode.fragmentDatagramsEvicted)
+        json.key("discarded_for_overlap"); json.int(decode.fragmentDatagramsDiscardedForOverlap)
+        json.key("incomplete_at_end"); json.int(decode.fragmentDatagramsIncomplete)
         json.endObject()
     }
 

@@ -252,6 +252,49 @@ public enum PacketBuilder {
         return frame
     }
 
+    // MARK: - Fragments
+
+    /// One IPv4 fragment (RFC 791 §3.2) of `packet`'s payload: bytes `range` of what follows
+    /// the header, with the offset and More Fragments set; `replacing` overwrites its bytes.
+    public static func ipv4Fragment(of packet: [UInt8], _ range: Range<Int>, more: Bool? = nil,
+                                    replacing: [UInt8]? = nil, identification: UInt16? = nil) -> [UInt8] {
+        let ihl = Int(packet[0] & 0x0f) * 4
+        let data = Array(packet[ihl...])
+        precondition(range.lowerBound % 8 == 0, "fragment offsets are multiples of 8")
+        var header = Array(packet[..<ihl])
+        let chunk = replacing ?? Array(data[range])
+        let moreFragments = more ?? (range.upperBound < data.count)
+        header.replaceSubrange(2..<4, with: bigEndian(UInt16(ihl + chunk.count)))
+        if let identification { header.replaceSubrange(4..<6, with: bigEndian(identification)) }
+        header.replaceSubrange(6..<8, with: bigEndian(UInt16((moreFragments ? 0x2000 : 0) | range.lowerBound / 8)))
+        header[10] = 0
+        header[11] = 0
+        let sum = internetChecksum(header)
+        header[10] = UInt8(sum >> 8)
+        header[11] = UInt8(sum & 0xff)
+        return header + chunk
+    }
+
+    /// `packet` (IPv4) cut into fragments of `size` bytes of payload (a multiple of 8).
+    public static func ipv4Fragments(of packet: [UInt8], size: Int) -> [[UInt8]] {
+        let payload = packet.count - Int(packet[0] & 0x0f) * 4
+        return stride(from: 0, to: payload, by: size).map { ipv4Fragment(of: packet, $0..<min($0 + size, payload)) }
+    }
+
+    /// One IPv6 fragment (RFC 8200 §4.5) of an IPv6 packet without extension headers: bytes
+    /// `range` of its payload after a fragment header naming the original next header.
+    public static func ipv6Fragment(of packet: [UInt8], _ range: Range<Int>, identification: UInt32 = 7,
+                                    more: Bool? = nil, replacing: [UInt8]? = nil) -> [UInt8] {
+        precondition(range.lowerBound % 8 == 0, "fragment offsets are multiples of 8")
+        let data = Array(packet[40...])
+        let chunk = replacing ?? Array(data[range])
+        let fragment = IPv6ExtensionHeader.fragment(offset: UInt16(range.lowerBound / 8),
+                                                    moreFragments: more ?? (range.upperBound < data.count),
+                                                    identification: identification)
+        return ipv6(src: Array(packet[8..<24]), dst: Array(packet[24..<40]), nextHeader: packet[6], payload: chunk,
+                    extensionHeaders: [fragment])
+    }
+
     // MARK: - Tunnels
 
     /// A UDP header (RFC 768, checksum 0 as tunnels usually send it) before `payload`.

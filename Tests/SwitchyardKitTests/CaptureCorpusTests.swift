@@ -66,6 +66,7 @@ final class CaptureCorpusTests: XCTestCase {
         "http-content-length-with-transfer-encoding.pcap": (["http_content_length_with_transfer_encoding"], [], 0),
         "http-malformed-message.pcap": (["http_malformed_message"], [], 0),
         "tcp-overlap-conflict.pcap": (["tcp_overlap_conflict"], [], 0),
+        "ip-fragment-overlap-conflict.pcap": (["ip_fragment_overlap_conflict"], [], 0),
         "analyzer-limit-reached.pcap": (["analyzer_limit_reached"], [], 0),
         "websocket-missing-key.pcap": (["websocket_missing_key"], ["websocket"], 0),
         "websocket-bad-key.pcap": (["websocket_bad_key"], ["websocket"], 0),
