@@ -110,15 +110,22 @@ public struct PacketDecoder {
             let bytes = defragmenter.completedBytes
             var region = Region(start: 0, capturedEnd: bytes.count, wireLength: bytes.count, verify: verifiesChecksums)
             region.badIPv4Header = badIPv4Header
-            let key = piece.key
-            let first = key.source.isIPv6 ? Self.ipv6Chain(bytes, nextHeader, key.source, key.destination, region)
-                                          : Self.upperLayer(bytes, nextHeader, key.source, key.destination, region)
             var inner: FragmentPiece?
-            let outcome = Self.decodeLayers(bytes, first, &inner)
+            let outcome = Self.decodeDatagram(bytes, nextHeader, piece.key, region, &inner)
             guard let inner else { return outcome }
             guard depth < Self.maximumIPNesting else { return .skipped(.encapsulationTooDeep) }
             return reassemble(inner, frame: frame, timestamp: timestamp, depth: depth + 1)
         }
+    }
+
+    /// Decodes a reassembled datagram's payload. Kept out of line so that the common path,
+    /// where `decodeLayers` is inlined into `decodeFrame`, stays as it was.
+    @inline(never)
+    private static func decodeDatagram(_ bytes: UnsafeRawBufferPointer, _ nextHeader: UInt8, _ key: FragmentKey,
+                                       _ region: Region, _ inner: inout FragmentPiece?) -> DecodeOutcome {
+        let first = key.source.isIPv6 ? ipv6Chain(bytes, nextHeader, key.source, key.destination, region)
+                                      : upperLayer(bytes, nextHeader, key.source, key.destination, region)
+        return decodeLayers(bytes, first, &inner)
     }
 
     /// Decodes one frame without counting it; a fragment comes back in `fragment` (the
@@ -132,47 +139,50 @@ public struct PacketDecoder {
         // A record whose original length is below its captured length is bogus; trust the bytes.
         let frame = Region(start: 0, capturedEnd: bytes.count, wireLength: max(originalLength, bytes.count),
                            verify: verifiesChecksums)
+        // One call of the inlined walk below, whatever the link type.
+        let first: Next
         switch linkType {
         case .ethernet:
-            return decodeLayers(bytes, .ethernet(frame), &fragment)
+            first = .ethernet(frame)
         case .linuxSLL:
             // Linux cooked v1: 16-byte header, protocol (an ethertype) last.
             guard frame.captured >= 16 else { return .skipped(.truncated) }
-            return decodeLayers(bytes, .etherType(bytes.u16(14), frame.dropping(16)), &fragment)
+            first = .etherType(bytes.u16(14), frame.dropping(16))
         case .linuxSLL2:
             // Linux cooked v2: 20-byte header, protocol first.
             guard frame.captured >= 20 else { return .skipped(.truncated) }
-            return decodeLayers(bytes, .etherType(bytes.u16(0), frame.dropping(20)), &fragment)
+            first = .etherType(bytes.u16(0), frame.dropping(20))
         case .null:
             guard frame.captured >= 4 else { return .skipped(.truncated) }
             // The writer's host byte order: address families are small, so a value with
             // high bits set was written by the other endianness.
             var family = bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian
             if family & 0xffff_0000 != 0 { family = family.byteSwapped }
-            return decodeLayers(bytes, addressFamily(family, frame.dropping(4)), &fragment)
+            first = addressFamily(family, frame.dropping(4))
         case .loop:
             guard frame.captured >= 4 else { return .skipped(.truncated) }
-            return decodeLayers(bytes, addressFamily(bytes.u32(0), frame.dropping(4)), &fragment)
+            first = addressFamily(bytes.u32(0), frame.dropping(4))
         case .raw:
             guard frame.captured >= 1 else { return .skipped(.truncated) }
             switch bytes[0] >> 4 {
-            case 4: return decodeLayers(bytes, .ip(.ipv4, frame), &fragment)
-            case 6: return decodeLayers(bytes, .ip(.ipv6, frame), &fragment)
+            case 4: first = .ip(.ipv4, frame)
+            case 6: first = .ip(.ipv6, frame)
             default: return .skipped(.malformed)
             }
         case .ipv4:
-            return decodeLayers(bytes, .ip(.ipv4, frame), &fragment)
+            first = .ip(.ipv4, frame)
         case .ipv6:
-            return decodeLayers(bytes, .ip(.ipv6, frame), &fragment)
+            first = .ip(.ipv6, frame)
         case .nflog:
-            return decodeLayers(bytes, decodeNFLOG(bytes, frame), &fragment)
+            first = decodeNFLOG(bytes, frame)
         case .ieee80211:
-            return decodeLayers(bytes, decode80211(bytes, frame), &fragment)
+            first = decode80211(bytes, frame)
         case .ieee80211Radiotap:
-            return decodeLayers(bytes, decodeRadiotap(bytes, frame), &fragment)
+            first = decodeRadiotap(bytes, frame)
         default:
             return .skipped(.unsupportedLinkType)
         }
+        return decodeLayers(bytes, first, &fragment)
     }
 
     // MARK: - Layers
@@ -345,16 +355,21 @@ public struct PacketDecoder {
         }
         // MF set or a non-zero offset: a fragment (RFC 791 §3.2), reassembled by the caller.
         let fragment = bytes.u16(start + 6)
-        if fragment & 0x3fff != 0 {
-            guard payload.captured == payload.wireLength else { return .done(.skipped(.truncated)) }
-            let key = FragmentKey(source: source, destination: destination,
-                                  identification: UInt32(bytes.u16(start + 4)), protocolNumber: bytes[start + 9])
-            return .fragment(FragmentPiece(
-                key: key, offset: Int(fragment & 0x1fff) * 8, moreFragments: fragment & 0x2000 != 0,
-                payload: UnsafeRawBufferPointer(rebasing: bytes[payload.start..<payload.capturedEnd]),
-                nextHeader: bytes[start + 9], badIPv4Header: payload.badIPv4Header))
-        }
+        if fragment & 0x3fff != 0 { return ipv4Fragment(bytes, start, fragment, source, destination, payload) }
         return upperLayer(bytes, bytes[start + 9], source, destination, payload)
+    }
+
+    /// An IPv4 fragment for the defragmenter (out of line: the common path has none).
+    @inline(never)
+    private static func ipv4Fragment(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ fragment: UInt16,
+                                     _ source: IPAddress, _ destination: IPAddress, _ payload: Region) -> Next {
+        guard payload.captured == payload.wireLength else { return .done(.skipped(.truncated)) }
+        let key = FragmentKey(source: source, destination: destination,
+                              identification: UInt32(bytes.u16(start + 4)), protocolNumber: bytes[start + 9])
+        return .fragment(FragmentPiece(
+            key: key, offset: Int(fragment & 0x1fff) * 8, moreFragments: fragment & 0x2000 != 0,
+            payload: UnsafeRawBufferPointer(rebasing: bytes[payload.start..<payload.capturedEnd]),
+            nextHeader: bytes[start + 9], badIPv4Header: payload.badIPv4Header))
     }
 
     /// IPv6 (RFC 8200 §3); the extension headers follow in `ipv6Chain`.
