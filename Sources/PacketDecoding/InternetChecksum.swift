@@ -1,9 +1,10 @@
-/// The Internet checksum's one's-complement sum (RFC 1071), computed 64 bits at a time.
+/// The Internet checksum's one's-complement sum (RFC 1071), computed many bytes at a time.
 ///
 /// It runs over every byte of every TCP segment when checksums are verified, so it uses the
-/// techniques of RFC 1071 §4: the sum is independent of byte order (§2 B), so native
-/// (little-endian) 64-bit words are added with an end-around carry (§2 C, "deferred carries"
-/// kept in the carry flag) and the result is folded and byte-swapped once at the end.
+/// techniques of RFC 1071 §2 and §4: the sum is independent of byte order (§2 B), so native
+/// (little-endian) 32-bit words are added into a 64-bit accumulator whose high half keeps the
+/// deferred carries (§2 C), a loop LLVM vectorises; the result is folded (end-around carry)
+/// and byte-swapped once at the end.
 ///
 /// `add` may be called on consecutive pieces of one message; a piece starting at an odd
 /// position is summed as if aligned and then byte-swapped (§2 B), so pieces of any length
@@ -64,37 +65,23 @@ public struct InternetChecksum {
         return UInt16(truncatingIfNeeded: small)
     }
 
-    /// The one's-complement sum of `bytes` read as native 64-bit words, not folded; a final odd
+    /// The one's-complement sum of `bytes` read as native 32-bit words, not folded; a final odd
     /// byte counts as the first byte of a 16-bit word (RFC 1071 §4.1 "mop up an odd byte").
     @inline(__always)
     static func nativeSum(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         guard let base = bytes.baseAddress else { return 0 }
         var count = bytes.count
         var offset = 0
-        // Two independent accumulators let the adds of one iteration overlap.
-        var a: UInt64 = 0, b: UInt64 = 0
-        var carryA: UInt64 = 0, carryB: UInt64 = 0
-        while count >= 32 {
-            let w0 = base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
-            let w1 = base.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self)
-            let w2 = base.loadUnaligned(fromByteOffset: offset + 16, as: UInt64.self)
-            let w3 = base.loadUnaligned(fromByteOffset: offset + 24, as: UInt64.self)
-            var o: Bool
-            (a, o) = a.addingReportingOverflow(w0); carryA &+= o ? 1 : 0
-            (b, o) = b.addingReportingOverflow(w1); carryB &+= o ? 1 : 0
-            (a, o) = a.addingReportingOverflow(w2); carryA &+= o ? 1 : 0
-            (b, o) = b.addingReportingOverflow(w3); carryB &+= o ? 1 : 0
-            offset += 32
-            count -= 32
+        // 32-bit words summed into a 64-bit accumulator cannot overflow before 16 GiB, so the
+        // loop needs no carry handling and LLVM vectorises it (RFC 1071 §4: "deferred carries").
+        var sum: UInt64 = 0
+        let words = count / 4
+        for index in 0..<words {
+            sum &+= UInt64(base.loadUnaligned(fromByteOffset: index &* 4, as: UInt32.self))
         }
-        while count >= 8 {
-            let o: Bool
-            (a, o) = a.addingReportingOverflow(base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-            carryA &+= o ? 1 : 0
-            offset += 8
-            count -= 8
-        }
-        // The last 0-7 bytes, zero-extended as a little-endian word: byte i lands in lane i,
+        offset = words * 4
+        count -= offset
+        // The last 0-3 bytes, zero-extended as a little-endian word: byte i lands in lane i,
         // the same lane it would have had inside a full word.
         var tail: UInt64 = 0
         var shift: UInt64 = 0
@@ -104,12 +91,7 @@ public struct InternetChecksum {
             offset += 1
             count -= 1
         }
-        var total = a
-        var o: Bool
-        (total, o) = total.addingReportingOverflow(b); var carries = carryA &+ carryB &+ (o ? 1 : 0)
-        (total, o) = total.addingReportingOverflow(tail); carries &+= o ? 1 : 0
-        // Each carry out of bit 63 is worth 1 in one's-complement arithmetic (end-around).
-        (total, o) = total.addingReportingOverflow(carries)
+        let (total, o) = sum.addingReportingOverflow(tail)
         return total &+ (o ? 1 : 0)
     }
 }
