@@ -53,6 +53,7 @@ class Scenario:
     extra_syns: int = 0          # SYNs beyond one per connection (a forged copy of a SYN)
     extra_fins: int = 0          # FINs beyond two per connection (forged ones)
     drops_ttl1: bool = False     # needs a TTL-1 drop rule on lo: tc (with act_gact) or nft
+    fragments: bool = False      # also record IPv4 fragments after the first (they have no ports)
 
     @property
     def filename(self):
@@ -119,6 +120,8 @@ SCENARIOS = [
     # Negative controls: real kernels' TCP Fast Open fallback, retransmissions and probes.
     Scenario("tcp-fastopen-fallback", "tcp_fastopen_fallback"),
     Scenario("tcp-retransmissions-and-probes", "tcp_retransmissions_and_probes", drops_ttl1=True),
+    # IP: a forged copy of a segment injected as two overlapping IPv4 fragments.
+    Scenario("ip-fragment-overlap-conflict", "ip_fragment_overlap_conflict", fragments=True),
     # WebSocket handshake and frames.
     Scenario("websocket-missing-key", "websocket_missing_key"),
     Scenario("websocket-bad-key", "websocket_bad_key"),
@@ -312,7 +315,7 @@ def upgrade_declined(port, host):
 
 RUNNERS = {name: getattr(peers, name) for name in dir(peers)
            if name.startswith(("http_", "http2_", "websocket_", "h2c_", "tls_", "switch_", "docker_",
-                               "tcp_", "analyzer_"))}
+                               "tcp_", "ip_", "analyzer_"))}
 RUNNERS.update({
     "websocket_echo": websocket_echo,
     "websocket_echo_deflate": websocket_echo_deflate,
@@ -357,6 +360,8 @@ def tcp_packets(path):
         else:
             raise ValueError(f"unexpected link type {link}")
         if ethertype == 0x0800:
+            if struct.unpack_from("!H", ip, 6)[0] & 0x3FFF:
+                continue                          # a fragment, not a whole segment
             ihl = (ip[0] & 0x0F) * 4
             total = struct.unpack_from("!H", ip, 2)[0]
             src, dst, tcp, tcp_len = ip[12:16], ip[16:20], ip[ihl:total], total - ihl
@@ -400,14 +405,17 @@ def check_capture(path, scenario):
 # ---------------------------------------------------------------- capture driver
 
 def start_capture(scenario, port, out):
+    bpf = f"tcp port {port}"
+    if scenario.fragments:
+        bpf += " or (ip proto 6 and ip[6:2] & 0x1fff != 0)"
     if scenario.tool == "dumpcap":
-        cmd = ["dumpcap", "-q", "-i", scenario.iface, "-s", "0", "-f", f"tcp port {port}", "-w", str(out)]
+        cmd = ["dumpcap", "-q", "-i", scenario.iface, "-s", "0", "-f", bpf, "-w", str(out)]
         ready = "Capturing on"
     else:
         # -Z root: keep root's identity so the file is root's (Debian drops to "tcpdump");
         # --immediate-mode: hand every packet over at once so SIGINT loses none.
         cmd = ["tcpdump", "-Z", "root", "-i", scenario.iface, "--immediate-mode", "-U", "-s", "0",
-               "-w", str(out), f"tcp port {port}"]
+               "-w", str(out), bpf]
         ready = "listening on"
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)

@@ -1038,15 +1038,12 @@ def _tcp_packet(src, dst, sport, dport, seq, ack, flags, window, options=b"", pa
     return bytes(header) + bytes(tcp)
 
 
-def tcp_overlap_conflict(port, host):
-    """A real client and server; after the server has read `GET /safe`, the client process
-    injects (AF_PACKET on lo) a copy of that segment, same sequence number and length,
-    whose bytes say `GET /evil`. The receiving kernel drops it as a duplicate (and sends a
-    duplicate ACK), so the server only ever sees /safe; a monitor that kept the second copy
-    would see /evil. IPv4 only."""
-    assert ":" not in host, "tcp_overlap_conflict forges IPv4 packets"
+def _inject_after_request(port, host, forge):
+    """A real client and server; once the client's `GET /safe` segment is on `lo`, the client
+    process injects (AF_PACKET) the IPv4 packets `forge(ip)` makes from that segment's packet.
+    The server must read `GET /safe` only: the receiving kernel drops what was forged."""
+    assert ":" not in host, "the forged packets are IPv4"
     original = plain_get(host, port, "/safe")
-    forged = plain_get(host, port, "/evil")
     sniffer = _lo_sniffer()
     injected = threading.Event()
 
@@ -1062,7 +1059,8 @@ def tcp_overlap_conflict(port, host):
         try:
             c.send(original)
             seen = _sniff(sniffer, lambda p: p.dport == port and p.payload == original)
-            _inject(sniffer, _forged_copy(seen.ip, forged))
+            for packet in forge(seen.ip):
+                _inject(sniffer, packet)
         finally:
             injected.set()
         c.read_response()
@@ -1072,6 +1070,46 @@ def tcp_overlap_conflict(port, host):
         run_pair(port, host, server, client)
     finally:
         sniffer.close()
+
+
+def tcp_overlap_conflict(port, host):
+    """A real client and server; after the server has read `GET /safe`, the client process
+    injects (AF_PACKET on lo) a copy of that segment, same sequence number and length,
+    whose bytes say `GET /evil`. The receiving kernel drops it as a duplicate (and sends a
+    duplicate ACK), so the server only ever sees /safe; a monitor that kept the second copy
+    would see /evil. IPv4 only."""
+    forged = plain_get(host, port, "/evil")
+    _inject_after_request(port, host, lambda ip: [_forged_copy(ip, forged)])
+
+
+def _overlapping_fragments(ip, overlap_bytes):
+    """The IPv4 packet `ip` as two fragments (RFC 791 §3.2) that overlap by 8 bytes at the
+    end of the first: the second fragment carries `overlap_bytes` (8) there instead."""
+    ihl = (ip[0] & 0x0F) * 4
+    header, data = bytearray(ip[:ihl]), ip[ihl:]
+    split = 48                                   # the first fragment: data[0:48], MF set
+    assert len(data) > split and len(overlap_bytes) == 8
+
+    def fragment(offset, chunk, more):
+        h = bytearray(header)
+        h[2:4] = struct.pack("!H", ihl + len(chunk))
+        h[6:8] = struct.pack("!H", (0x2000 if more else 0) | offset // 8)
+        h[10:12] = b"\x00\x00"
+        h[10:12] = struct.pack("!H", _checksum(bytes(h)))
+        return bytes(h) + chunk
+
+    first = fragment(0, data[:split], True)
+    second = fragment(split - 8, overlap_bytes + data[split:], False)
+    return first, second
+
+
+def ip_fragment_overlap_conflict(port, host):
+    """As `tcp_overlap_conflict`, but the `GET /evil` copy is sent as two IPv4 fragments
+    that overlap by 8 bytes with different contents. The receiving kernel discards the whole
+    datagram (Linux since 4.19, as RFC 5722 asks for IPv6), so the server only ever sees
+    /safe. IPv4 only."""
+    forged = plain_get(host, port, "/evil")
+    _inject_after_request(port, host, lambda ip: _overlapping_fragments(_forged_copy(ip, forged), b"XXXXXXXX"))
 
 
 # ---------------------------------------------------------------- WebSocket handshake rule breakers

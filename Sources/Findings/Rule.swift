@@ -37,6 +37,9 @@ extension Rule {
     public static let tcpSYNDataNotAcknowledged = Rule(
         id: "tcp_syn_data_not_acknowledged", severity: .high, reference: "RFC 9293 §3.10.7.2; RFC 7413 §4.2",
         summary: "A SYN carried data its SYN-ACK did not acknowledge, and the bytes sent later in its place differ: the server never saw the SYN's.")
+    public static let ipFragmentOverlapConflict = Rule(
+        id: "ip_fragment_overlap_conflict", severity: .high, reference: "RFC 791 §3.2, RFC 8200 §4.5, RFC 5722 §4",
+        summary: "Overlapping IP fragments carried different bytes; hosts that reassemble differently see different datagrams.")
     public static let analyzerLimitReached = Rule(
         id: "analyzer_limit_reached", severity: .info, reference: "Switchyard limits",
         summary: "A configured buffer or table limit was reached; part of the traffic was not analysed.")
@@ -138,8 +141,7 @@ extension Rule {
         .httpLenientStatusCode, .httpHeaderLineWithoutColon, .httpInvalidFieldName, .httpNotHTTP,
         .httpMalformedMessage,
         .tcpOverlapConflict, .tcpBadChecksumIgnored, .tcpRSTIgnored, .tcpRSTNotHonoured, .tcpFINNotHonoured,
-        .tcpUrgentData,
-        .tcpSYNDataNotAcknowledged, .analyzerLimitReached,
+        .tcpUrgentData, .tcpSYNDataNotAcknowledged, .ipFragmentOverlapConflict, .analyzerLimitReached,
     ] + webSocketCatalogue + http2Catalogue
 
     public static func named(_ id: String) -> Rule? { catalogue.first { $0.id == id } }

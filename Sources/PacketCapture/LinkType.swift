@@ -14,6 +14,8 @@ public struct LinkType: RawRepresentable, Hashable, Sendable, CustomStringConver
     public static let ipv6 = LinkType(rawValue: 229)
     public static let linuxSLL2 = LinkType(rawValue: 276)
     public static let nflog = LinkType(rawValue: 239)
+    public static let ieee80211 = LinkType(rawValue: 105)          // 802.11 frames, no radio header
+    public static let ieee80211Radiotap = LinkType(rawValue: 127)  // radiotap header, then 802.11
 
     /// Maps the platform-dependent DLT_ numbers that some writers put in files to LINKTYPE_ numbers.
     public static func fromFileValue(_ value: UInt32) -> LinkType {
@@ -34,6 +36,8 @@ public struct LinkType: RawRepresentable, Hashable, Sendable, CustomStringConver
         case .ipv6: return "ipv6"
         case .linuxSLL2: return "linux-sll2"
         case .nflog: return "nflog"
+        case .ieee80211: return "ieee802_11"
+        case .ieee80211Radiotap: return "ieee802_11_radiotap"
         default: return "linktype-\(rawValue)"
         }
     }

@@ -1,17 +1,35 @@
 import PacketCapture
 
 /// Decodes link → IP → TCP in place: the returned segment's payload points into the
-/// packet's own bytes, and nothing is allocated per packet.
+/// packet's own bytes, and nothing is allocated per packet that is not a fragment.
 ///
 /// Every packet lands in exactly one `counters` bucket (a TCP segment or one `SkipReason`),
-/// so a run summary can account for all of them. Checksums are not verified: capture
-/// hosts with checksum offload record garbage there.
+/// so a run summary can account for all of them.
+///
+/// The decoder is stateful for IP fragments only: an endpoint reassembles them (RFC 791 §3.2,
+/// RFC 8200 §4.5), so a 101 or a request sent in fragments must be read like any other.
+/// Fragments are copied into `IPDefragmenter`; the packet that completes a datagram yields
+/// its segment, whose payload then points into the defragmenter's buffer (valid until the
+/// next `decode`). What the defragmenter finds (overlaps that carry different bytes, limits)
+/// comes out as `DecodeNotice`s, drained with `takeNotices()` after each packet.
+///
+/// Checksums are verified only when asked (`verifiesChecksums`): capture hosts with checksum
+/// offload record a partial sum there, so whether a bad checksum means a dropped packet is
+/// the caller's policy; the decoder only says what the checksums are (`TCPSegment.checksum`).
 public struct PacketDecoder {
     public private(set) var counters = DecodeCounters()
+    /// Whether the IPv4 header and TCP checksums of every TCP segment are computed
+    /// (`TCPSegment.checksum`); otherwise every segment says `.notVerified`.
+    public let verifiesChecksums: Bool
+    private let defragmenter: IPDefragmenter
+    private var notices = NoticeQueue()
 
     /// How many IP headers (the outer one included) one packet may stack through IP-in-IP,
-    /// 6in4 and 4in6 before it is reported as malformed instead of being unwrapped further.
+    /// 6in4, 4in6 and the tunnels before it is reported as `encapsulationTooDeep` instead of
+    /// being unwrapped further.
     public static let maximumIPNesting = 4
+    /// How many layers (link, Ethernet, IP, tunnel headers) one packet may stack in all.
+    public static let maximumEncapsulationDepth = 16
     /// How many VLAN tags (802.1Q, 802.1ad, legacy QinQ) one Ethernet frame may stack.
     public static let maximumVLANTags = 8
     /// How many IPv6 extension headers one packet may chain.
@@ -19,18 +37,28 @@ public struct PacketDecoder {
     /// How many NFLOG TLVs are examined looking for the payload.
     public static let maximumNFLOGAttributes = 64
 
-    public init() {}
+    public init(verifiesChecksums: Bool = false, fragmentLimits: FragmentLimits = FragmentLimits()) {
+        self.verifiesChecksums = verifiesChecksums
+        defragmenter = IPDefragmenter(limits: fragmentLimits)
+    }
 
     public mutating func decode(_ packet: CapturedPacket) -> DecodeOutcome {
-        decode(linkType: packet.linkType, bytes: packet.bytes, originalLength: packet.originalLength)
+        decode(linkType: packet.linkType, bytes: packet.bytes, originalLength: packet.originalLength,
+               frame: packet.frameNumber, timestamp: packet.timestamp)
     }
 
     /// Decodes and counts one frame given without a `CapturedPacket` (tests, other sources).
-    /// `originalLength` is the on-wire length; nil means the frame was captured whole.
-    public mutating func decode(linkType: LinkType, bytes: UnsafeRawBufferPointer,
-                                originalLength: Int? = nil) -> DecodeOutcome {
-        let outcome = Self.decodeFrame(linkType: linkType, bytes: bytes,
-                                       originalLength: originalLength ?? bytes.count)
+    /// `originalLength` is the on-wire length; nil means the frame was captured whole. `frame`
+    /// and `timestamp` place notices and time out fragments (capture time).
+    public mutating func decode(linkType: LinkType, bytes: UnsafeRawBufferPointer, originalLength: Int? = nil,
+                                frame: UInt64 = 0, timestamp: Timestamp = .zero) -> DecodeOutcome {
+        var fragment: FragmentPiece?
+        var outcome = Self.decodeFrame(linkType: linkType, bytes: bytes,
+                                       originalLength: originalLength ?? bytes.count,
+                                       verifiesChecksums: verifiesChecksums, fragment: &fragment)
+        if let fragment {
+            outcome = reassemble(fragment, frame: frame, timestamp: timestamp, depth: 1)
+        }
         switch outcome {
         case .tcp:
             counters.tcpSegments &+= 1
@@ -48,107 +76,211 @@ public struct PacketDecoder {
         counters = DecodeCounters()
     }
 
-    /// Decodes one frame without counting it.
+    /// Whether notices wait to be taken.
+    public var hasNotices: Bool { !notices.notices.isEmpty }
+
+    /// Notices lost because more than `NoticeQueue.capacity` accumulated between two drains.
+    public var droppedNotices: UInt64 { notices.dropped }
+
+    /// The notices since the last call, oldest first (call after each packet; allocation only
+    /// when there are some).
+    public mutating func takeNotices() -> [DecodeNotice] {
+        guard hasNotices else { return [] }
+        defer { notices.notices.removeAll(keepingCapacity: true) }
+        return notices.notices
+    }
+
+    /// The end of the input: datagrams still waiting for fragments are counted as
+    /// `fragmentDatagramsIncomplete` and forgotten.
+    public mutating func finish() {
+        defragmenter.finish(counters: &counters)
+    }
+
+    /// Hands a fragment to the defragmenter; when it completes a datagram, decodes what the
+    /// datagram carries. A fragment inside a reassembled datagram (a fragmented tunnel's
+    /// inner packet) goes round again, at most `maximumIPNesting` times.
+    private mutating func reassemble(_ piece: FragmentPiece, frame: UInt64, timestamp: Timestamp,
+                                     depth: Int) -> DecodeOutcome {
+        switch defragmenter.add(piece, frame: frame, timestamp: timestamp, notices: &notices, counters: &counters) {
+        case .held:
+            return .skipped(.fragmentHeld)
+        case .dropped(let reason):
+            return .skipped(reason)
+        case .completed(let nextHeader, let badIPv4Header):
+            let bytes = defragmenter.completedBytes
+            var region = Region(start: 0, capturedEnd: bytes.count, wireLength: bytes.count, verify: verifiesChecksums)
+            region.badIPv4Header = badIPv4Header
+            var inner: FragmentPiece?
+            let outcome = Self.decodeDatagram(bytes, nextHeader, piece.key, region, &inner)
+            guard let inner else { return outcome }
+            guard depth < Self.maximumIPNesting else { return .skipped(.encapsulationTooDeep) }
+            return reassemble(inner, frame: frame, timestamp: timestamp, depth: depth + 1)
+        }
+    }
+
+    /// Decodes a reassembled datagram's payload. Kept out of line so that the common path,
+    /// where `decodeLayers` is inlined into `decodeFrame`, stays as it was.
+    @inline(never)
+    private static func decodeDatagram(_ bytes: UnsafeRawBufferPointer, _ nextHeader: UInt8, _ key: FragmentKey,
+                                       _ region: Region, _ inner: inout FragmentPiece?) -> DecodeOutcome {
+        let first = key.source.isIPv6 ? ipv6Chain(bytes, nextHeader, key.source, key.destination, region)
+                                      : upperLayer(bytes, nextHeader, key.source, key.destination, region)
+        return decodeLayers(bytes, first, &inner)
+    }
+
+    /// Decodes one frame without counting it; a fragment comes back in `fragment` (the
+    /// outcome is then a placeholder).
     ///
     /// The common path (Ethernet → IPv4/IPv6 → TCP) is inlined into this one function: the
     /// per-layer calls each copied the segment-sized result enum on the way out.
-    public static func decodeFrame(linkType: LinkType, bytes: UnsafeRawBufferPointer,
-                                   originalLength: Int) -> DecodeOutcome {
+    @inline(__always)
+    static func decodeFrame(linkType: LinkType, bytes: UnsafeRawBufferPointer, originalLength: Int,
+                            verifiesChecksums: Bool, fragment: inout FragmentPiece?) -> DecodeOutcome {
         // A record whose original length is below its captured length is bogus; trust the bytes.
-        let frame = Region(start: 0, capturedEnd: bytes.count, wireLength: max(originalLength, bytes.count))
+        let frame = Region(start: 0, capturedEnd: bytes.count, wireLength: max(originalLength, bytes.count),
+                           verify: verifiesChecksums)
+        // One call of the inlined walk below, whatever the link type.
+        let first: Next
         switch linkType {
         case .ethernet:
-            return decodeEthernet(bytes, frame)
+            first = .ethernet(frame)
         case .linuxSLL:
             // Linux cooked v1: 16-byte header, protocol (an ethertype) last.
             guard frame.captured >= 16 else { return .skipped(.truncated) }
-            return decodeEtherType(bytes, bytes.u16(14), frame.dropping(16))
+            first = .etherType(bytes.u16(14), frame.dropping(16))
         case .linuxSLL2:
             // Linux cooked v2: 20-byte header, protocol first.
             guard frame.captured >= 20 else { return .skipped(.truncated) }
-            return decodeEtherType(bytes, bytes.u16(0), frame.dropping(20))
+            first = .etherType(bytes.u16(0), frame.dropping(20))
         case .null:
             guard frame.captured >= 4 else { return .skipped(.truncated) }
             // The writer's host byte order: address families are small, so a value with
             // high bits set was written by the other endianness.
             var family = bytes.loadUnaligned(fromByteOffset: 0, as: UInt32.self).littleEndian
             if family & 0xffff_0000 != 0 { family = family.byteSwapped }
-            return decodeAddressFamily(bytes, family, frame.dropping(4))
+            first = addressFamily(family, frame.dropping(4))
         case .loop:
             guard frame.captured >= 4 else { return .skipped(.truncated) }
-            return decodeAddressFamily(bytes, bytes.u32(0), frame.dropping(4))
+            first = addressFamily(bytes.u32(0), frame.dropping(4))
         case .raw:
             guard frame.captured >= 1 else { return .skipped(.truncated) }
             switch bytes[0] >> 4 {
-            case 4: return decodeIP(bytes, .ipv4, frame)
-            case 6: return decodeIP(bytes, .ipv6, frame)
+            case 4: first = .ip(.ipv4, frame)
+            case 6: first = .ip(.ipv6, frame)
             default: return .skipped(.malformed)
             }
         case .ipv4:
-            return decodeIP(bytes, .ipv4, frame)
+            first = .ip(.ipv4, frame)
         case .ipv6:
-            return decodeIP(bytes, .ipv6, frame)
+            first = .ip(.ipv6, frame)
         case .nflog:
-            return decodeNFLOG(bytes, frame)
+            first = decodeNFLOG(bytes, frame)
+        case .ieee80211:
+            first = decode80211(bytes, frame)
+        case .ieee80211Radiotap:
+            first = decodeRadiotap(bytes, frame)
         default:
             return .skipped(.unsupportedLinkType)
         }
+        return decodeLayers(bytes, first, &fragment)
     }
 
-    // MARK: - Link layers
+    // MARK: - Layers
 
-    /// Ethernet II with any stack of VLAN tags (IEEE 802.1Q §9.6).
-    @inline(__always)
-    private static func decodeEthernet(_ bytes: UnsafeRawBufferPointer, _ frame: Region) -> DecodeOutcome {
-        guard frame.captured >= 14 else { return .skipped(.truncated) }
-        return decodeEtherType(bytes, bytes.u16(12), frame.dropping(14))
+    enum IPVersion { case ipv4, ipv6 }
+
+    /// What a layer found under it: the outcome, or the next layer to decode.
+    enum Next {
+        case done(DecodeOutcome)
+        case tcp(IPAddress, IPAddress, Region)
+        case ip(IPVersion, Region)
+        /// An Ethernet frame (the link layer, or one carried by GRE, VXLAN, Geneve, ERSPAN).
+        case ethernet(Region)
+        /// The bytes after an ethertype field.
+        case etherType(UInt16, Region)
+        /// An IP fragment, for the defragmenter.
+        case fragment(FragmentPiece)
     }
 
-    /// Dispatches on an ethertype, unwrapping VLAN tags (4 bytes each: TCI, then the next ethertype).
+    /// Decodes layer after layer down to TCP. Tunnels can nest, so the walk is bounded:
+    /// `maximumEncapsulationDepth` layers in all and `maximumIPNesting` IP headers.
     @inline(__always)
-    private static func decodeEtherType(_ bytes: UnsafeRawBufferPointer, _ etherType: UInt16,
-                                        _ region: Region) -> DecodeOutcome {
+    private static func decodeLayers(_ bytes: UnsafeRawBufferPointer, _ first: Next,
+                                     _ fragment: inout FragmentPiece?) -> DecodeOutcome {
+        var next = first
+        var ipHeaders = 0
+        for _ in 0..<maximumEncapsulationDepth {
+            switch next {
+            case .done(let outcome):
+                return outcome
+            case .tcp(let source, let destination, let payload):
+                return decodeTCP(bytes, source, destination, payload)
+            case .ip(let version, let region):
+                ipHeaders += 1
+                guard ipHeaders <= maximumIPNesting else { return .skipped(.encapsulationTooDeep) }
+                switch version {
+                case .ipv4: next = decodeIPv4(bytes, region)
+                case .ipv6: next = decodeIPv6(bytes, region)
+                }
+            case .ethernet(let region):
+                // Ethernet II: destination, source, then the ethertype.
+                guard region.captured >= 14 else { return truncatedOrMalformed(region, 14) }
+                next = etherType(bytes, bytes.u16(region.start + 12), region.dropping(14))
+            case .etherType(let type, let region):
+                next = etherType(bytes, type, region)
+            case .fragment(let piece):
+                fragment = piece
+                return .skipped(.fragmentHeld)
+            }
+        }
+        return .skipped(.encapsulationTooDeep)
+    }
+
+    /// Dispatches on an ethertype, unwrapping VLAN tags (IEEE 802.1Q §9.6: 4 bytes each, the TCI
+    /// then the next ethertype).
+    @inline(__always)
+    static func etherType(_ bytes: UnsafeRawBufferPointer, _ etherType: UInt16, _ region: Region) -> Next {
         var type = etherType
         var region = region
         var tags = 0
         while type == 0x8100 || type == 0x88a8 || type == 0x9100 {
             tags += 1
-            guard tags <= maximumVLANTags else { return .skipped(.malformed) }
-            guard region.captured >= 4 else { return .skipped(.truncated) }
+            guard tags <= maximumVLANTags else { return .done(.skipped(.malformed)) }
+            guard region.captured >= 4 else { return .done(.skipped(.truncated)) }
             type = bytes.u16(region.start + 2)
             region = region.dropping(4)
         }
         switch type {
-        case 0x0800: return decodeIP(bytes, .ipv4, region)
-        case 0x86dd: return decodeIP(bytes, .ipv6, region)
-        default: return .skipped(.nonTCP)
+        case 0x0800: return .ip(.ipv4, region)
+        case 0x86dd: return .ip(.ipv6, region)
+        case 0x8864: return decodePPPoESession(bytes, region)
+        default: return .done(.skipped(.nonTCP))
         }
     }
 
     /// BSD loopback address families: AF_INET is 2 everywhere; AF_INET6 is 10 (Linux),
     /// 24 (OpenBSD, NetBSD), 28 (FreeBSD) or 30 (macOS).
-    private static func decodeAddressFamily(_ bytes: UnsafeRawBufferPointer, _ family: UInt32,
-                                            _ region: Region) -> DecodeOutcome {
+    private static func addressFamily(_ family: UInt32, _ region: Region) -> Next {
         switch family {
-        case 2: return decodeIP(bytes, .ipv4, region)
-        case 10, 24, 28, 30: return decodeIP(bytes, .ipv6, region)
-        default: return .skipped(.nonTCP)
+        case 2: return .ip(.ipv4, region)
+        case 10, 24, 28, 30: return .ip(.ipv6, region)
+        default: return .done(.skipped(.nonTCP))
         }
     }
 
     /// Linux NFLOG (LINKTYPE_NFLOG): a 4-byte header (family, version, resource id) then
     /// netlink-style TLVs in the writer's byte order, each padded to 4 bytes;
     /// NFULA_PAYLOAD (9) holds the IP packet.
-    private static func decodeNFLOG(_ bytes: UnsafeRawBufferPointer, _ frame: Region) -> DecodeOutcome {
-        guard frame.captured >= 4 else { return .skipped(.truncated) }
+    private static func decodeNFLOG(_ bytes: UnsafeRawBufferPointer, _ frame: Region) -> Next {
+        guard frame.captured >= 4 else { return .done(.skipped(.truncated)) }
         let family = bytes[0]
-        guard bytes[1] == 0 else { return .skipped(.malformed) }   // only version 0 exists
+        guard bytes[1] == 0 else { return .done(.skipped(.malformed)) }   // only version 0 exists
         var offset = 4
         var attributes = 0
         while offset < frame.capturedEnd {
             attributes += 1
-            guard attributes <= maximumNFLOGAttributes else { return .skipped(.malformed) }
-            guard frame.capturedEnd - offset >= 4 else { return .skipped(.truncated) }
+            guard attributes <= maximumNFLOGAttributes else { return .done(.skipped(.malformed)) }
+            guard frame.capturedEnd - offset >= 4 else { return .done(.skipped(.truncated)) }
             // Types are small numbers: in little-endian order the first type byte carries
             // them, in big-endian order it holds at most the two flag bits.
             let littleEndian = bytes[offset + 2] & 0x3f != 0
@@ -156,57 +288,23 @@ public struct PacketDecoder {
             let rawType = bytes.loadUnaligned(fromByteOffset: offset + 2, as: UInt16.self)
             let length = Int(littleEndian ? UInt16(littleEndian: rawLength) : UInt16(bigEndian: rawLength))
             let type = (littleEndian ? UInt16(littleEndian: rawType) : UInt16(bigEndian: rawType)) & 0x3fff
-            guard length >= 4, offset + length <= frame.wireLength else { return .skipped(.malformed) }
+            guard length >= 4, offset + length <= frame.wireLength else { return .done(.skipped(.malformed)) }
             if type == 9 {
-                let payload = Region(start: offset + 4, capturedEnd: min(frame.capturedEnd, offset + length),
-                                     wireLength: length - 4)
+                let payload = frame.inner(start: offset + 4, capturedEnd: min(frame.capturedEnd, offset + length),
+                                          wireLength: length - 4)
                 switch family {
-                case 2: return decodeIP(bytes, .ipv4, payload)
-                case 10: return decodeIP(bytes, .ipv6, payload)
-                default: return .skipped(.nonTCP)
+                case 2: return .ip(.ipv4, payload)
+                case 10: return .ip(.ipv6, payload)
+                default: return .done(.skipped(.nonTCP))
                 }
             }
             offset += (length + 3) & ~3
         }
         // The snaplen may have cut the list before the payload attribute.
-        return offset < frame.wireLength ? .skipped(.truncated) : .skipped(.nonTCP)
+        return .done(offset < frame.wireLength ? .skipped(.truncated) : .skipped(.nonTCP))
     }
 
     // MARK: - IP
-
-    private enum IPVersion { case ipv4, ipv6 }
-
-    /// Walks IPv4/IPv6 headers, unwrapping IP-in-IP (protocol 4) and 6in4/IPv6-in-IP
-    /// (protocol 41) up to `maximumIPNesting` levels, down to TCP.
-    @inline(__always)
-    private static func decodeIP(_ bytes: UnsafeRawBufferPointer, _ version: IPVersion,
-                                 _ region: Region) -> DecodeOutcome {
-        var version = version
-        var region = region
-        for _ in 0..<maximumIPNesting {
-            let next: Next
-            switch version {
-            case .ipv4: next = decodeIPv4(bytes, region)
-            case .ipv6: next = decodeIPv6(bytes, region)
-            }
-            switch next {
-            case .done(let outcome):
-                return outcome
-            case .tcp(let source, let destination, let payload):
-                return decodeTCP(bytes, source, destination, payload)
-            case .ip(let innerVersion, let payload):
-                version = innerVersion
-                region = payload
-            }
-        }
-        return .skipped(.malformed)
-    }
-
-    private enum Next {
-        case done(DecodeOutcome)
-        case tcp(IPAddress, IPAddress, Region)
-        case ip(IPVersion, Region)
-    }
 
     @inline(__always)
     private static func upperLayer(_ bytes: UnsafeRawBufferPointer, _ protocolNumber: UInt8, _ source: IPAddress,
@@ -215,43 +313,8 @@ public struct PacketDecoder {
         case 6: return .tcp(source, destination, payload)
         case 4: return .ip(.ipv4, payload)
         case 41: return .ip(.ipv6, payload)
-        case 17: return decodeGTPU(bytes, payload)
-        default: return .done(.skipped(.nonTCP))
-        }
-    }
-
-    /// GTP-U (3GPP TS 29.281 §5): mobile-network captures carry users' IP packets in UDP
-    /// port 2152. Only G-PDUs (message type 255) of version 1 are unwrapped; anything else
-    /// in UDP is non-TCP.
-    private static func decodeGTPU(_ bytes: UnsafeRawBufferPointer, _ udp: Region) -> Next {
-        guard udp.captured >= 8 else { return .done(.skipped(.nonTCP)) }
-        let sourcePort = bytes.u16(udp.start), destinationPort = bytes.u16(udp.start + 2)
-        guard sourcePort == 2152 || destinationPort == 2152 else { return .done(.skipped(.nonTCP)) }
-        let gtp = udp.dropping(8)
-        guard gtp.captured >= 8 else { return .done(.skipped(.truncated)) }
-        let flags = bytes[gtp.start]
-        guard flags >> 5 == 1, flags & 0x10 != 0, bytes[gtp.start + 1] == 0xFF else { return .done(.skipped(.nonTCP)) }
-        var offset = 8
-        if flags & 0x07 != 0 {
-            // Sequence number, N-PDU number and next-extension-type fields are present together.
-            offset = 12
-            guard gtp.captured >= offset else { return .done(.skipped(.truncated)) }
-            var nextExtension = bytes[gtp.start + 11]
-            var extensions = 0
-            while nextExtension != 0 {
-                extensions += 1
-                guard extensions <= 8, gtp.captured > offset else { return .done(.skipped(.malformed)) }
-                let length = Int(bytes[gtp.start + offset]) * 4
-                guard length > 0, gtp.captured >= offset + length else { return .done(.skipped(.malformed)) }
-                nextExtension = bytes[gtp.start + offset + length - 1]
-                offset += length
-            }
-        }
-        let inner = gtp.dropping(offset)
-        guard inner.captured >= 1 else { return .done(.skipped(.truncated)) }
-        switch bytes[inner.start] >> 4 {
-        case 4: return .ip(.ipv4, inner)
-        case 6: return .ip(.ipv6, inner)
+        case 17: return decodeUDP(bytes, payload)
+        case 47: return decodeGRE(bytes, payload)
         default: return .done(.skipped(.nonTCP))
         }
     }
@@ -269,38 +332,78 @@ public struct PacketDecoder {
         var totalLength = Int(bytes.u16(start + 2))
         // A zero total length is what TCP segmentation offload leaves in captures taken on
         // the sending host; the frame's length is the only length there is.
-        if totalLength == 0 { totalLength = region.wireLength }
+        var lengthFromFrame = false
+        if totalLength == 0 {
+            totalLength = region.wireLength
+            lengthFromFrame = true
+        }
         guard totalLength >= headerLength, totalLength <= region.wireLength else {
             return .done(.skipped(.malformed))
         }
         guard region.captured >= headerLength else { return .done(.skipped(.truncated)) }
-        // MF set or a non-zero offset: a fragment, which we do not reassemble.
-        let fragment = bytes.u16(start + 6)
-        if fragment & 0x3fff != 0 { return .done(.skipped(.fragment)) }
         let source = IPAddress(bytes: bytes, offset: start + 12, isIPv6: false)
         let destination = IPAddress(bytes: bytes, offset: start + 16, isIPv6: false)
-        let payload = Region(start: start + headerLength,
-                             capturedEnd: min(region.capturedEnd, start + totalLength),
-                             wireLength: totalLength - headerLength)
+        var payload = region.inner(start: start + headerLength,
+                                   capturedEnd: min(region.capturedEnd, start + totalLength),
+                                   wireLength: totalLength - headerLength)
+        if region.verify {
+            // RFC 791 §3.1: the header's 16-bit words, checksum field included, sum to 0xffff.
+            var sum = InternetChecksum()
+            sum.add(UnsafeRawBufferPointer(rebasing: bytes[start..<start + headerLength]))
+            if sum.folded != 0xffff { payload.badIPv4Header = true }
+            payload.lengthFromFrame = lengthFromFrame
+        }
+        // MF set or a non-zero offset: a fragment (RFC 791 §3.2), reassembled by the caller.
+        let fragment = bytes.u16(start + 6)
+        if fragment & 0x3fff != 0 { return ipv4Fragment(bytes, start, fragment, source, destination, payload) }
         return upperLayer(bytes, bytes[start + 9], source, destination, payload)
     }
 
-    /// IPv6 (RFC 8200 §3) and its extension header chain (§4).
+    /// An IPv4 fragment for the defragmenter (out of line: the common path has none).
+    @inline(never)
+    private static func ipv4Fragment(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ fragment: UInt16,
+                                     _ source: IPAddress, _ destination: IPAddress, _ payload: Region) -> Next {
+        guard payload.captured == payload.wireLength else { return .done(.skipped(.truncated)) }
+        let key = FragmentKey(source: source, destination: destination,
+                              identification: UInt32(bytes.u16(start + 4)), protocolNumber: bytes[start + 9])
+        return .fragment(FragmentPiece(
+            key: key, offset: Int(fragment & 0x1fff) * 8, moreFragments: fragment & 0x2000 != 0,
+            payload: UnsafeRawBufferPointer(rebasing: bytes[payload.start..<payload.capturedEnd]),
+            nextHeader: bytes[start + 9], badIPv4Header: payload.badIPv4Header))
+    }
+
+    /// IPv6 (RFC 8200 §3); the extension headers follow in `ipv6Chain`.
     private static func decodeIPv6(_ bytes: UnsafeRawBufferPointer, _ region: Region) -> Next {
         guard region.captured >= 40 else { return .done(.skipped(.truncated)) }
         let start = region.start
         guard bytes[start] >> 4 == 6 else { return .done(.skipped(.malformed)) }
         var payloadLength = Int(bytes.u16(start + 4))
-        var nextHeader = bytes[start + 6]
+        let nextHeader = bytes[start + 6]
         // Zero with something to carry: a jumbogram (RFC 2675) or a segmentation-offload
         // capture; either way the frame's length is the only length there is.
-        if payloadLength == 0 && nextHeader != 59 { payloadLength = region.wireLength - 40 }
+        var lengthFromFrame = false
+        if payloadLength == 0 && nextHeader != 59 {
+            payloadLength = region.wireLength - 40
+            lengthFromFrame = true
+        }
         guard 40 + payloadLength <= region.wireLength else { return .done(.skipped(.malformed)) }
         let source = IPAddress(bytes: bytes, offset: start + 8, isIPv6: true)
         let destination = IPAddress(bytes: bytes, offset: start + 24, isIPv6: true)
-        let end = start + 40 + payloadLength
-        let capturedEnd = min(region.capturedEnd, end)
-        var offset = start + 40
+        var payload = region.inner(start: start + 40, capturedEnd: min(region.capturedEnd, start + 40 + payloadLength),
+                                   wireLength: payloadLength)
+        payload.lengthFromFrame = lengthFromFrame
+        return ipv6Chain(bytes, nextHeader, source, destination, payload)
+    }
+
+    /// The IPv6 extension header chain (RFC 8200 §4) from `nextHeader` at the start of `region`
+    /// (an IPv6 packet's payload, or a reassembled datagram's fragmentable part).
+    private static func ipv6Chain(_ bytes: UnsafeRawBufferPointer, _ nextHeader: UInt8, _ source: IPAddress,
+                                  _ destination: IPAddress, _ region: Region) -> Next {
+        var nextHeader = nextHeader
+        let end = region.start + region.wireLength
+        let capturedEnd = region.capturedEnd
+        var offset = region.start
+        var routed = false
         for _ in 0...maximumIPv6ExtensionHeaders {
             let headerLength: Int
             switch nextHeader {
@@ -308,18 +411,31 @@ public struct PacketDecoder {
                 // Hop-by-hop, routing, destination options: length in 8-byte units, not counting the first 8.
                 guard capturedEnd - offset >= 2 else { return .done(truncatedOrMalformed(offset + 2, end)) }
                 headerLength = (Int(bytes[offset + 1]) + 1) * 8
+                // A routing header with segments left: the TCP pseudo-header holds the final
+                // destination (RFC 8200 §8.1), which depends on the routing type.
+                if nextHeader == 43 && capturedEnd - offset >= 4 && bytes[offset + 3] != 0 { routed = true }
             case 44:
                 // Fragment (§4.5). An atomic fragment (offset 0, M = 0) is processed as a whole
-                // packet (RFC 6946 §4); anything else is a piece we do not reassemble.
+                // packet (RFC 6946 §4); anything else goes to the defragmenter.
                 guard capturedEnd - offset >= 8 else { return .done(truncatedOrMalformed(offset + 8, end)) }
-                if bytes.u16(offset + 2) & 0xfff9 != 0 { return .done(.skipped(.fragment)) }
+                let field = bytes.u16(offset + 2)
+                if field & 0xfff9 != 0 {
+                    guard capturedEnd == end else { return .done(.skipped(.truncated)) }
+                    let key = FragmentKey(source: source, destination: destination,
+                                          identification: bytes.u32(offset + 4), protocolNumber: 0)
+                    return .fragment(FragmentPiece(
+                        key: key, offset: Int(field & 0xfff8), moreFragments: field & 1 != 0,
+                        payload: UnsafeRawBufferPointer(rebasing: bytes[(offset + 8)..<end]),
+                        nextHeader: bytes[offset], badIPv4Header: region.badIPv4Header))
+                }
                 headerLength = 8
             case 51:
                 // Authentication header (RFC 4302 §2.2): length in 4-byte units, minus 2.
                 guard capturedEnd - offset >= 2 else { return .done(truncatedOrMalformed(offset + 2, end)) }
                 headerLength = (Int(bytes[offset + 1]) + 2) * 4
             default:
-                let payload = Region(start: offset, capturedEnd: capturedEnd, wireLength: end - offset)
+                var payload = region.inner(start: offset, capturedEnd: capturedEnd, wireLength: end - offset)
+                payload.unknownPseudoDestination = routed
                 return upperLayer(bytes, nextHeader, source, destination, payload)
             }
             guard offset + headerLength <= end else { return .done(.skipped(.malformed)) }
@@ -331,8 +447,13 @@ public struct PacketDecoder {
 
     /// A header needing bytes up to `needed` that the capture lacks: truncated if the packet
     /// (ending at `end`) was long enough on the wire, malformed if it never had them.
-    private static func truncatedOrMalformed(_ needed: Int, _ end: Int) -> DecodeOutcome {
+    static func truncatedOrMalformed(_ needed: Int, _ end: Int) -> DecodeOutcome {
         needed <= end ? .skipped(.truncated) : .skipped(.malformed)
+    }
+
+    /// A header of `length` bytes at the start of `region`, which the capture lacks.
+    static func truncatedOrMalformed(_ region: Region, _ length: Int) -> DecodeOutcome {
+        region.wireLength >= length ? .skipped(.truncated) : .skipped(.malformed)
     }
 
     // MARK: - TCP
@@ -359,37 +480,102 @@ public struct PacketDecoder {
             window: bytes.u16(start + 14),
             payload: payload,
             missingPayloadLength: region.wireLength - headerLength - payload.count,
-            urgentPointer: bytes.u16(start + 18))
+            urgentPointer: bytes.u16(start + 18),
+            checksum: region.verify ? checksumStatus(bytes, sourceAddress, destinationAddress, region) : .notVerified)
         return .tcp(segment)
+    }
+
+    /// The checksum verdict of a TCP segment (RFC 9293 §3.1) whose IP layers were checked on
+    /// the way (`region.badIPv4Header`).
+    private static func checksumStatus(_ bytes: UnsafeRawBufferPointer, _ source: IPAddress,
+                                       _ destination: IPAddress, _ region: Region) -> ChecksumStatus {
+        if region.badIPv4Header { return .badIPv4Header }
+        if region.captured < region.wireLength || region.unknownPseudoDestination { return .unverifiable }
+        let pseudo = pseudoHeaderSum(source, destination, length: region.wireLength)
+        var sum = pseudo
+        sum.add(UnsafeRawBufferPointer(rebasing: bytes[region.start..<region.capturedEnd]))
+        if sum.folded == 0xffff { return .valid }
+        // Linux CHECKSUM_PARTIAL: the stack stores the folded pseudo-header sum, uncomplemented,
+        // and the NIC completes it after the capture point (include/linux/skbuff.h).
+        if bytes.u16(region.start + 16) == pseudo.folded { return .offloadPartial }
+        // A segmentation-offload super-packet (IP length 0): the stack's partial sum was over
+        // a length we cannot know, so a mismatch proves nothing.
+        return region.lengthFromFrame ? .unverifiable : .badTCP
+    }
+
+    /// The TCP pseudo-header (RFC 9293 §3.1 for IPv4, RFC 8200 §8.1 for IPv6): addresses,
+    /// protocol 6 and the TCP length.
+    @inline(__always)
+    private static func pseudoHeaderSum(_ source: IPAddress, _ destination: IPAddress, length: Int) -> InternetChecksum {
+        var sum = InternetChecksum()
+        if source.isIPv6 {
+            sum.add(bigEndian64: source.high)
+            sum.add(bigEndian64: source.low)
+            sum.add(bigEndian64: destination.high)
+            sum.add(bigEndian64: destination.low)
+            sum.add(word: UInt16(truncatingIfNeeded: length >> 16))
+        } else {
+            sum.add(bigEndian64: source.low << 32 | destination.low)
+        }
+        sum.add(word: UInt16(truncatingIfNeeded: length))
+        sum.add(word: 6)
+        return sum
     }
 }
 
 /// A layer's bytes: they begin at `start`, the capture kept them up to `capturedEnd`
 /// (exclusive), and on the wire the layer was `wireLength` long (>= what was captured).
-private struct Region {
+///
+/// It also carries what the layers above learnt for the checksum verdict, so that the common
+/// path passes one value down instead of several.
+struct Region {
     var start: Int
     var capturedEnd: Int
     var wireLength: Int
+    /// Checksums are to be verified.
+    var verify = false
+    /// An IPv4 header on the way here had a wrong checksum.
+    var badIPv4Header = false
+    /// The IP length field was zero (segmentation offload, jumbogram): the length came from the frame.
+    var lengthFromFrame = false
+    /// An IPv6 routing header still had segments left, so the pseudo-header's destination is unknown.
+    var unknownPseudoDestination = false
+
+    init(start: Int, capturedEnd: Int, wireLength: Int, verify: Bool = false) {
+        self.start = start
+        self.capturedEnd = capturedEnd
+        self.wireLength = wireLength
+        self.verify = verify
+    }
 
     /// Captured bytes available from `start`.
     var captured: Int { capturedEnd - start }
 
     /// The same region after a header of `count` bytes (the caller checked `captured >= count`).
     func dropping(_ count: Int) -> Region {
-        Region(start: start + count, capturedEnd: capturedEnd, wireLength: max(wireLength - count, capturedEnd - start - count))
+        inner(start: start + count, capturedEnd: capturedEnd, wireLength: max(wireLength - count, capturedEnd - start - count))
+    }
+
+    /// A region inside this one, keeping what was learnt on the way.
+    func inner(start: Int, capturedEnd: Int, wireLength: Int) -> Region {
+        var region = self
+        region.start = start
+        region.capturedEnd = capturedEnd
+        region.wireLength = wireLength
+        return region
     }
 }
 
 extension UnsafeRawBufferPointer {
     /// Big-endian 16-bit value at `offset` (the caller checks bounds).
     @inline(__always)
-    fileprivate func u16(_ offset: Int) -> UInt16 {
+    func u16(_ offset: Int) -> UInt16 {
         UInt16(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt16.self))
     }
 
     /// Big-endian 32-bit value at `offset` (the caller checks bounds).
     @inline(__always)
-    fileprivate func u32(_ offset: Int) -> UInt32 {
+    func u32(_ offset: Int) -> UInt32 {
         UInt32(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
 }

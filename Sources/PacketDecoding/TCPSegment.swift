@@ -95,18 +95,41 @@ public enum ChecksumStatus: UInt8, Sendable {
 /// bucket (`DecodeCounters`), so the run summary accounts for all of them.
 public enum SkipReason: Int, CaseIterable, Sendable {
     case nonTCP               // ARP, UDP, ICMP, …
-    case fragment             // IPv4/IPv6 fragments (not reassembled)
+    /// An IPv4/IPv6 fragment kept for reassembly. The fragment that completes a datagram is
+    /// counted by what the datagram holds (`tcp`, `non_tcp`, …) instead.
+    case fragmentHeld
+    /// A fragment reassembly will not use: a duplicate, an overlap that discards its
+    /// datagram (RFC 5722), or over the byte limit.
+    case fragmentDropped
     case truncated            // snaplen cut inside a header
     case malformed            // impossible header fields
     case unsupportedLinkType
+    /// A tunnel header recognised but not opened: GRE version 1 or with routing, GRE payloads
+    /// other than IP/Ethernet/ERSPAN, unknown VXLAN flags, Geneve versions or ERSPAN versions.
+    case unsupportedTunnel
+    /// Tunnels and IP headers nested beyond `PacketDecoder.maximumEncapsulationDepth` or
+    /// `maximumIPNesting`.
+    case encapsulationTooDeep
+    /// A protected (encrypted) 802.11 data frame.
+    case encrypted80211
+    /// An 802.11 data frame we do not decode: a MAC-level fragment or an A-MSDU.
+    case unsupported80211
+    /// An 802.11 frame the radio received with a bad FCS (radiotap), which no station accepted.
+    case badFCS80211
 
     public var name: String {
         switch self {
         case .nonTCP: return "non_tcp"
-        case .fragment: return "fragment"
+        case .fragmentHeld: return "fragment_held"
+        case .fragmentDropped: return "fragment_dropped"
         case .truncated: return "truncated"
         case .malformed: return "malformed"
         case .unsupportedLinkType: return "unsupported_link_type"
+        case .unsupportedTunnel: return "unsupported_tunnel"
+        case .encapsulationTooDeep: return "encapsulation_too_deep"
+        case .encrypted80211: return "encrypted_80211"
+        case .unsupported80211: return "unsupported_80211"
+        case .badFCS80211: return "bad_fcs_80211"
         }
     }
 }
@@ -122,6 +145,16 @@ public struct DecodeCounters: Sendable, Equatable {
     public var skipped: [UInt64] = Array(repeating: 0, count: SkipReason.allCases.count)
     /// Link types met that are not supported, with packet counts (for the summary).
     public var unsupportedLinkTypes: [UInt32: UInt64] = [:]
+    /// IP datagrams reassembled from fragments (their last fragment is counted as what they held).
+    public var fragmentDatagramsReassembled: UInt64 = 0
+    /// Datagrams dropped incomplete after the reassembly timeout (capture time).
+    public var fragmentDatagramsTimedOut: UInt64 = 0
+    /// Datagrams dropped to stay within `FragmentLimits` (datagram count or held bytes).
+    public var fragmentDatagramsEvicted: UInt64 = 0
+    /// Datagrams discarded because fragments partially overlapped (RFC 5722, Linux).
+    public var fragmentDatagramsDiscardedForOverlap: UInt64 = 0
+    /// Datagrams still incomplete when the capture ended.
+    public var fragmentDatagramsIncomplete: UInt64 = 0
 
     public init() {}
 
@@ -136,5 +169,10 @@ public struct DecodeCounters: Sendable, Equatable {
         tcpSegments += other.tcpSegments
         for i in skipped.indices { skipped[i] += other.skipped[i] }
         for (k, v) in other.unsupportedLinkTypes { unsupportedLinkTypes[k, default: 0] += v }
+        fragmentDatagramsReassembled += other.fragmentDatagramsReassembled
+        fragmentDatagramsTimedOut += other.fragmentDatagramsTimedOut
+        fragmentDatagramsEvicted += other.fragmentDatagramsEvicted
+        fragmentDatagramsDiscardedForOverlap += other.fragmentDatagramsDiscardedForOverlap
+        fragmentDatagramsIncomplete += other.fragmentDatagramsIncomplete
     }
 }

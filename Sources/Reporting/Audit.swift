@@ -51,7 +51,9 @@ struct Scope: Sendable {
     var suppressedFindings: Int64 = 0
     var summaryViolations: Int64 = 0
 
-    static let dispositionOrder = ["tcp", "non_tcp", "fragment", "truncated", "malformed", "unsupported_link_type"]
+    static let dispositionOrder = ["tcp", "non_tcp", "fragment_held", "fragment_dropped", "truncated", "malformed", "unsupported_link_type",
+                                   "unsupported_tunnel", "encapsulation_too_deep", "encrypted_80211",
+                                   "unsupported_80211", "bad_fcs_80211"]
 
     mutating func add(summary value: JSONValue) {
         summaryRecords += 1

@@ -156,6 +156,10 @@ struct RuleGuide: Sendable {
             title: "SYN data the server never took",
             why: "The server acknowledged only the SYN, so its data was never received; a monitor that reads it sees a request the server never got.",
             remediation: "Investigate the client; Fast Open data is only valid when the SYN-ACK acknowledges it."),
+        "ip_fragment_overlap_conflict": RuleGuide(
+            title: "IP fragments overlap with different bytes",
+            why: "Stacks reassemble overlaps differently (Linux discards the datagram, others keep the first or the last copy), so a monitor and each endpoint can see a different packet: the fragmentation evasion of Ptacek and Newsham.",
+            remediation: "Investigate the sender; reassemble and normalise fragments at the perimeter, or drop overlapping ones as RFC 5722 requires for IPv6."),
         "analyzer_limit_reached": RuleGuide(
             title: "Analysis limit reached",
             why: "Part of the traffic was not analysed, so findings may be missing.",

@@ -5,7 +5,7 @@ import StreamReassembly
 import UpgradeAnalysis
 
 /// Runs one `UpgradeTracker` per connection and forwards every finding to the sink.
-struct AnalysisConsumer<Sink: FindingSink>: StreamConsumer {
+struct AnalysisConsumer<Sink: FindingSink>: PipelineConsumer {
     var sink: Sink
     let capture: String
     let options: UpgradeAnalysisOptions
@@ -84,6 +84,38 @@ struct AnalysisConsumer<Sink: FindingSink>: StreamConsumer {
 
     mutating func reassemblyFinding(_ finding: ReassemblyFinding) {
         sink.emit(.violation(Violation(finding)), capture: capture)
+    }
+
+    mutating func decodeNotice(_ notice: DecodeNotice) {
+        sink.emit(.violation(Violation(notice)), capture: capture)
+    }
+}
+
+extension Violation {
+    /// Decoder notices become catalogue violations without a connection: an IP datagram's
+    /// fragments are not yet a TCP connection.
+    init(_ notice: DecodeNotice) {
+        switch notice.kind {
+        case .fragmentOverlapConflict(let overlap):
+            let fate = overlap.datagramDiscarded
+                ? "the datagram was discarded, as Linux does for any partial overlap (RFC 5722)"
+                : "the later fragment lay inside bytes already received and was ignored, as Linux does; the first copy was kept"
+            self.init(rule: .ipFragmentOverlapConflict,
+                      message: "Overlapping fragments of IP datagram \(overlap.identification) from \(overlap.source) to \(overlap.destination) carried different bytes at offset \(overlap.offset); \(fate).",
+                      timestamp: notice.timestamp, frame: notice.frame, direction: nil, connection: nil,
+                      evidence: ["source": .text(overlap.source.description),
+                                 "destination": .text(overlap.destination.description),
+                                 "identification": .integer(Int64(overlap.identification)),
+                                 "offset": .integer(Int64(overlap.offset)),
+                                 "first_frame": .integer(Int64(overlap.firstFrame)),
+                                 "first_bytes": .bytes(overlap.firstBytes),
+                                 "second_bytes": .bytes(overlap.secondBytes),
+                                 "datagram_discarded": .flag(overlap.datagramDiscarded)])
+        case .limitReached(let limit, let detail):
+            self.init(rule: .analyzerLimitReached, message: "Limit \(limit) reached: \(detail).",
+                      timestamp: notice.timestamp, frame: notice.frame, direction: nil, connection: nil,
+                      evidence: ["limit": .text(limit), "detail": .text(detail)])
+        }
     }
 }
 

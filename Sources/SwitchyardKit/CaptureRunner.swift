@@ -38,12 +38,16 @@ public typealias ProgressHandler = (_ done: UInt64, _ total: UInt64?) -> Void
 /// The capture clock (idle timeouts) is kept here over every TCP packet, and `keep` chooses the
 /// connections analysed: all of them, or a `--jobs` worker's share, whose timeouts then fall
 /// exactly as in a single-threaded run.
-func runPackets<Source: PacketSource, Consumer: StreamConsumer>(
+///
+/// The decoder's notices (IP fragment overlaps, defragmentation limits) go to the consumer
+/// after each packet; `reportsDecodeNotices` is false for all but one `--jobs` worker, since
+/// every worker decodes every packet.
+func runPackets<Source: PacketSource, Consumer: PipelineConsumer>(
     _ source: inout Source, account: inout CaptureAccount, limits: ReassemblyLimits,
     consumer: inout Consumer, progress: ProgressHandler?, shouldStop: () -> Bool = { false },
-    keep: (TCPSegment) -> Bool = { _ in true }
+    reportsDecodeNotices: Bool = true, keep: (TCPSegment) -> Bool = { _ in true }
 ) {
-    var decoder = PacketDecoder()
+    var decoder = PacketDecoder(verifiesChecksums: limits.checksums != .off)
     var reassembler = TCPReassembler(limits: limits)
     var clock = IdleClock()
     var packets: UInt64 = 0
@@ -70,6 +74,10 @@ func runPackets<Source: PacketSource, Consumer: StreamConsumer>(
                                     clockNanos: clock.nowNanos, into: &consumer)
             }
         }
+        if decoder.hasNotices {
+            let notices = decoder.takeNotices()
+            if reportsDecodeNotices { for notice in notices { consumer.decodeNotice(notice) } }
+        }
         if packets & 0x3FFF == 0 {
             if let progress { progress(source.progress.done, source.progress.total) }
             if shouldStop() { break }
@@ -77,6 +85,7 @@ func runPackets<Source: PacketSource, Consumer: StreamConsumer>(
     }
     reassembler.advanceClock(toNanos: clock.nowNanos, into: &consumer)
     reassembler.finish(into: &consumer)
+    decoder.finish()
     account.packets = packets
     account.bytes = bytes
     account.firstTimestamp = first
@@ -86,8 +95,14 @@ func runPackets<Source: PacketSource, Consumer: StreamConsumer>(
 }
 
 
+/// A stream consumer that also takes the decoder's notices: findings that belong to no
+/// TCP connection (IP fragments that overlap with different bytes, defragmentation limits).
+protocol PipelineConsumer: StreamConsumer {
+    mutating func decodeNotice(_ notice: DecodeNotice)
+}
+
 /// Counts gaps per connection for the summary, then passes everything on.
-struct AccountingConsumer<Inner: StreamConsumer>: StreamConsumer {
+struct AccountingConsumer<Inner: PipelineConsumer>: PipelineConsumer {
     var inner: Inner
     var connections: UInt64 = 0
     var gaps: UInt64 = 0
@@ -114,6 +129,7 @@ struct AccountingConsumer<Inner: StreamConsumer>: StreamConsumer {
         inner.connectionClosed(summary)
     }
     mutating func reassemblyFinding(_ finding: ReassemblyFinding) { inner.reassemblyFinding(finding) }
+    mutating func decodeNotice(_ notice: DecodeNotice) { inner.decodeNotice(notice) }
 }
 
 /// `switchyard analyze` on one packet source.

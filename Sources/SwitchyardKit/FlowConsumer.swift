@@ -18,7 +18,7 @@ public enum GapFill: String, Sendable {
 }
 
 /// `switchyard flows`: one record per connection, and optionally each direction's bytes on disk.
-struct FlowConsumer: StreamConsumer {
+struct FlowConsumer: PipelineConsumer {
     let sink: OutputSink
     let capture: String
     let streamDirectory: String?
@@ -94,6 +94,10 @@ struct FlowConsumer: StreamConsumer {
 
     mutating func reassemblyFinding(_ finding: ReassemblyFinding) {
         sink.emit(.violation(Violation(finding)), capture: capture)
+    }
+
+    mutating func decodeNotice(_ notice: DecodeNotice) {
+        sink.emit(.violation(Violation(notice)), capture: capture)
     }
 }
 

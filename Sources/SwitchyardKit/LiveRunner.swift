@@ -52,7 +52,7 @@ public func runLive(
     analysis.emitSwitchAtResponse = true
     var account = CaptureAccount(name: name, format: "live")
     var consumer = AccountingConsumer(inner: AnalysisConsumer(sink: sink, capture: name, options: analysis))
-    var decoder = PacketDecoder()
+    var decoder = PacketDecoder(verifiesChecksums: options.reassembly.checksums != .off)
     var reassembler = TCPReassembler(limits: options.reassembly)
     var packets: UInt64 = 0
     var bytes: UInt64 = 0
@@ -78,6 +78,9 @@ public func runLive(
             dumper?.writeCurrentPacket(of: capture)
             if case .tcp(let segment) = decoder.decode(packet) {
                 reassembler.process(segment, frame: packet.frameNumber, timestamp: packet.timestamp, into: &consumer)
+            }
+            if decoder.hasNotices {
+                for notice in decoder.takeNotices() { consumer.decodeNotice(notice) }
             }
             if let limit = run.packetCount, packets >= limit { reason = .packetCount }
         case .timeout:
@@ -116,6 +119,7 @@ public func runLive(
     }
 
     reassembler.finish(into: &consumer)
+    decoder.finish()
     dumper?.close()
     if let stats = capture.statistics() {
         account.liveReceived = stats.received

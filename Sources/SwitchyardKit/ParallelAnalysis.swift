@@ -168,6 +168,7 @@ final class FileWorker: @unchecked Sendable {
                        }
                        return stop.isSet
                    },
+                   reportsDecodeNotices: index == 0,
                    keep: { ParallelAnalysis.workerIndex($0.source, $0.destination, jobs) == index })
     }
 }

@@ -166,6 +166,7 @@ public struct RunTally: Sendable {
         json.key("bytes"); json.int(total.bytes)
         json.key("packet_disposition"); writeDisposition(total.decode, into: &json)
         json.key("tcp_not_believed"); total.tcpNotBelieved.write(into: &json)
+        json.key("ip_defragmentation"); writeDefragmentation(total.decode, into: &json)
         json.key("connections"); json.int(total.connections)
         json.key("gaps"); json.int(total.gaps)
         json.key("gap_bytes"); json.int(total.gapBytes)
@@ -195,6 +196,7 @@ public struct RunTally: Sendable {
         json.key("bytes"); json.int(account.bytes)
         json.key("packet_disposition"); writeDisposition(account.decode, into: &json)
         json.key("tcp_not_believed"); account.tcpNotBelieved.write(into: &json)
+        json.key("ip_defragmentation"); writeDefragmentation(account.decode, into: &json)
         json.key("connections"); json.int(account.connections)
         if let received = account.liveReceived, let dropped = account.liveDropped,
            let interfaceDropped = account.liveInterfaceDropped {
@@ -225,6 +227,17 @@ public struct RunTally: Sendable {
             }
             json.endObject()
         }
+        json.endObject()
+    }
+
+    /// What became of the IP datagrams that arrived in fragments.
+    private func writeDefragmentation(_ decode: DecodeCounters, into json: inout JSONWriter) {
+        json.beginObject()
+        json.key("reassembled"); json.int(decode.fragmentDatagramsReassembled)
+        json.key("timed_out"); json.int(decode.fragmentDatagramsTimedOut)
+        json.key("evicted"); json.int(decode.fragmentDatagramsEvicted)
+        json.key("discarded_for_overlap"); json.int(decode.fragmentDatagramsDiscardedForOverlap)
+        json.key("incomplete_at_end"); json.int(decode.fragmentDatagramsIncomplete)
         json.endObject()
     }
 

@@ -252,6 +252,165 @@ public enum PacketBuilder {
         return frame
     }
 
+    // MARK: - Fragments
+
+    /// One IPv4 fragment (RFC 791 §3.2) of `packet`'s payload: bytes `range` of what follows
+    /// the header, with the offset and More Fragments set; `replacing` overwrites its bytes.
+    public static func ipv4Fragment(of packet: [UInt8], _ range: Range<Int>, more: Bool? = nil,
+                                    replacing: [UInt8]? = nil, identification: UInt16? = nil) -> [UInt8] {
+        let ihl = Int(packet[0] & 0x0f) * 4
+        let data = Array(packet[ihl...])
+        precondition(range.lowerBound % 8 == 0, "fragment offsets are multiples of 8")
+        var header = Array(packet[..<ihl])
+        let chunk = replacing ?? Array(data[range])
+        let moreFragments = more ?? (range.upperBound < data.count)
+        header.replaceSubrange(2..<4, with: bigEndian(UInt16(ihl + chunk.count)))
+        if let identification { header.replaceSubrange(4..<6, with: bigEndian(identification)) }
+        header.replaceSubrange(6..<8, with: bigEndian(UInt16((moreFragments ? 0x2000 : 0) | range.lowerBound / 8)))
+        header[10] = 0
+        header[11] = 0
+        let sum = internetChecksum(header)
+        header[10] = UInt8(sum >> 8)
+        header[11] = UInt8(sum & 0xff)
+        return header + chunk
+    }
+
+    /// `packet` (IPv4) cut into fragments of `size` bytes of payload (a multiple of 8).
+    public static func ipv4Fragments(of packet: [UInt8], size: Int) -> [[UInt8]] {
+        let payload = packet.count - Int(packet[0] & 0x0f) * 4
+        return stride(from: 0, to: payload, by: size).map { ipv4Fragment(of: packet, $0..<min($0 + size, payload)) }
+    }
+
+    /// One IPv6 fragment (RFC 8200 §4.5) of an IPv6 packet without extension headers: bytes
+    /// `range` of its payload after a fragment header naming the original next header.
+    public static func ipv6Fragment(of packet: [UInt8], _ range: Range<Int>, identification: UInt32 = 7,
+                                    more: Bool? = nil, replacing: [UInt8]? = nil) -> [UInt8] {
+        precondition(range.lowerBound % 8 == 0, "fragment offsets are multiples of 8")
+        let data = Array(packet[40...])
+        let chunk = replacing ?? Array(data[range])
+        let fragment = IPv6ExtensionHeader.fragment(offset: UInt16(range.lowerBound / 8),
+                                                    moreFragments: more ?? (range.upperBound < data.count),
+                                                    identification: identification)
+        return ipv6(src: Array(packet[8..<24]), dst: Array(packet[24..<40]), nextHeader: packet[6], payload: chunk,
+                    extensionHeaders: [fragment])
+    }
+
+    // MARK: - Tunnels
+
+    /// A UDP header (RFC 768, checksum 0 as tunnels usually send it) before `payload`.
+    public static func udp(srcPort: UInt16, dstPort: UInt16, _ payload: [UInt8]) -> [UInt8] {
+        bigEndian(srcPort) + bigEndian(dstPort) + bigEndian(UInt16(truncatingIfNeeded: 8 + payload.count)) + [0, 0] + payload
+    }
+
+    /// An outer IPv4 or IPv6 packet (by the address text) carrying UDP to `dstPort`.
+    public static func udpPacket(src: String, dst: String, srcPort: UInt16 = 49152, dstPort: UInt16,
+                                 _ payload: [UInt8]) -> [UInt8] {
+        let datagram = udp(srcPort: srcPort, dstPort: dstPort, payload)
+        let source = parseAddress(src), destination = parseAddress(dst)
+        if source.count == 4 {
+            return ipv4(src: source, dst: destination, protocol: IPProtocol.udp, payload: datagram)
+        }
+        return ipv6(src: source, dst: destination, nextHeader: IPProtocol.udp, payload: datagram)
+    }
+
+    /// A VXLAN header (RFC 7348 §5) with the I flag and `vni`, before an Ethernet frame.
+    public static func vxlan(_ frame: [UInt8], vni: UInt32 = 42, flags: UInt8 = 0x08) -> [UInt8] {
+        [flags, 0, 0, 0] + Array(bigEndian(vni << 8)) + frame
+    }
+
+    /// A Geneve header (RFC 8926 §3.4) with `optionWords` 4-byte words of options.
+    public static func geneve(_ inner: [UInt8], protocolType: UInt16 = 0x6558, vni: UInt32 = 42,
+                              optionWords: Int = 0, version: UInt8 = 0) -> [UInt8] {
+        var header: [UInt8] = [version << 6 | UInt8(optionWords & 0x3f), 0] + bigEndian(protocolType) + bigEndian(vni << 8)
+        for word in 0..<optionWords {
+            // One option class/type/length per first word, then data words: content is opaque here.
+            header += word == 0 ? [0x01, 0x02, 0x80, UInt8(optionWords - 1)] : [0xde, 0xad, 0xbe, 0xef]
+        }
+        return header + inner
+    }
+
+    /// A GRE header (RFC 2784, RFC 2890) with the optional checksum, key and sequence number.
+    public static func gre(_ payload: [UInt8], protocolType: UInt16, checksum: Bool = false, key: UInt32? = nil,
+                           sequence: UInt32? = nil, version: UInt16 = 0, routing: Bool = false) -> [UInt8] {
+        var flags: UInt16 = version & 7
+        if checksum { flags |= 0x8000 }
+        if routing { flags |= 0x4000 }
+        if key != nil { flags |= 0x2000 }
+        if sequence != nil { flags |= 0x1000 }
+        var header = bigEndian(flags) + bigEndian(protocolType)
+        if checksum || routing { header += [0, 0, 0, 0] }
+        if let key { header += bigEndian(key) }
+        if let sequence { header += bigEndian(sequence) }
+        if checksum {
+            let sum = internetChecksum(header + payload)
+            header[4] = UInt8(sum >> 8)
+            header[5] = UInt8(sum & 0xff)
+        }
+        return header + payload
+    }
+
+    /// An outer IP packet (by the address text) carrying GRE (protocol 47).
+    public static func grePacket(src: String, dst: String, _ gre: [UInt8]) -> [UInt8] {
+        let source = parseAddress(src), destination = parseAddress(dst)
+        if source.count == 4 { return ipv4(src: source, dst: destination, protocol: 47, payload: gre) }
+        return ipv6(src: source, dst: destination, nextHeader: 47, payload: gre)
+    }
+
+    /// An ERSPAN type II header (version 1; draft-foschiano-erspan §4.1) before a mirrored frame;
+    /// send it in GRE 0x88be with a sequence number.
+    public static func erspanTypeII(_ frame: [UInt8], session: UInt16 = 100, truncated: Bool = false) -> [UInt8] {
+        [0x10, 0x00] + bigEndian((truncated ? 0x0400 : 0) | (session & 0x03ff)) + [0, 0, 0, 7] + frame
+    }
+
+    /// An ERSPAN type III header (version 2; §4.2), with the 8-byte platform subheader when
+    /// `platformSubheader`; send it in GRE 0x22eb.
+    public static func erspanTypeIII(_ frame: [UInt8], session: UInt16 = 100, frameType: UInt16 = 0,
+                                     platformSubheader: Bool = false) -> [UInt8] {
+        var header: [UInt8] = [0x20, 0x00] + bigEndian(session & 0x03ff) + bigEndian(UInt32(0x1234_5678)) + [0, 0]
+        header += bigEndian(frameType << 10 | (platformSubheader ? 1 : 0))
+        if platformSubheader { header += [UInt8](repeating: 0x11, count: 8) }
+        return header + frame
+    }
+
+    /// A PPPoE session header (RFC 2516 §4) and PPP protocol field before `payload`; put it
+    /// in Ethernet with `etherType: 0x8864`. The default PPP protocol follows the IP version.
+    public static func pppoeSession(_ payload: [UInt8], session: UInt16 = 0x1234, pppProtocol: UInt16? = nil,
+                                    compressedProtocol: Bool = false) -> [UInt8] {
+        let protocolNumber = pppProtocol ?? (isIPv6(payload) ? 0x0057 : 0x0021)
+        let field = compressedProtocol ? [UInt8(protocolNumber & 0xff)] : bigEndian(protocolNumber)
+        return [0x11, 0x00] + bigEndian(session) + bigEndian(UInt16(field.count + payload.count)) + field + payload
+    }
+
+    /// An IEEE 802.11 data frame (802.11-2020 §9.3.2.1) carrying `ip` after LLC/SNAP (RFC 1042).
+    /// `toDS` and `fromDS` choose 3 or 4 addresses; `qos` adds QoS control (and HT control with `htc`).
+    public static func ieee80211Data(_ ip: [UInt8], toDS: Bool = true, fromDS: Bool = false, qos: Bool = false,
+                                     htc: Bool = false, protected: Bool = false, moreFragments: Bool = false,
+                                     fragmentNumber: UInt8 = 0, amsdu: Bool = false,
+                                     etherType: UInt16? = nil) -> [UInt8] {
+        let subtype: UInt8 = qos ? 8 : 0
+        var flags: UInt8 = (toDS ? 0x01 : 0) | (fromDS ? 0x02 : 0)
+        if moreFragments { flags |= 0x04 }
+        if protected { flags |= 0x40 }
+        if htc { flags |= 0x80 }
+        var frame: [UInt8] = [subtype << 4 | 2 << 2, flags, 0x2c, 0x00]   // frame control, duration
+        for station in 1...3 { frame += [0x02, 0, 0, 0, 0, UInt8(station)] }
+        frame += littleEndian(UInt16(0x0120) | UInt16(fragmentNumber & 0x0f))   // sequence control
+        if toDS && fromDS { frame += [0x02, 0, 0, 0, 0, 4] }
+        if qos { frame += [amsdu ? 0x80 : 0x00, 0x00] }
+        if qos && htc { frame += [0, 0, 0, 0] }
+        if protected { return frame + [0x01, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x00] + ip }   // CCMP header, ciphertext
+        return frame + [0xaa, 0xaa, 0x03, 0, 0, 0] + bigEndian(etherType ?? etherTypeFor(ip)) + ip
+    }
+
+    /// A radiotap header (radiotap.org) before an 802.11 frame: TSFT and Flags fields present,
+    /// `flags` as the Flags field (0x10 FCS at end, 0x40 bad FCS).
+    public static func radiotap(_ frame: [UInt8], flags: UInt8 = 0) -> [UInt8] {
+        // Header 8 bytes, TSFT at 8 (8-aligned), Flags at 16, one pad byte: length 18.
+        let present: UInt32 = 0x0000_0003
+        return [0, 0] + littleEndian(UInt16(18)) + littleEndian(present)
+            + littleEndian(UInt64(1_700_000_000_000_000)) + [flags, 0] + frame
+    }
+
     // MARK: - Address text
 
     /// Parses `"a.b.c.d:port"` or `"[v6]:port"`.

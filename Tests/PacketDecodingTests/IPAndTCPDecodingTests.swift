@@ -84,14 +84,14 @@ final class IPAndTCPDecodingTests: XCTestCase {
                                                payload: segmentBytes, dontFragment: false, fragmentOffset: 1)
         let whole = PacketBuilder.ipv4(src: [10, 0, 0, 1], dst: [10, 0, 0, 2], protocol: 6,
                                        payload: segmentBytes, dontFragment: false)
-        XCTAssertEqual(decodeOnce(.raw, first), .skipped(.fragment))
-        XCTAssertEqual(decodeOnce(.raw, later), .skipped(.fragment))
-        XCTAssertEqual(decodeOnce(.raw, lastWithoutDF), .skipped(.fragment))
+        XCTAssertEqual(decodeOnce(.raw, first), .skipped(.fragmentHeld))
+        XCTAssertEqual(decodeOnce(.raw, later), .skipped(.fragmentHeld))
+        XCTAssertEqual(decodeOnce(.raw, lastWithoutDF), .skipped(.fragmentHeld))
         XCTAssertEqual(decodeOnce(.raw, whole).segment?.payload, payload)
-        // A fragmented UDP datagram is still counted as a fragment, not as non-TCP.
-        let udpFragment = PacketBuilder.ipv4(src: "10.0.0.1", dst: "10.0.0.2", protocol: 17, payload: [1, 2, 3],
+        // A fragment of a UDP datagram is held like any other.
+        let udpFragment = PacketBuilder.ipv4(src: "10.0.0.1", dst: "10.0.0.2", protocol: 17, payload: [UInt8](repeating: 3, count: 16),
                                              moreFragments: true)
-        XCTAssertEqual(decodeOnce(.raw, udpFragment), .skipped(.fragment))
+        XCTAssertEqual(decodeOnce(.raw, udpFragment), .skipped(.fragmentHeld))
     }
 
     func testIPv6FragmentsAndAtomicFragment() {
@@ -99,10 +99,10 @@ final class IPAndTCPDecodingTests: XCTestCase {
             PacketBuilder.tcp(src: "[2001:db8::1]:1000", dst: "[2001:db8::2]:80", seq: 1, flags: Flag.ack,
                               payload: payload, extensionHeaders: more + [fragment])
         }
-        XCTAssertEqual(decodeOnce(.ipv6, packet(.fragment(offset: 0, moreFragments: true))), .skipped(.fragment))
-        XCTAssertEqual(decodeOnce(.ipv6, packet(.fragment(offset: 100, moreFragments: false))), .skipped(.fragment))
+        XCTAssertEqual(decodeOnce(.ipv6, packet(.fragment(offset: 0, moreFragments: true))), .skipped(.fragmentHeld))
+        XCTAssertEqual(decodeOnce(.ipv6, packet(.fragment(offset: 100, moreFragments: false))), .skipped(.fragmentHeld))
         XCTAssertEqual(decodeOnce(.ipv6, packet(.fragment(offset: 100, moreFragments: true), [.hopByHop()])),
-                       .skipped(.fragment))
+                       .skipped(.fragmentHeld))
         // RFC 6946: offset 0 and M = 0 is an atomic fragment, processed as a whole packet.
         XCTAssertEqual(decodeOnce(.ipv6, packet(.fragment())).segment?.payload, payload)
         XCTAssertEqual(decodeOnce(.ipv6, packet(.fragment(), [.hopByHop()])).segment?.payload, payload)
@@ -215,7 +215,6 @@ final class IPAndTCPDecodingTests: XCTestCase {
                                 nextHeader: 6, payload: [], extensionHeaders: [.hopByHop(length: 16)],
                                 payloadLengthOverride: 8)),
             ("IPv6 under version 4 nibble", .ipv6, tcp4()),
-            ("tunnels nested too deep", .raw, tooDeep),
             ("too many VLAN tags", .ethernet,
              PacketBuilder.ethernet(tcp4(), vlanTags: [UInt16](repeating: 1, count: PacketDecoder.maximumVLANTags + 1))),
             ("NFLOG version 1", .nflog, [2, 1, 0, 0] + Array(PacketBuilder.nflog(tcp4()).dropFirst(4))),
@@ -225,6 +224,7 @@ final class IPAndTCPDecodingTests: XCTestCase {
         for (name, linkType, bytes) in cases {
             XCTAssertEqual(decodeOnce(linkType, bytes), .skipped(.malformed), name)
         }
+        XCTAssertEqual(decodeOnce(.raw, tooDeep), .skipped(.encapsulationTooDeep))
         // The deepest nesting still allowed decodes.
         var deepest = tcp4()
         for _ in 1..<PacketDecoder.maximumIPNesting {
@@ -270,10 +270,11 @@ final class IPAndTCPDecodingTests: XCTestCase {
             (.ethernet, PacketBuilder.ethernet(tcp4()), decodeOnce(.ethernet, PacketBuilder.ethernet(tcp4()))),
             (.raw, tcp4(), decodeOnce(.raw, tcp4())),
             (.ethernet, PacketBuilder.ethernet(tcp4(), etherType: 0x0806), .skipped(.nonTCP)),
-            (.raw, PacketBuilder.ipv4(src: "1.1.1.1", dst: "2.2.2.2", protocol: 6, payload: [1], moreFragments: true),
-             .skipped(.fragment)),
+            (.raw, PacketBuilder.ipv4(src: "1.1.1.1", dst: "2.2.2.2", protocol: 6, payload: [UInt8](repeating: 1, count: 8),
+                                      moreFragments: true),
+             .skipped(.fragmentHeld)),
             (.raw, PacketBuilder.ipv4(src: "1.1.1.1", dst: "2.2.2.2", protocol: 6, payload: [1], fragmentOffset: 8),
-             .skipped(.fragment)),
+             .skipped(.fragmentHeld)),
             (.raw, [0x45, 0], .skipped(.truncated)),
             (.raw, [0x75, 0], .skipped(.malformed)),
             (LinkType(rawValue: 12345), tcp4(), .skipped(.unsupportedLinkType)),
@@ -284,7 +285,7 @@ final class IPAndTCPDecodingTests: XCTestCase {
         let counters = decoder.counters
         XCTAssertEqual(counters.tcpSegments, 2)
         XCTAssertEqual(counters[.nonTCP], 1)
-        XCTAssertEqual(counters[.fragment], 2)
+        XCTAssertEqual(counters[.fragmentHeld], 2)
         XCTAssertEqual(counters[.truncated], 1)
         XCTAssertEqual(counters[.malformed], 1)
         XCTAssertEqual(counters[.unsupportedLinkType], 1)

@@ -109,8 +109,8 @@ final class LinkTypeDecodingTests: XCTestCase {
     func testPayloadPointsIntoThePacketBytes() {
         let frame = PacketBuilder.ethernet(Self.v4)
         frame.withUnsafeBytes { bytes in
-            guard case .tcp(let segment) = PacketDecoder.decodeFrame(linkType: .ethernet, bytes: bytes,
-                                                                     originalLength: bytes.count) else {
+            var decoder = PacketDecoder()
+            guard case .tcp(let segment) = decoder.decode(linkType: .ethernet, bytes: bytes) else {
                 return XCTFail("not decoded")
             }
             XCTAssertEqual(segment.payload.baseAddress, bytes.baseAddress.map { $0 + 14 + 20 + 20 })

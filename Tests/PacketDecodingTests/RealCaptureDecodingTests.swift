@@ -41,6 +41,23 @@ final class RealCaptureDecodingTests: XCTestCase {
         Expectation(path: "zeek/ipv6-http-atomic-frag.pcap", packets: 38, tcpSegments: 36, nonTCP: 2, payloadBytes: 412,
                     firstFrame: 3,
                     first: "[2001:db8:1::1]:80 > [2001:db8:1::2]:36951 seq 3185309716 ack 3810442575 flags 18 win 5760"),
+        // Tunnels: the inner TCP packets, as tshark decodes them.
+        Expectation(path: "zeek/tunnels/vxlan-encapsulated-http.pcap", packets: 12, tcpSegments: 12, payloadBytes: 9299,
+                    firstFrame: 1, first: "172.16.11.201:40354 > 54.86.237.188:80 seq 1521476008 ack 0 flags 2 win 64240"),
+        Expectation(path: "zeek/tunnels/geneve-many-options.pcap", packets: 10, tcpSegments: 10, payloadBytes: 658,
+                    firstFrame: 1, first: "10.0.0.226:39088 > 95.217.228.176:80 seq 2448085449 ack 0 flags 2 win 64860"),
+        // Aruba access point to controller: 802.11 QoS data frames in GRE type 0x8200.
+        Expectation(path: "zeek/tunnels/gre-aruba.pcap", packets: 2407, tcpSegments: 2407, payloadBytes: 22049,
+                    firstFrame: 1, first: "10.37.36.92:58973 > 205.185.216.10:80 seq 99019035 ack 3561511680 flags 17 win 16534"),
+        // GRE in UDP port 4754 (RFC 8086); 4 packets are DNS inside the tunnel.
+        Expectation(path: "zeek/tunnels/gre-over-udp-4754.pcap", packets: 14, tcpSegments: 10, nonTCP: 4, payloadBytes: 451,
+                    firstFrame: 5, first: "172.17.0.2:36518 > 192.0.78.150:80 seq 292259930 ack 0 flags 2 win 64240"),
+        // AYIYA (UDP 5072) carrying IPv6; 11 ICMPv6 and 3 heartbeats without a packet.
+        Expectation(path: "zeek/tunnels/ayiya3.pcap", packets: 35, tcpSegments: 21, nonTCP: 14, payloadBytes: 7646,
+                    firstFrame: 12,
+                    first: "[2001:4978:f:4c::2]:53382 > [2001:4860:b002::68]:80 seq 1529527881 ack 0 flags 2 win 65535"),
+        Expectation(path: "suricata-verify/bug-4810/pppoe-session-http.pcap", packets: 30, tcpSegments: 30, payloadBytes: 15508,
+                    firstFrame: 1, first: "10.100.0.0:57013 > 142.250.179.131:80 seq 3569186388 ack 0 flags 2 win 65228"),
     ]
 
     static let capturesDirectory = URL(fileURLWithPath: #filePath)

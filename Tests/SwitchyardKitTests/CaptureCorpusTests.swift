@@ -80,6 +80,7 @@ final class CaptureCorpusTests: XCTestCase {
         // retransmissions, zero-window probes and keep-alives are ordinary traffic.
         "tcp-fastopen-fallback.pcap": ([], ["websocket"], 0),
         "tcp-retransmissions-and-probes.pcap": ([], ["websocket"], 0),
+        "ip-fragment-overlap-conflict.pcap": (["ip_fragment_overlap_conflict"], [], 0),
         "analyzer-limit-reached.pcap": (["analyzer_limit_reached"], [], 0),
         // Odd 101s that a real client (curl, or Python's http.client) took: each is a switch,
         // with the leniency named (Captures/client_acceptance.py measured who takes what).

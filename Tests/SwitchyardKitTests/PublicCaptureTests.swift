@@ -49,6 +49,8 @@ final class PublicCaptureTests: XCTestCase {
     /// measured client reads, so `http_not_http` says where analysis of those directions stopped;
     /// the same capture has a crafted segment with every TCP flag set (frame 36, at the server's
     /// next sequence number) after which the server itself goes on sending: its RST took no effect.
+    /// Arkime's synthetic capture has one PostgreSQL startup message (frame 427) whose TCP
+    /// checksum is wrong (tshark agrees): the server drops it, so it is not believed.
     func testViolationsOnPublicCapturesAreOnlyTheRealOnes() throws {
         let root = try publicRoot()
         var found: [String] = []
@@ -60,6 +62,7 @@ final class PublicCaptureTests: XCTestCase {
             }
         }
         XCTAssertEqual(found.sorted(), [
+            "arkime/arkime_synthetic.pcap tcp_bad_checksum_ignored 427",
             "nDPI/gnutella.pcap http_obs_fold 1972", "nDPI/gnutella.pcap http_obs_fold 1972",
             "nDPI/gnutella.pcap http_obs_fold 1976", "nDPI/gnutella.pcap http_obs_fold 1976",
             "nDPI/gnutella.pcap http_obs_fold 2081", "nDPI/gnutella.pcap http_obs_fold 2081",
