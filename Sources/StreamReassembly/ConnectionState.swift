@@ -51,6 +51,12 @@ struct StreamSide {
     /// Data its sender sent past its own held FIN, kept until the receiver's ACK tells whether
     /// the FIN (ACK = FIN + 1) or this data (ACK beyond it) reached it.
     var dataPastFIN: HeldBytes?
+    /// In-order data whose checksum was wrong where this direction's checksums can be checked:
+    /// kept until the receiver's ACK says whether it took the data (a middlebox may have
+    /// rewritten the packet after the capture point; the endpoint's ACK is the proof) or other
+    /// bytes take its place (then it was dropped, `tcp_bad_checksum_ignored`).
+    var badChecksumData: HeldBytes?
+    var badChecksumEvidence: IgnoredSegment?
     /// Out-of-order data waiting for the bytes before it (every chunk after `next`).
     var buffer = OutOfOrderBuffer()
     var history = DeliveredHistory()

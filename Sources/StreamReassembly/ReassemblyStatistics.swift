@@ -17,6 +17,9 @@ public struct ReassemblyStatistics: Sendable, Equatable {
     public var historyBytes = 0
     /// Segments dropped for a wrong checksum (`ChecksumPolicy`).
     public var segmentsDroppedBadChecksum: UInt64 = 0
+    /// In-order data with a wrong checksum that the receiver then acknowledged (so it got it
+    /// intact: rewritten after the capture point), delivered after all.
+    public var badChecksumAcknowledged: UInt64 = 0
     /// Segments with a wrong checksum believed because `auto` took their direction for one
     /// whose checksums are offloaded.
     public var segmentsBelievedDespiteChecksum: UInt64 = 0

@@ -44,12 +44,67 @@ extension TCPReassembler {
         let index = connection.pointee.sideIndex(of: segment.source)
         guard let effect = effectOfBelieving(segment, connection, index) else { return }
         let side = connection.side(index)
-        reportNotBelieved(connection, index, IgnoredSegment(
+        let ignored = IgnoredSegment(
             reason: .badChecksum, sequenceNumber: segment.sequenceNumber,
             expectedSequenceNumber: side.pointee.initialized ? side.pointee.sequenceNumber(at: side.pointee.next) : nil,
             flags: segment.flags, checksum: segment.checksum,
             payloadPrefix: Array(segment.payload.prefix(16)), payloadLength: segment.payload.count,
-            effect: effect), frame: frame, timestamp: timestamp, &consumer)
+            effect: effect)
+        // In-order data only: held until the receiver's ACK or other bytes decide.
+        let flags = segment.flags
+        if side.pointee.badChecksumData == nil, side.pointee.initialized, segment.missingPayloadLength == 0,
+           !flags.contains(.syn), !flags.contains(.fin), !flags.contains(.rst), segment.payload.count > 0,
+           side.pointee.offset(of: segment.sequenceNumber) == side.pointee.next, side.pointee.buffer.isEmpty {
+            let cost = segment.payload.count + BufferedChunk.overheadBytes
+            if connection.pointee.bufferedBytes + cost <= limits.connectionBufferBytes,
+               statistics.bufferedBytes + cost <= limits.globalBufferBytes {
+                connection.pointee.bufferedBytes += cost
+                statistics.bufferedBytes += cost
+                statistics.peakBufferedBytes = max(statistics.peakBufferedBytes, statistics.bufferedBytes)
+                side.pointee.badChecksumData = HeldBytes(bytes: Array(segment.payload),
+                                                         length: Int64(segment.payload.count),
+                                                         frame: frame, timestamp: timestamp)
+                side.pointee.badChecksumEvidence = ignored
+                return
+            }
+        }
+        reportNotBelieved(connection, index, ignored, frame: frame, timestamp: timestamp, &consumer)
+    }
+
+    /// The receiver acknowledged the bytes of a held bad-checksum segment (nothing else took
+    /// their place): it received them intact, so they are delivered.
+    mutating func acceptHeldBadChecksumData<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
+                                                               _ direction: Direction, acknowledged: Int64,
+                                                               _ consumer: inout C) {
+        guard let held = side.pointee.badChecksumData, acknowledged >= side.pointee.next + held.length else { return }
+        releaseHeld(connection, &side.pointee.badChecksumData)
+        side.pointee.badChecksumEvidence = nil
+        statistics.segmentsDroppedBadChecksum -= 1
+        statistics.badChecksumAcknowledged += 1
+        held.bytes.withUnsafeBytes { bytes in
+            processData(connection, side, direction, start: side.pointee.next, payload: bytes, missing: 0,
+                        frame: held.frame, timestamp: held.timestamp, &consumer)
+        }
+    }
+
+    /// Other bytes arrived where the held bad-checksum segment was, or the connection closes:
+    /// the receiver dropped it. Reported when its bytes differ from what took their place.
+    mutating func settleHeldBadChecksumData<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
+                                                               replacement: UnsafeRawBufferPointer?,
+                                                               _ consumer: inout C) {
+        guard let held = side.pointee.badChecksumData, var ignored = side.pointee.badChecksumEvidence else { return }
+        releaseHeld(connection, &side.pointee.badChecksumData)
+        side.pointee.badChecksumEvidence = nil
+        if let replacement {
+            let count = min(replacement.count, held.bytes.count)
+            if count == held.bytes.count && held.bytes.elementsEqual(replacement.prefix(count)) { return }
+            ignored.effect = "it carried different bytes than the segment the receiver took at that place ("
+                + ignored.effect + ")"
+        } else {
+            ignored.effect += "; the receiver never acknowledged it"
+        }
+        let index = connection.side(0) == side ? 0 : 1
+        reportNotBelieved(connection, index, ignored, frame: held.frame, timestamp: held.timestamp, &consumer)
     }
 
     /// What believing `segment` would have changed, or nil when it would have changed nothing

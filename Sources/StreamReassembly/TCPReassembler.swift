@@ -347,6 +347,7 @@ public struct TCPReassembler: ~Copyable {
             let side = connection.side(index)
             releaseSYNData(connection, side)
             releaseHeld(connection, &side.pointee.dataPastFIN)
+            settleHeldBadChecksumData(connection, side, replacement: nil, &consumer)
             side.pointee.unacknowledgedSYNData = nil
             discardBuffer(connection, side)
             statistics.historyBytes -= side.pointee.history.capacity
@@ -426,6 +427,11 @@ public struct TCPReassembler: ~Copyable {
         }
         if flags.contains(.ack) && peer.pointee.initialized {
             peer.pointee.noteAcknowledgment(segment.acknowledgmentNumber)
+            if peer.pointee.badChecksumData != nil {
+                acceptHeldBadChecksumData(connection, peer, connection.pointee.direction(ofSide: index ^ 1),
+                                          acknowledged: peer.pointee.offset(of: segment.acknowledgmentNumber),
+                                          &consumer)
+            }
             if peer.pointee.finHeldSince != nil, let fin = peer.pointee.finOffset {
                 let acknowledged = peer.pointee.offset(of: segment.acknowledgmentNumber)
                 let peerDirection = connection.pointee.direction(ofSide: index ^ 1)
@@ -477,6 +483,12 @@ public struct TCPReassembler: ~Copyable {
            start + Int64(payloadCount) > fin {
             holdDataPastFIN(connection, side, start: start, payload: segment.payload, fin: fin, frame: frame,
                             timestamp: timestamp)
+        }
+        if side.pointee.badChecksumData != nil && hasData && start <= side.pointee.next
+            && start + Int64(payloadCount) > side.pointee.next {
+            let skip = Int(side.pointee.next - start)
+            settleHeldBadChecksumData(connection, side, replacement: UnsafeRawBufferPointer(
+                rebasing: segment.payload[skip...]), &consumer)
         }
         if side.pointee.unacknowledgedSYNData != nil && hasData {
             compareWithUnacknowledgedSYNData(connection, side, direction, start: start, payload: segment.payload,

@@ -36,6 +36,7 @@ public struct CaptureAccount: Sendable {
 /// (summed over a capture's workers).
 public struct TCPDisbelief: Sendable, Equatable {
     public var badChecksum: UInt64 = 0
+    public var badChecksumAcknowledged: UInt64 = 0
     public var believedDespiteChecksum: UInt64 = 0
     public var resetsIgnored: UInt64 = 0
     public var resetsNotHonoured: UInt64 = 0
@@ -48,6 +49,7 @@ public struct TCPDisbelief: Sendable, Equatable {
 
     init(_ statistics: ReassemblyStatistics, clockSteps: UInt64) {
         badChecksum = statistics.segmentsDroppedBadChecksum
+        badChecksumAcknowledged = statistics.badChecksumAcknowledged
         believedDespiteChecksum = statistics.segmentsBelievedDespiteChecksum
         resetsIgnored = statistics.resetsIgnored
         resetsNotHonoured = statistics.resetsNotHonoured
@@ -59,6 +61,7 @@ public struct TCPDisbelief: Sendable, Equatable {
 
     mutating func add(_ other: TCPDisbelief, countingClock: Bool = true) {
         badChecksum += other.badChecksum
+        badChecksumAcknowledged += other.badChecksumAcknowledged
         believedDespiteChecksum += other.believedDespiteChecksum
         resetsIgnored += other.resetsIgnored
         resetsNotHonoured += other.resetsNotHonoured
@@ -71,6 +74,7 @@ public struct TCPDisbelief: Sendable, Equatable {
     func write(into json: inout JSONWriter) {
         json.beginObject()
         json.key("bad_checksum_dropped"); json.int(badChecksum)
+        json.key("bad_checksum_acknowledged"); json.int(badChecksumAcknowledged)
         json.key("bad_checksum_believed_as_offload"); json.int(believedDespiteChecksum)
         json.key("rst_ignored"); json.int(resetsIgnored)
         json.key("rst_not_honoured"); json.int(resetsNotHonoured)

@@ -41,6 +41,29 @@ final class EndpointViewTests: XCTestCase {
         XCTAssertEqual(consumer.findings.count, 1)
     }
 
+    func testBadChecksumDataTheReceiverAcknowledgesIsDelivered() {
+        // Rewritten after the capture point (Zeek's Geneve capture): the receiver's ACK covers
+        // the bytes and nothing else came in their place, so it got them intact.
+        let rewritten = t.s(0, "HTTP/1.1 200 OK\r\n\r\n", ack: 3).with { $0.checksum = .badTCP }
+        let (consumer, reassembler) = check(hs + [t.c(0, "GET").with { $0.checksum = .valid },
+                                                  t.s(0, "", ack: 3).with { $0.checksum = .valid }, rewritten,
+                                                  t.c(3, ack: 19).with { $0.checksum = .valid }], [
+            opened1, .data(1, c2s, "GET", frame: 4), .data(1, s2c, "HTTP/1.1 200 OK\r\n\r\n", frame: 6),
+            .closed(1, .endOfInput),
+        ])
+        XCTAssertEqual(consumer.findings.count, 0)
+        XCTAssertEqual(reassembler.statistics.badChecksumAcknowledged, 1)
+        XCTAssertEqual(reassembler.statistics.segmentsDroppedBadChecksum, 0)
+        XCTAssertEqual(reassembler.statistics.bufferedBytes, 0)
+    }
+
+    func testBadChecksumDataNeverAcknowledgedIsReportedAtTheClose() {
+        let (consumer, _) = reassemble(hs + [t.s(0, "", ack: 0).with { $0.checksum = .valid },
+                                             t.s(0, "FAKE").with { $0.checksum = .badTCP }])
+        XCTAssertEqual(consumer.events.filter { if case .data = $0 { return true } else { return false } }.count, 0)
+        XCTAssertTrue(consumer.events.contains(.notBelieved(1, s2c, "bad_checksum", frame: 5)), consumer.events.description)
+    }
+
     func testABadChecksumRSTDoesNotCloseTheConnection() {
         let reset = t.s(0, flags: [.rst]).with { $0.checksum = .badIPv4Header }
         _ = check(hs + [reset, t.s(0, "data").with { $0.checksum = .valid }], [
