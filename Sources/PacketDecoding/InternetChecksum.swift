@@ -2,8 +2,8 @@
 ///
 /// It runs over every byte of every TCP segment when checksums are verified, so it uses the
 /// techniques of RFC 1071 §2 and §4: the sum is independent of byte order (§2 B), so native
-/// (little-endian) 32-bit words are added into a 64-bit accumulator whose high half keeps the
-/// deferred carries (§2 C), a loop LLVM vectorises; the result is folded (end-around carry)
+/// (little-endian) 16-bit words are added into 32-bit lanes whose high halves keep the deferred
+/// carries (§2 C), a loop LLVM vectorises; the result is folded (end-around carry)
 /// and byte-swapped once at the end.
 ///
 /// `add` may be called on consecutive pieces of one message; a piece starting at an odd
@@ -65,24 +65,34 @@ public struct InternetChecksum {
         return UInt16(truncatingIfNeeded: small)
     }
 
-    /// The one's-complement sum of `bytes` read as native 32-bit words, not folded; a final odd
+    /// The one's-complement sum of `bytes` read as native 16-bit words, not folded; a final odd
     /// byte counts as the first byte of a 16-bit word (RFC 1071 §4.1 "mop up an odd byte").
     @inline(__always)
     static func nativeSum(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         guard let base = bytes.baseAddress else { return 0 }
         var count = bytes.count
         var offset = 0
-        // 32-bit words summed into a 64-bit accumulator cannot overflow before 16 GiB, so the
-        // loop needs no carry handling and LLVM vectorises it (RFC 1071 §4: "deferred carries").
+        // 16-bit words summed into 32-bit lanes cannot overflow within a block of 65,536 words
+        // (65,536 × 65,535 < 2^32), so the inner loop needs no carry handling and LLVM turns it
+        // into SSE2 unpack-and-add over 16 bytes at a time (RFC 1071 §4: "deferred carries");
+        // each block's sum then joins a 64-bit total. 16-bit words in native order sum to the
+        // same one's-complement value as any other word size (§2 B, C).
         var sum: UInt64 = 0
-        let words = count / 4
-        for index in 0..<words {
-            sum &+= UInt64(base.loadUnaligned(fromByteOffset: index &* 4, as: UInt32.self))
+        let halfWords = count / 2
+        var blockStart = 0
+        while blockStart < halfWords {
+            let blockEnd = min(halfWords, blockStart &+ 65_536)
+            var block: UInt32 = 0
+            for index in blockStart..<blockEnd {
+                block &+= UInt32(base.loadUnaligned(fromByteOffset: index &* 2, as: UInt16.self))
+            }
+            sum &+= UInt64(block)
+            blockStart = blockEnd
         }
-        offset = words * 4
+        offset = halfWords * 2
         count -= offset
-        // The last 0-3 bytes, zero-extended as a little-endian word: byte i lands in lane i,
-        // the same lane it would have had inside a full word.
+        // The last odd byte, zero-extended as a little-endian word: it lands in lane 0,
+        // the lane it would have had inside a full word.
         var tail: UInt64 = 0
         var shift: UInt64 = 0
         while count > 0 {

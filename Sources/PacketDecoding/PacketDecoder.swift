@@ -37,6 +37,10 @@ public struct PacketDecoder {
     /// How many NFLOG TLVs are examined looking for the payload.
     public static let maximumNFLOGAttributes = 64
 
+    /// Bytes an Ethernet frame of minimum size can carry as padding after IPv4 and TCP
+    /// headers of 20 bytes each (60 − 14 − 20 − 20).
+    public static let maximumFramePadding = 6
+
     public init(verifiesChecksums: Bool = false, fragmentLimits: FragmentLimits = FragmentLimits()) {
         self.verifiesChecksums = verifiesChecksums
         defragmenter = IPDefragmenter(limits: fragmentLimits)
@@ -60,8 +64,19 @@ public struct PacketDecoder {
             outcome = reassemble(fragment, frame: frame, timestamp: timestamp, depth: 1)
         }
         switch outcome {
-        case .tcp:
+        case .tcp(var segment):
             counters.tcpSegments &+= 1
+            if segment.payload.count > 0, segment.payload.count <= Self.maximumFramePadding,
+               segment.flags == .ack, segment.missingPayloadLength == 0, bytes.count <= 64,
+               !segment.payload.contains(where: { $0 != 0 }) {
+                // Zero bytes on a bare ACK in a minimum-size frame: Ethernet padding (IEEE 802.3
+                // §3.2.8: frames are padded to 64 bytes with FCS) that a TSO capture's zero IP
+                // length, or a wrong one, let into the segment. The sender did not count them
+                // (its next data starts where they do), so they are not stream data.
+                segment.payload = UnsafeRawBufferPointer(start: segment.payload.baseAddress, count: 0)
+                counters.ackPaddingIgnored &+= 1
+                outcome = .tcp(segment)
+            }
         case .skipped(let reason):
             counters[reason] &+= 1
             if reason == .unsupportedLinkType {

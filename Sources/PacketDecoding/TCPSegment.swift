@@ -155,6 +155,8 @@ public struct DecodeCounters: Sendable, Equatable {
     public var fragmentDatagramsDiscardedForOverlap: UInt64 = 0
     /// Datagrams still incomplete when the capture ended.
     public var fragmentDatagramsIncomplete: UInt64 = 0
+    /// Bare ACKs whose few zero "payload" bytes were Ethernet padding, not stream data.
+    public var ackPaddingIgnored: UInt64 = 0
 
     public init() {}
 
@@ -174,5 +176,6 @@ public struct DecodeCounters: Sendable, Equatable {
         fragmentDatagramsEvicted += other.fragmentDatagramsEvicted
         fragmentDatagramsDiscardedForOverlap += other.fragmentDatagramsDiscardedForOverlap
         fragmentDatagramsIncomplete += other.fragmentDatagramsIncomplete
+        ackPaddingIgnored += other.ackPaddingIgnored
     }
 }

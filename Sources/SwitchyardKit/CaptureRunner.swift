@@ -92,6 +92,7 @@ func runPackets<Source: PacketSource, Consumer: PipelineConsumer>(
     account.lastTimestamp = first == nil ? nil : last
     account.decode = decoder.counters
     account.tcpNotBelieved = TCPDisbelief(reassembler.statistics, clockSteps: clock.steps)
+    account.tcpNotBelieved.ackPaddingIgnored = decoder.counters.ackPaddingIgnored
 }
 
 

@@ -134,6 +134,7 @@ public func runLive(
     account.lastTimestamp = max(last, LiveClock.wallClock())
     account.decode = decoder.counters
     account.tcpNotBelieved = TCPDisbelief(reassembler.statistics, clockSteps: 0)
+    account.tcpNotBelieved.ackPaddingIgnored = decoder.counters.ackPaddingIgnored
     account.connections = consumer.connections
     account.gaps = consumer.gaps
     account.gapBytes = consumer.gapBytes

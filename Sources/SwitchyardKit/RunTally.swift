@@ -44,6 +44,7 @@ public struct TCPDisbelief: Sendable, Equatable {
     public var urgentBytesRemoved: UInt64 = 0
     public var synPayloadsNotAcknowledged: UInt64 = 0
     public var clockSteps: UInt64 = 0
+    public var ackPaddingIgnored: UInt64 = 0
 
     public init() {}
 
@@ -68,7 +69,10 @@ public struct TCPDisbelief: Sendable, Equatable {
         finsNotHonoured += other.finsNotHonoured
         urgentBytesRemoved += other.urgentBytesRemoved
         synPayloadsNotAcknowledged += other.synPayloadsNotAcknowledged
-        if countingClock { clockSteps += other.clockSteps }
+        if countingClock {
+            clockSteps += other.clockSteps
+            ackPaddingIgnored += other.ackPaddingIgnored   // decoded by every worker: count once
+        }
     }
 
     func write(into json: inout JSONWriter) {
@@ -82,6 +86,7 @@ public struct TCPDisbelief: Sendable, Equatable {
         json.key("urgent_bytes_removed"); json.int(urgentBytesRemoved)
         json.key("syn_payloads_not_acknowledged"); json.int(synPayloadsNotAcknowledged)
         json.key("capture_clock_steps"); json.int(clockSteps)
+        json.key("ack_padding_ignored"); json.int(ackPaddingIgnored)
         json.endObject()
     }
 }

@@ -308,3 +308,31 @@ struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// Ethernet padding that an IP length lets into a bare ACK is not stream data (issue #12: 57
+/// false overlap conflicts in nDPI's heuristic_tcp_ack_payload.pcap).
+final class ACKPaddingTests: XCTestCase {
+    private func frame(flags: UInt8, payload: [UInt8]) -> [UInt8] {
+        PacketBuilder.ethernet(PacketBuilder.tcp(src: "10.0.0.1:40000", dst: "10.0.0.2:80", seq: 7, ack: 9,
+                                                 flags: flags, payload: payload))
+    }
+
+    func testZeroBytesOnABareACKInAMinimumFrameAreNotData() {
+        var decoder = PacketDecoder()
+        let decoded = decoder.decode(.ethernet, frame(flags: Flag.ack, payload: [0, 0, 0, 0, 0, 0]))
+        XCTAssertEqual(decoded.segment?.payload, [])
+        XCTAssertEqual(decoder.counters.ackPaddingIgnored, 1)
+    }
+
+    func testRealDataIsKept() {
+        // Not zeros, not a bare ACK, or more than a minimum frame's padding: data.
+        for (flags, payload) in [(Flag.ack, [UInt8](repeating: 0x41, count: 6)),
+                                 (Flag.ack | Flag.psh, [UInt8](repeating: 0, count: 6)),
+                                 (Flag.ack, [UInt8](repeating: 0, count: 7))] {
+            var decoder = PacketDecoder()
+            let decoded = decoder.decode(.ethernet, frame(flags: flags, payload: payload))
+            XCTAssertEqual(decoded.segment?.payload, payload)
+            XCTAssertEqual(decoder.counters.ackPaddingIgnored, 0)
+        }
+    }
+}
