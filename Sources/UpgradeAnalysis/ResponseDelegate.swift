@@ -69,8 +69,14 @@ extension UpgradeTracker {
             declined = (request.summary, response)
         }
         if request.method == "CONNECT" && head.status >= 200 && head.status < 300 {
-            // RFC 9110 §9.3.6: a 2xx to CONNECT turns the connection into a tunnel.
+            // RFC 9110 §9.3.6: a 2xx to CONNECT turns the connection into a tunnel. Its first
+            // client bytes say whether HTTP goes on inside it (`probeConnectTunnel`).
             tunnelOnly = true
+            if connectDepth < Self.maximumConnectDepth && clientMode != .switched {
+                connectHeld = clientMode == .holding ? held : []
+                connectProbe = []
+            }
+            releaseHeld()
             clientMode = .ignored
             return .switchProtocols
         }

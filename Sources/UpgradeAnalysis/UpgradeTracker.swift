@@ -48,6 +48,17 @@ public final class UpgradeTracker {
     var clientMode = ClientMode.http
     var serverSwitched = false
     var tunnelOnly = false
+    /// After a 2xx to CONNECT (RFC 9110 §9.3.6): the client's first tunnel bytes, kept until they
+    /// say whether the tunnel carries HTTP/1.x (then parsing starts again inside it, as tshark
+    /// does) or something else (TLS, mostly: left alone). Nil when no CONNECT tunnel is deciding.
+    var connectProbe: [UInt8]?
+    /// Client bytes held when the 2xx arrived: the first bytes of the tunnel.
+    var connectHeld: [UInt8] = []
+    /// CONNECT tunnels opened inside each other on this connection.
+    var connectDepth = 0
+    /// Bytes that decide what a CONNECT tunnel carries, and how deep tunnels may nest.
+    static let connectProbeBytes = 16
+    static let maximumConnectDepth = 4
     /// Client bytes held while an upgrade request awaits its answer.
     var held: [UInt8] = []
     var heldDropped: UInt64 = 0
@@ -170,6 +181,7 @@ public final class UpgradeTracker {
         self.timestamp = timestamp
         if direction == .clientToServer {
             closePrefaceProbe()
+            finishConnectProbe()
             if clientMode == .http {
                 var delegate = RequestDelegate(tracker: self)
                 requestParser.finish(delegate: &delegate)
@@ -204,6 +216,10 @@ public final class UpgradeTracker {
     // MARK: Client side
 
     func clientData(_ bytes: UnsafeRawBufferPointer) {
+        if connectProbe != nil {
+            probeConnectTunnel(bytes)
+            return
+        }
         if prefaceProbeOpen && probePreface(bytes) { return }
         clientBytes(bytes)
     }
@@ -386,7 +402,53 @@ public final class UpgradeTracker {
         let result = responseParser.feed(bytes, delegate: &delegate)
         if case .paused(let index) = result, serverSwitched {
             postSwitchServer(UnsafeRawBufferPointer(rebasing: bytes[index...]))
+        } else if case .paused = result, connectProbe != nil {
+            // The 2xx to CONNECT: what the client already sent into the tunnel decides first.
+            // (Server bytes before the client's are not HTTP/1.x, which the client starts.)
+            let early = connectHeld
+            connectHeld = []
+            if !early.isEmpty { early.withUnsafeBytes { probeConnectTunnel($0) } }
         }
+    }
+
+    /// The client's first tunnel bytes after a 2xx to CONNECT: once `connectProbeBytes` are in
+    /// (or a line ends), an HTTP/1.x request line starts parsing again inside the tunnel, with
+    /// fresh parsers; anything else leaves the tunnel alone, as before.
+    private func probeConnectTunnel(_ bytes: UnsafeRawBufferPointer) {
+        guard var probe = connectProbe else { return }
+        probe.append(contentsOf: bytes)
+        // Empty lines before a request line are ignored (RFC 9112 §2.2), as the parser does.
+        let line = probe.drop { $0 == 0x0D || $0 == 0x0A }
+        guard line.count >= Self.connectProbeBytes || line.contains(0x0A) || probe.count > 4 * Self.connectProbeBytes else {
+            connectProbe = probe
+            return
+        }
+        connectProbe = nil
+        guard looksLikeRequestLine(Array(line)) else { return }
+        connectDepth += 1
+        requestParser.releaseBudget()
+        responseParser.releaseBudget()
+        requestParser = HTTPMessageParser(role: .request, options: options.parser)
+        responseParser = HTTPMessageParser(role: .response, options: options.parser)
+        pending = []
+        parsingRequest = nil
+        lastCompletedRequest = nil
+        lastAnswered = nil
+        clientMode = .http
+        tunnelOnly = false
+        // Prior-knowledge HTTP/2 (`PRI * HTTP/2.0`) is detected inside the tunnel as at a
+        // connection's start (gRPC through an HTTP proxy does this).
+        prefaceProbe = []
+        prefaceProbeOpen = !priorKnowledge && switchRecord == nil
+        probe.withUnsafeBytes { clientData($0) }
+    }
+
+    /// Called at the end of the client direction: a probe still short of bytes decides now.
+    private func finishConnectProbe() {
+        guard let probe = connectProbe, !probe.isEmpty else { return }
+        connectProbe = []
+        probe.withUnsafeBytes { probeConnectTunnel($0) }
+        if connectProbe != nil { connectProbe = nil }
     }
 
     private func postSwitchServer(_ bytes: UnsafeRawBufferPointer) {

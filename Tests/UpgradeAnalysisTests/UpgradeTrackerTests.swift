@@ -452,4 +452,35 @@ final class NeverBlindTests: XCTestCase {
         XCTAssertEqual(finding?.evidence["accepted_by"], .texts(["curl", "Node http", "Chromium"]))
         XCTAssertEqual(finding?.evidence["rejected_by"], .texts(["Python http.client", "websockets"]))
     }
+
+    // MARK: CONNECT tunnels (issue #12: HTTP inside a CONNECT tunnel is parsed, as tshark does)
+
+    func testHTTPInsideAConnectTunnelIsParsedWhateverTheSegmentation() {
+        let steps: [Step] = [
+            .client("CONNECT example.com:80 HTTP/1.1\r\nHost: example.com:80\r\n\r\n"),
+            .server("HTTP/1.1 200 Connection established\r\n\r\n"),
+            .client("GET /inner HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"),
+            .server("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"),
+        ]
+        for size in [nil, 1, 3, 7] as [Int?] {
+            let outcome = runScript(steps, chunk: size)
+            XCTAssertEqual(outcome.statistics.requests, 2, "\(String(describing: size))")
+            XCTAssertEqual(outcome.statistics.responses, 2, "\(String(describing: size))")
+            XCTAssertEqual(outcome.switches.map(\.protocolName), ["websocket"], "\(String(describing: size))")
+        }
+    }
+
+    func testATLSConnectTunnelIsLeftAlone() {
+        let outcome = runScript([
+            .client("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"),
+            .server("HTTP/1.1 200 Connection established\r\n\r\n"),
+            .clientBytes([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03] + Array(repeating: 7, count: 32)),
+            .serverBytes([0x16, 0x03, 0x03, 0x00, 0x7a, 0x02, 0x00, 0x00, 0x76, 0x03, 0x03]),
+        ])
+        XCTAssertEqual(outcome.statistics.requests, 1)
+        XCTAssertEqual(outcome.statistics.nonHTTPDirections, 0)
+        XCTAssertEqual(outcome.rules, [])
+    }
 }
