@@ -64,19 +64,9 @@ public struct PacketDecoder {
             outcome = reassemble(fragment, frame: frame, timestamp: timestamp, depth: 1)
         }
         switch outcome {
-        case .tcp(var segment):
+        case .tcp(let segment):
             counters.tcpSegments &+= 1
-            if segment.payload.count > 0, segment.payload.count <= Self.maximumFramePadding,
-               segment.flags == .ack, segment.missingPayloadLength == 0, bytes.count <= 64,
-               !segment.payload.contains(where: { $0 != 0 }) {
-                // Zero bytes on a bare ACK in a minimum-size frame: Ethernet padding (IEEE 802.3
-                // §3.2.8: frames are padded to 64 bytes with FCS) that a TSO capture's zero IP
-                // length, or a wrong one, let into the segment. The sender did not count them
-                // (its next data starts where they do), so they are not stream data.
-                segment.payload = UnsafeRawBufferPointer(start: segment.payload.baseAddress, count: 0)
-                counters.ackPaddingIgnored &+= 1
-                outcome = .tcp(segment)
-            }
+            if segment.framePaddingRemoved { counters.ackPaddingIgnored &+= 1 }
         case .skipped(let reason):
             counters[reason] &+= 1
             if reason == .unsupportedLinkType {
@@ -366,8 +356,8 @@ public struct PacketDecoder {
             var sum = InternetChecksum()
             sum.add(UnsafeRawBufferPointer(rebasing: bytes[start..<start + headerLength]))
             if sum.folded != 0xffff { payload.badIPv4Header = true }
-            payload.lengthFromFrame = lengthFromFrame
         }
+        payload.lengthFromFrame = lengthFromFrame
         // MF set or a non-zero offset: a fragment (RFC 791 §3.2), reassembled by the caller.
         let fragment = bytes.u16(start + 6)
         if fragment & 0x3fff != 0 { return ipv4Fragment(bytes, start, fragment, source, destination, payload) }
@@ -485,8 +475,19 @@ public struct PacketDecoder {
         guard headerLength >= 20, headerLength <= region.wireLength else { return .skipped(.malformed) }
         guard region.captured >= headerLength else { return .skipped(.truncated) }
         let payloadStart = start + headerLength
-        let payload = UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<region.capturedEnd])
-        let segment = TCPSegment(
+        var payload = UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<region.capturedEnd])
+        var paddingRemoved = false
+        if region.lengthFromFrame && payload.count > 0 && payload.count <= maximumFramePadding
+            && bytes[start + 13] == TCPFlags.ack.rawValue && bytes.count <= 64
+            && !payload.contains(where: { $0 != 0 }) {
+            // A zero IP length (segmentation offload) made the frame's length the packet's, so
+            // the zero bytes after a bare ACK in a minimum-size frame are Ethernet padding
+            // (IEEE 802.3 §3.2.8: frames are padded to 64 bytes with FCS), not stream data: the
+            // sender's next data starts where they do. Where IP gives a length, it is trusted.
+            payload = UnsafeRawBufferPointer(rebasing: bytes[payloadStart..<payloadStart])
+            paddingRemoved = true
+        }
+        var segment = TCPSegment(
             source: Endpoint(address: sourceAddress, port: bytes.u16(start)),
             destination: Endpoint(address: destinationAddress, port: bytes.u16(start + 2)),
             sequenceNumber: bytes.u32(start + 4),
@@ -494,9 +495,10 @@ public struct PacketDecoder {
             flags: TCPFlags(rawValue: bytes[start + 13]),
             window: bytes.u16(start + 14),
             payload: payload,
-            missingPayloadLength: region.wireLength - headerLength - payload.count,
+            missingPayloadLength: paddingRemoved ? 0 : region.wireLength - headerLength - payload.count,
             urgentPointer: bytes.u16(start + 18),
             checksum: region.verify ? checksumStatus(bytes, sourceAddress, destinationAddress, region) : .notVerified)
+        segment.framePaddingRemoved = paddingRemoved
         return .tcp(segment)
     }
 

@@ -41,6 +41,9 @@ public struct TCPSegment {
     /// What the IPv4 header and TCP checksums say about this packet, when the decoder was
     /// asked to verify them (`PacketDecoder.verifiesChecksums`); `.notVerified` otherwise.
     public var checksum: ChecksumStatus
+    /// The decoder took a minimum frame's Ethernet padding out of a bare ACK's payload
+    /// (`PacketDecoder.maximumFramePadding`).
+    public var framePaddingRemoved = false
 
     public init(source: Endpoint, destination: Endpoint, sequenceNumber: UInt32,
                 acknowledgmentNumber: UInt32, flags: TCPFlags, window: UInt16,
@@ -155,7 +158,7 @@ public struct DecodeCounters: Sendable, Equatable {
     public var fragmentDatagramsDiscardedForOverlap: UInt64 = 0
     /// Datagrams still incomplete when the capture ended.
     public var fragmentDatagramsIncomplete: UInt64 = 0
-    /// Bare ACKs whose few zero "payload" bytes were Ethernet padding, not stream data.
+    /// Bare ACKs whose few zero "payload" bytes were Ethernet padding let in by a zero IP length.
     public var ackPaddingIgnored: UInt64 = 0
 
     public init() {}
