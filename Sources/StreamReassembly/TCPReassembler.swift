@@ -26,7 +26,7 @@ public struct TCPReassembler: ~Copyable {
     private var oldest = ConnectionTable.none
     private var nextID: UInt64 = 1
     /// Capture time, driving idle timeouts and the closed-connection linger.
-    private var clock = IdleClock()
+    private var clock: IdleClock
     var nowNanos: Int64 { clock.nowNanos }
     /// Connections closed by FIN/RST, in closing order, to be forgotten after the linger
     /// (by key and id, so the queue keeps no connection alive; at most `maxConnections` long).
@@ -61,6 +61,7 @@ public struct TCPReassembler: ~Copyable {
         while capacity <= limits.historyBytes / 2 { capacity *= 2 }
         historyCapacity = limits.historyBytes > 0 ? capacity : 0
         table = ConnectionTable(initialSlots: min(max(limits.maxConnections, 1), 256))
+        clock = IdleClock(confirmSeconds: limits.idleTimeoutSeconds)
     }
 
     /// Feeds one segment (in capture order). Also evicts connections idle for longer than
@@ -76,14 +77,16 @@ public struct TCPReassembler: ~Copyable {
     /// Feeds one segment whose capture clock is kept elsewhere (`--jobs`: the reader keeps the
     /// one clock of the capture and each worker follows it, so timeouts fall as in one thread).
     public mutating func process<C: StreamConsumer>(_ segment: TCPSegment, frame: UInt64, timestamp: Timestamp,
-                                                   clockNanos: Int64, into consumer: inout C) {
-        advanceClock(toNanos: clockNanos, into: &consumer)
+                                                   clock: IdleClock, into consumer: inout C) {
+        follow(clock, into: &consumer)
         handleSegment(segment, frame: frame, timestamp: timestamp, &consumer)
     }
 
-    /// Moves the capture clock forward (never back) and expires what timed out.
-    public mutating func advanceClock<C: StreamConsumer>(toNanos nanos: Int64, into consumer: inout C) {
-        if clock.follow(nanos) { expireIdle(&consumer) }
+    /// Takes the state of a capture clock kept elsewhere and expires what timed out.
+    public mutating func follow<C: StreamConsumer>(_ clock: IdleClock, into consumer: inout C) {
+        let moved = clock.nowNanos > self.clock.nowNanos
+        self.clock = clock
+        if moved { expireIdle(&consumer) }
     }
 
     mutating func handleSegment<C: StreamConsumer>(_ segment: TCPSegment, frame: UInt64, timestamp: Timestamp,
@@ -172,7 +175,7 @@ public struct TCPReassembler: ~Copyable {
         while table.count >= capacity && oldest != ConnectionTable.none {
             evict(table.pointer(oldest), .limit, &consumer)
         }
-        let id = ConnectionID(nextID), firstSender = source == key.a ? 0 : 1, nanos = nowNanos
+        let id = ConnectionID(nextID), firstSender = source == key.a ? 0 : 1, nanos = clock.touchNanos
         let slot = table.insert { slot in
             ConnectionState(key: key, id: id, slot: slot, firstSender: firstSender, frame: frame,
                             timestamp: timestamp, nanos: nanos)
@@ -201,7 +204,7 @@ public struct TCPReassembler: ~Copyable {
     mutating func touch(_ connection: ConnectionPointer, frame: UInt64, timestamp: Timestamp) {
         connection.pointee.lastFrame = frame
         connection.pointee.lastTimestamp = timestamp
-        connection.pointee.lastNanos = nowNanos
+        connection.pointee.lastNanos = clock.touchNanos
         let slot = connection.pointee.slot
         if newest != slot {
             unlink(connection)

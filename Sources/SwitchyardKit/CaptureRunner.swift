@@ -49,7 +49,7 @@ func runPackets<Source: PacketSource, Consumer: PipelineConsumer>(
 ) {
     var decoder = PacketDecoder(verifiesChecksums: limits.checksums != .off)
     var reassembler = TCPReassembler(limits: limits)
-    var clock = IdleClock()
+    var clock = IdleClock(confirmSeconds: limits.idleTimeoutSeconds)
     var packets: UInt64 = 0
     var bytes: UInt64 = 0
     var first: Timestamp?
@@ -71,7 +71,7 @@ func runPackets<Source: PacketSource, Consumer: PipelineConsumer>(
             _ = clock.advance(to: packet.timestamp.totalNanoseconds)
             if keep(segment) {
                 reassembler.process(segment, frame: packet.frameNumber, timestamp: packet.timestamp,
-                                    clockNanos: clock.nowNanos, into: &consumer)
+                                    clock: clock, into: &consumer)
             }
         }
         if decoder.hasNotices {
@@ -83,7 +83,7 @@ func runPackets<Source: PacketSource, Consumer: PipelineConsumer>(
             if shouldStop() { break }
         }
     }
-    reassembler.advanceClock(toNanos: clock.nowNanos, into: &consumer)
+    reassembler.follow(clock, into: &consumer)
     reassembler.finish(into: &consumer)
     decoder.finish()
     account.packets = packets

@@ -51,6 +51,7 @@ final class ClockJumpTests: XCTestCase {
         // After the step, connection b is active for two minutes while a stays silent.
         segments += b.handshake().map { $0.with { $0.seconds = later } }
         segments.append(b.c(0, "x").with { $0.seconds = later + 120 })
+        segments.append(b.c(1, "y").with { $0.seconds = later + 121 })   // confirms the pause
         let (consumer, _) = reassemble(segments, limits: { var l = ReassemblyLimits(); l.idleTimeoutSeconds = 60; return l }())
         XCTAssertEqual(closes(consumer).first, .idleTimeout)
     }

@@ -508,15 +508,45 @@ private var cases: [ReassemblyCase] { [
         ],
         check: { _, reassembler in expect(reassembler.statistics.connectionsTimedOut, 1, "timed out") }),
     ReassemblyCase(
-        name: "a packet after the idle timeout starts a new (partial) connection",
+        name: "a confirmed pause past the idle timeout does not expire the connection whose packets end it",
         limits: limits { $0.idleTimeoutSeconds = 60 },
-        segments: hs.map { $0.with { $0.seconds = 0 } } + [t.c(0, "abc").with { $0.seconds = 200 }],
+        segments: hs.map { $0.with { $0.seconds = 0 } }
+            + [t.c(0, "abc").with { $0.seconds = 200 }, t.c(3, "def").with { $0.seconds = 201 }],
         expected: [
             opened1,
+            .data(1, c2s, "abc", frame: 4),
+            .data(1, c2s, "def", frame: 5),
+            .closed(1, .endOfInput),
+        ]),
+    ReassemblyCase(
+        name: "a confirmed pause expires the connections idle across it; a late packet starts a new one",
+        limits: limits { $0.idleTimeoutSeconds = 60 },
+        segments: hs.map { $0.with { $0.seconds = 0 } } + [
+            Script(client: Endpoint(address: IPAddress(ipv4: 0x0A00_0009), port: 40009)).c(0, "x").with { $0.seconds = 200 },
+            Script(client: Endpoint(address: IPAddress(ipv4: 0x0A00_0009), port: 40009)).c(1, "y").with { $0.seconds = 201 },
+            t.c(0, "abc").with { $0.seconds = 202 },
+        ],
+        expected: [
+            opened1,
+            .opened(2, client: "10.0.0.9:40009", partial: true),
+            .data(2, c2s, "x", frame: 4),
             .closed(1, .idleTimeout),
-            .opened(2, client: "10.0.0.1:40000", partial: true),
-            .data(2, c2s, "abc", frame: 4),
+            .data(2, c2s, "y", frame: 5),
+            .opened(3, client: "10.0.0.1:40000", partial: true),
+            .data(3, c2s, "abc", frame: 6),
             .closed(2, .endOfInput),
+            .closed(3, .endOfInput),
+        ]),
+    ReassemblyCase(
+        name: "one packet stamped past the idle timeout, then the clock as before: nothing expires",
+        limits: limits { $0.idleTimeoutSeconds = 60 },
+        segments: hs.map { $0.with { $0.seconds = 0 } }
+            + [t.c(0, "abc").with { $0.seconds = 65_000 }, t.c(3, "def").with { $0.seconds = 1 }],
+        expected: [
+            opened1,
+            .data(1, c2s, "abc", frame: 4),
+            .data(1, c2s, "def", frame: 5),
+            .closed(1, .endOfInput),
         ]),
     ReassemblyCase(
         name: "connection buffer limit: stop waiting, gap to the earliest buffered data",
