@@ -157,8 +157,11 @@ SCENARIOS = [
     Scenario("analyzer-limit-held-bytes", "analyzer_limit_held_bytes", max_size=100_000),
     Scenario("http-101-after-head-limit", "http_101_after_head_limit", max_size=100_000),
     Scenario("http2-prior-knowledge-segmented", "http2_prior_knowledge_segmented"),
-    # Encapsulated (issue #12): the kernel's own VXLAN between two network namespaces.
+    # Encapsulated (issue #12): tunnels between two network namespaces (tunnels.py).
     Scenario("tunnel-vxlan-websocket", "tunnel_websocket", host=tunnels.INNER[tunnels.SERVER_NS], tunnel="vxlan"),
+    # This kernel has no Geneve or GRE: Open vSwitch's userspace datapath encapsulates (tunnels.py).
+    Scenario("tunnel-geneve-websocket", "tunnel_websocket", host=tunnels.INNER[tunnels.SERVER_NS], tunnel="geneve"),
+    Scenario("tunnel-gretap-websocket", "tunnel_websocket", host=tunnels.INNER[tunnels.SERVER_NS], tunnel="gretap"),
 ]
 
 
@@ -383,8 +386,9 @@ def tcp_packets(path):
 
 
 def _tcp_in(ethertype, ip):
-    """The TCP segment in an IP packet, looking through VXLAN (UDP 4789, RFC 7348): the tunnel
-    captures. Other IP protocols are not TCP and are skipped."""
+    """The TCP segment in an IP packet, looking through VXLAN (UDP 4789, RFC 7348), Geneve
+    (UDP 6081, RFC 8926) and Ethernet over GRE (RFC 2784/2890): the tunnel captures. Other IP
+    protocols are not TCP and are skipped."""
     if ethertype == 0x0800:
         if struct.unpack_from("!H", ip, 6)[0] & 0x3FFF:
             return                                # a fragment, not a whole segment
@@ -396,9 +400,20 @@ def _tcp_in(ethertype, ip):
         body = ip[40:40 + struct.unpack_from("!H", ip, 4)[0]]
     else:
         return
-    if protocol == 17 and struct.unpack_from("!H", body, 2)[0] == 4789:   # VXLAN: 8 bytes, then Ethernet
-        inner = body[16:]
+    if protocol == 17:                            # UDP: VXLAN (8 bytes) or Geneve (8 + options)
+        dport = struct.unpack_from("!H", body, 2)[0]
+        if dport == 4789:
+            inner = body[16:]
+        elif dport == 6081 and struct.unpack_from("!H", body, 10)[0] == 0x6558:
+            inner = body[16 + (body[8] & 0x3F) * 4:]
+        else:
+            return
         yield from _tcp_in(struct.unpack_from("!H", inner, 12)[0], inner[14:])
+    elif protocol == 47:                          # GRE: checksum, key and sequence fields are optional
+        flags, kind = struct.unpack_from("!HH", body, 0)
+        if kind == 0x6558:                        # transparent Ethernet bridging
+            inner = body[4 + 4 * bin(flags & 0xB000).count("1"):]
+            yield from _tcp_in(struct.unpack_from("!H", inner, 12)[0], inner[14:])
     elif protocol == 6:
         sport, dport = struct.unpack_from("!HH", body, 0)
         offset = (body[12] >> 4) * 4

@@ -118,6 +118,9 @@ final class CaptureCorpusTests: XCTestCase {
         // Issue #12: the raw peers' correct upgrade through the kernel's VXLAN between two network
         // namespaces, recorded on the underlay veth; the inner TCP checksums are offload partials.
         "tunnel-vxlan-websocket.pcap": ([], ["websocket"], 0),
+        // The same through Open vSwitch's userspace Geneve and Ethernet-over-GRE (full checksums).
+        "tunnel-geneve-websocket.pcap": ([], ["websocket"], 0),
+        "tunnel-gretap-websocket.pcap": ([], ["websocket"], 0),
     ]
 
     /// Every rule in the catalogue is shown by at least one capture of the corpus.
