@@ -18,6 +18,7 @@ raw-socket peers (the misbehaving ones, Docker attach) live in misbehaving_peers
 """
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -35,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.dont_write_bytecode = True   # keep __pycache__ out of Captures/
 import misbehaving_peers as peers  # noqa: E402
+import tunnels  # noqa: E402
 
 SCENARIO_TIMEOUT = 30.0   # seconds for one scenario's child process
 MAX_SIZE = 50_000         # bytes per capture file
@@ -54,6 +56,7 @@ class Scenario:
     extra_fins: int = 0          # FINs beyond two per connection (forged ones)
     drops_ttl1: bool = False     # needs a TTL-1 drop rule on lo: tc (with act_gact) or nft
     fragments: bool = False      # also record IPv4 fragments after the first (they have no ports)
+    tunnel: str = ""             # a tunnels.KINDS kind: two namespaces, capture on the underlay
 
     @property
     def filename(self):
@@ -154,6 +157,11 @@ SCENARIOS = [
     Scenario("analyzer-limit-held-bytes", "analyzer_limit_held_bytes", max_size=100_000),
     Scenario("http-101-after-head-limit", "http_101_after_head_limit", max_size=100_000),
     Scenario("http2-prior-knowledge-segmented", "http2_prior_knowledge_segmented"),
+    # Encapsulated (issue #12): tunnels between two network namespaces (tunnels.py).
+    Scenario("tunnel-vxlan-websocket", "tunnel_websocket", host=tunnels.INNER[tunnels.SERVER_NS], tunnel="vxlan"),
+    # This kernel has no Geneve or GRE: Open vSwitch's userspace datapath encapsulates (tunnels.py).
+    Scenario("tunnel-geneve-websocket", "tunnel_websocket", host=tunnels.INNER[tunnels.SERVER_NS], tunnel="geneve"),
+    Scenario("tunnel-gretap-websocket", "tunnel_websocket", host=tunnels.INNER[tunnels.SERVER_NS], tunnel="gretap"),
 ]
 
 
@@ -313,6 +321,20 @@ def upgrade_declined(port, host):
     _aiohttp_scenario(port, host, peers.upgrade_declined_client)
 
 
+def tunnel_websocket(port, host):
+    """The raw peers' correct WebSocket upgrade, echo and close across a tunnel: this process
+    runs in the server namespace (tunnels.peer_command); the client's socket is made in the
+    client namespace, so the connection crosses the tunnel."""
+    def connect(host, port):
+        with tunnels.entered(tunnels.CLIENT_NS):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.settimeout(peers.TIMEOUT)
+        sock.connect((host, port))
+        return sock
+
+    peers._ws_session_pair(port, host, connect=connect)
+
+
 RUNNERS = {name: getattr(peers, name) for name in dir(peers)
            if name.startswith(("http_", "http2_", "websocket_", "h2c_", "tls_", "switch_", "docker_",
                                "tcp_", "ip_", "analyzer_"))}
@@ -322,6 +344,7 @@ RUNNERS.update({
     "h2c_upgrade_curl": h2c_upgrade_curl,
     "keepalive_then_upgrade": keepalive_then_upgrade,
     "upgrade_declined": upgrade_declined,
+    "tunnel_websocket": tunnel_websocket,
 })
 
 
@@ -359,20 +382,42 @@ def tcp_packets(path):
             ethertype, ip = struct.unpack_from("!H", frame, 0)[0], frame[20:]
         else:
             raise ValueError(f"unexpected link type {link}")
-        if ethertype == 0x0800:
-            if struct.unpack_from("!H", ip, 6)[0] & 0x3FFF:
-                continue                          # a fragment, not a whole segment
-            ihl = (ip[0] & 0x0F) * 4
-            total = struct.unpack_from("!H", ip, 2)[0]
-            src, dst, tcp, tcp_len = ip[12:16], ip[16:20], ip[ihl:total], total - ihl
-        elif ethertype == 0x86DD:
-            src, dst, tcp = ip[8:24], ip[24:40], ip[40:]
-            tcp_len = struct.unpack_from("!H", ip, 4)[0]
+        yield from _tcp_in(ethertype, ip)
+
+
+def _tcp_in(ethertype, ip):
+    """The TCP segment in an IP packet, looking through VXLAN (UDP 4789, RFC 7348), Geneve
+    (UDP 6081, RFC 8926) and Ethernet over GRE (RFC 2784/2890): the tunnel captures. Other IP
+    protocols are not TCP and are skipped."""
+    if ethertype == 0x0800:
+        if struct.unpack_from("!H", ip, 6)[0] & 0x3FFF:
+            return                                # a fragment, not a whole segment
+        ihl = (ip[0] & 0x0F) * 4
+        total = struct.unpack_from("!H", ip, 2)[0]
+        protocol, src, dst, body = ip[9], ip[12:16], ip[16:20], ip[ihl:total]
+    elif ethertype == 0x86DD:
+        protocol, src, dst = ip[6], ip[8:24], ip[24:40]
+        body = ip[40:40 + struct.unpack_from("!H", ip, 4)[0]]
+    else:
+        return
+    if protocol == 17:                            # UDP: VXLAN (8 bytes) or Geneve (8 + options)
+        dport = struct.unpack_from("!H", body, 2)[0]
+        if dport == 4789:
+            inner = body[16:]
+        elif dport == 6081 and struct.unpack_from("!H", body, 10)[0] == 0x6558:
+            inner = body[16 + (body[8] & 0x3F) * 4:]
         else:
-            continue
-        sport, dport = struct.unpack_from("!HH", tcp, 0)
-        offset = (tcp[12] >> 4) * 4
-        yield (src, sport), (dst, dport), tcp[13], tcp_len - offset
+            return
+        yield from _tcp_in(struct.unpack_from("!H", inner, 12)[0], inner[14:])
+    elif protocol == 47:                          # GRE: checksum, key and sequence fields are optional
+        flags, kind = struct.unpack_from("!HH", body, 0)
+        if kind == 0x6558:                        # transparent Ethernet bridging
+            inner = body[4 + 4 * bin(flags & 0xB000).count("1"):]
+            yield from _tcp_in(struct.unpack_from("!H", inner, 12)[0], inner[14:])
+    elif protocol == 6:
+        sport, dport = struct.unpack_from("!HH", body, 0)
+        offset = (body[12] >> 4) * 4
+        yield (src, sport), (dst, dport), body[13], len(body) - offset
 
 
 def check_capture(path, scenario):
@@ -408,7 +453,10 @@ def start_capture(scenario, port, out):
     bpf = f"tcp port {port}"
     if scenario.fragments:
         bpf += " or (ip proto 6 and ip[6:2] & 0x1fff != 0)"
-    if scenario.tool == "dumpcap":
+    if scenario.tunnel:
+        cmd = tunnels.capture_command(scenario.tunnel, out)
+        ready = "listening on"
+    elif scenario.tool == "dumpcap":
         cmd = ["dumpcap", "-q", "-i", scenario.iface, "-s", "0", "-f", bpf, "-w", str(out)]
         ready = "Capturing on"
     else:
@@ -439,18 +487,20 @@ def make(scenario):
     if scenario.drops_ttl1 and not (shutil.which("tc") or shutil.which("nft")):
         raise RuntimeError("needs tc (iproute2, with the gact action) or nft (nftables) to drop TTL-1 "
                            "packets on lo: apt-get install iproute2 nftables")
-    port = free_port(scenario.host)
+    # A tunnel scenario's namespaces are new, so any port is free there.
+    port = free_port("127.0.0.1" if scenario.tunnel else scenario.host)
     final = HERE / scenario.filename
     tmp = HERE / (scenario.filename + ".tmp")
     tmp.unlink(missing_ok=True)
-    capture, cmd = start_capture(scenario, port, tmp)
-    try:
-        child = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--peer",
-                                scenario.runner, scenario.host, str(port)],
-                               timeout=SCENARIO_TIMEOUT, capture_output=True, text=True)
-        time.sleep(0.3)
-    finally:
-        stop(capture, signal.SIGINT)
+    peer = [sys.executable, str(Path(__file__).resolve()), "--peer", scenario.runner, scenario.host, str(port)]
+    with tunnels.tunnel_pair(scenario.tunnel) if scenario.tunnel else contextlib.nullcontext():
+        capture, cmd = start_capture(scenario, port, tmp)
+        try:
+            child = subprocess.run(tunnels.peer_command(peer) if scenario.tunnel else peer,
+                                   timeout=SCENARIO_TIMEOUT, capture_output=True, text=True)
+            time.sleep(0.3)
+        finally:
+            stop(capture, signal.SIGINT)
     if child.returncode != 0:
         raise RuntimeError(f"scenario exited {child.returncode}:\n{child.stdout}{child.stderr}")
     summary = check_capture(tmp, scenario)

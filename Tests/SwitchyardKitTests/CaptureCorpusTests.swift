@@ -115,6 +115,12 @@ final class CaptureCorpusTests: XCTestCase {
         "http2-status-101.pcap": (["h2c_upgrade_deprecated", "http2_status_101"], ["h2c"], 0),
         "http2-connection-specific-header.pcap": (["h2c_upgrade_deprecated", "http2_connection_specific_header"], ["h2c"], 0),
         "docker-bad-stream-header.pcap": (["docker_bad_stream_header"], ["tcp"], 0),
+        // Issue #12: the raw peers' correct upgrade through the kernel's VXLAN between two network
+        // namespaces, recorded on the underlay veth; the inner TCP checksums are offload partials.
+        "tunnel-vxlan-websocket.pcap": ([], ["websocket"], 0),
+        // The same through Open vSwitch's userspace Geneve and Ethernet-over-GRE (full checksums).
+        "tunnel-geneve-websocket.pcap": ([], ["websocket"], 0),
+        "tunnel-gretap-websocket.pcap": ([], ["websocket"], 0),
     ]
 
     /// Every rule in the catalogue is shown by at least one capture of the corpus.
