@@ -58,7 +58,8 @@ final class ParsingTests: XCTestCase {
             XCTAssertNil(CaptureTime(rfc3339: bad), bad)
         }
         XCTAssertEqual(durationText(microseconds: 54_456_069), "54.5 s")
-        XCTAssertEqual(durationText(microseconds: 900), "0 ms")
+        XCTAssertEqual(durationText(microseconds: 900), "900 µs")
+        XCTAssertEqual(durationText(microseconds: 1500), "1 ms")
         XCTAssertEqual(durationText(microseconds: 3 * 3_600_000_000), "3 h")
     }
 
