@@ -340,18 +340,21 @@ struct AuditBuilder: Sendable {
         if let time = item.time { timeline.add(time, lane: 1 + item.severity.rawValue) }
         var evictedRule = 0
         let kept = rules.update(item.rule, make: { RuleCount(rule: item.rule, severity: item.severity, count: 0) },
-                                evicted: { evictedRule = $0.count }) { count in
+                                evicted: { evictedRule += $0.count }) { count in
             count.count += 1
             count.severity = max(count.severity, item.severity)
         }
         rulesLeftOutFindings += evictedRule + (kept ? 0 : 1)
         let key = item.groupKey
-        var evictedGroup: FindingGroup?
+        var lost = Ungrouped()
         let grouped = groups.update(key, make: { FindingGroup(key: key, severity: item.severity, limits: limits) },
-                                    evicted: { evictedGroup = $0 }) { $0.add(item) }
-        if let evictedGroup {
-            ungrouped.findings += evictedGroup.count
-            ungrouped.bySeverity[evictedGroup.severity.rawValue] += evictedGroup.count
+                                    evicted: { group in
+                                        lost.findings += group.count
+                                        lost.bySeverity[group.severity.rawValue] += group.count
+                                    }) { $0.add(item) }
+        if lost.findings > 0 {
+            ungrouped.findings += lost.findings
+            for index in lost.bySeverity.indices { ungrouped.bySeverity[index] += lost.bySeverity[index] }
         }
         if !grouped {
             ungrouped.findings += 1
@@ -401,6 +404,25 @@ struct AuditBuilder: Sendable {
             priorByProtocol.update(context.agreed ?? "unknown", make: { 0 }) { $0 += 1 }
             if priorExamples.wouldKeep({ Self.contextPrecedes(context, $0) }) { priorExamples.insert(context, by: Self.contextPrecedes) }
         }
+    }
+
+    /// Trims every table to its limit (they may hold a little more while filling).
+    mutating func finish() {
+        var lost = Ungrouped()
+        groups.finish { group in
+            lost.findings += group.count
+            lost.bySeverity[group.severity.rawValue] += group.count
+        }
+        ungrouped.findings += lost.findings
+        for index in lost.bySeverity.indices { ungrouped.bySeverity[index] += lost.bySeverity[index] }
+        var lostRules = 0
+        rules.finish { lostRules += $0.count }
+        rulesLeftOutFindings += lostRules
+        services.finish()
+        captures.finish()
+        switchesByProtocol.finish()
+        priorByProtocol.finish()
+        protocolPairs.finish()
     }
 
     /// The connections whose handshake the report shows (those of the example findings).
@@ -457,12 +479,18 @@ struct BaselineBuilder: Sendable {
         groups = BoundedTable(limit: limits.groups)
     }
 
+    mutating func finish() {
+        var lost = 0
+        groups.finish { lost += $0.count }
+        ungrouped += lost
+    }
+
     mutating func add(_ record: ReportRecord) {
         guard let item = FindingItem(record) else { return }
         findings += 1
         var evicted = 0
         let kept = groups.update(item.groupKey, make: { Entry(severity: item.severity, message: item.message) },
-                                 evicted: { evicted = $0.count }) { entry in
+                                 evicted: { evicted += $0.count }) { entry in
             entry.count += 1
             entry.severity = max(entry.severity, item.severity)
             entry.message = min(entry.message, item.message)
@@ -526,6 +554,10 @@ struct Audit: Sendable {
     var baseline: BaselineComparison?
 
     init(builder: AuditBuilder, baseline: BaselineBuilder?, options: ReportOptions) {
+        var builder = builder
+        builder.finish()
+        var baseline = baseline
+        baseline?.finish()
         self.options = options
         limits = builder.limits
         scope = builder.scope

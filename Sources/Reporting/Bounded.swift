@@ -66,14 +66,17 @@ struct SmallestList<Item: Sendable>: Sendable {
     }
 }
 
-/// A dictionary of at most `limit` entries. When full, a new key smaller than the largest kept
-/// one evicts it; a larger one is refused. The kept keys are therefore always the smallest
-/// `limit` keys seen, whatever their order, and a refused or evicted key never comes back
-/// (the largest kept key only decreases once the table is full).
+/// A dictionary that ends with at most `limit` entries: those of the smallest keys seen,
+/// whatever their order. It may hold up to a quarter more while filling; then the largest are
+/// evicted in one go (sorting, so each insertion costs O(log n) amortised) and a key above the
+/// new cutoff is refused from then on. A refused or evicted key can never be among the final
+/// `limit` smallest (`limit` smaller keys were already kept), so the entries that remain were
+/// never refused: their values saw every update. `finish` trims to exactly `limit`.
 struct BoundedTable<Key: Hashable & Comparable & Sendable, Value: Sendable>: Sendable {
     let limit: Int
     private(set) var entries: [Key: Value] = [:]
-    private var largest: Key?
+    /// Keys above this are refused (nil until the first eviction).
+    private var cutoff: Key?
     /// Whether a key was ever refused or evicted (how many distinct keys were is not known:
     /// counting them would take the memory the limit saves).
     private(set) var overflowed = false
@@ -85,7 +88,7 @@ struct BoundedTable<Key: Hashable & Comparable & Sendable, Value: Sendable>: Sen
     var isEmpty: Bool { entries.isEmpty }
 
     /// Applies `body` to the key's value, created by `make` if new. Returns false, without calling
-    /// `body`, when the key is beyond the limit; `evicted` receives a value pushed out to make room.
+    /// `body`, when the key is beyond the limit; `evicted` receives the values pushed out.
     @discardableResult
     mutating func update(_ key: Key, make: () -> Value, evicted: (Value) -> Void = { _ in },
                          _ body: (inout Value) -> Void) -> Bool {
@@ -93,16 +96,28 @@ struct BoundedTable<Key: Hashable & Comparable & Sendable, Value: Sendable>: Sen
             body(&entries.values[index])
             return true
         }
-        if entries.count >= limit {
+        if let cutoff, key > cutoff {
             overflowed = true
-            guard let current = largest, key < current else { return false }
-            if let value = entries.removeValue(forKey: current) { evicted(value) }
-            largest = entries.keys.max()
+            return false
         }
         var value = make()
         body(&value)
         entries[key] = value
-        if largest.map({ key > $0 }) ?? true { largest = key }
+        if entries.count > limit + max(1, limit / 4) { trim(evicted) }
         return true
+    }
+
+    /// Trims to the `limit` smallest keys, handing the others to `evicted`.
+    mutating func finish(evicted: (Value) -> Void = { _ in }) {
+        if entries.count > limit { trim(evicted) }
+    }
+
+    private mutating func trim(_ evicted: (Value) -> Void) {
+        overflowed = true
+        let keys = entries.keys.sorted()
+        cutoff = keys[limit - 1]
+        for key in keys[limit...] {
+            if let value = entries.removeValue(forKey: key) { evicted(value) }
+        }
     }
 }

@@ -16,7 +16,7 @@ enum HTMLAssets {
     code.id,td.id{overflow-wrap:normal;word-break:keep-all}
     .path{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono","Liberation Mono",monospace;font-size:.9em;\
     overflow-wrap:anywhere}
-    code.cmd,pre.cmd{display:block;font-size:11px;line-height:1.4;white-space:pre-wrap;overflow-wrap:anywhere;margin:4px 0 0;\
+    code.cmd,pre.cmd{display:block;font-size:10.5px;line-height:1.4;white-space:pre-wrap;overflow-wrap:anywhere;margin:4px 0 0;\
     padding:2px 5px;color:#334e68}
     a{color:#1d5fa8}
     .wrap{max-width:1140px;margin:0 auto;padding:0 28px}
@@ -67,18 +67,19 @@ enum HTMLAssets {
     tr.low td:first-child{box-shadow:inset 4px 0 var(--low)}
     tr.info td:first-child{box-shadow:inset 4px 0 var(--info)}
     table.groups,table.services{table-layout:fixed}
-    table.groups .c-id{width:5.5%}table.groups .c-sev{width:9%}table.groups .c-rule{width:20%}
-    table.groups .c-svc{width:15%}table.groups .c-count{width:9%}table.groups .c-seen{width:12%}
+    table.groups .c-id{width:5%}table.groups .c-sev{width:8.5%}table.groups .c-rule{width:18%}
+    table.groups .c-svc{width:13.5%}table.groups .c-count{width:8%}table.groups .c-seen{width:10.5%}
     table.groups .c-base{width:9%}
     table.groups td{font-size:12.5px}
     ul.ex{margin:0;padding:0;list-style:none}ul.ex li{margin:0 0 2px}
     .conn{color:var(--muted)}
+    td.num .note{white-space:normal}
     table.services .c-svc{width:17%}table.services .c-host{width:17%}table.services .c-proto{width:17%}
     td.has-high{color:var(--high);font-weight:700}td.has-medium{color:var(--medium);font-weight:700}
     td.has-low{color:var(--low);font-weight:700}td.has-info{color:var(--info);font-weight:700}
     table.captures .c-path,table.switches .c-path{width:34%}
-    th button{font:inherit;color:inherit;background:none;border:0;padding:0;cursor:pointer}
-    th[aria-sort=ascending] button::after{content:" ▲"}th[aria-sort=descending] button::after{content:" ▼"}
+    th.sortable{cursor:pointer}
+    th[aria-sort=ascending]::after{content:" ▲"}th[aria-sort=descending]::after{content:" ▼"}
     .controls{display:flex;flex-wrap:wrap;gap:10px;align-items:center;margin:0 0 12px}
     .controls input,.controls select{font:inherit;padding:5px 9px;border:1px solid #bcccdc;border-radius:5px}
     .controls input{flex:1;min-width:240px}
@@ -129,8 +130,10 @@ enum HTMLAssets {
     nav.toc,.controls,.p-drop{display:none}
     .cards{grid-template-columns:repeat(4,1fr);gap:6pt}.card .n{font-size:18pt}
     ol.risks{grid-template-columns:1fr}
-    table.groups .c-id{width:7%}table.groups .c-sev{width:11%}table.groups .c-rule{width:21%}
-    table.groups .c-svc{width:17%}table.groups .c-count{width:10%}table.groups .c-seen{width:13%}
+    table.groups .c-id{width:6%}table.groups .c-sev{width:10%}table.groups .c-rule{width:24%}
+    table.groups .c-svc{width:18%}table.groups .c-count{width:9%}table.groups .c-seen{width:12%}
+    table.groups .c-base{width:10%}
+    thead th{white-space:normal}
     table.groups td,table.services td{font-size:8pt;padding:3pt 4pt}
     th,td{padding:3pt 4pt}
     .sev{min-width:0;padding:0 4pt;font-size:7pt}
@@ -173,14 +176,16 @@ enum HTMLAssets {
     r.hidden=!ok;if(ok)n++;});count.textContent=n.toLocaleString("en-US")+" of "+rows.length.toLocaleString("en-US")+" rows shown";}
     function key(r,i){var c=r.cells[i];return c?(c.getAttribute("data-sort")||c.textContent):"";}
     [].forEach.call(heads,function(th,i){
-    var b=document.createElement("button");b.type="button";b.textContent=th.textContent;th.textContent="";th.appendChild(b);
-    b.addEventListener("click",function(){
+    th.className+=" sortable";th.tabIndex=0;th.title="Sort";
+    function sort(){
     var dir=th.getAttribute("aria-sort")==="ascending"?-1:1,num=th.hasAttribute("data-numeric");
     [].forEach.call(heads,function(h){h.removeAttribute("aria-sort");});
     th.setAttribute("aria-sort",dir===1?"ascending":"descending");
     rows.sort(function(a,b){var x=key(a,i),y=key(b,i);if(num){x=parseFloat(x)||0;y=parseFloat(y)||0;}
     return (x<y?-1:x>y?1:0)*dir||(+a.getAttribute("data-order"))-(+b.getAttribute("data-order"));});
-    rows.forEach(function(r){body.appendChild(r);});});});
+    rows.forEach(function(r){body.appendChild(r);});}
+    th.addEventListener("click",sort);
+    th.addEventListener("keydown",function(e){if(e.key==="Enter"||e.key===" "){e.preventDefault();sort();}});});
     input.addEventListener("input",apply);select.addEventListener("change",apply);apply();
     });
     })();

@@ -194,7 +194,7 @@ struct HTMLRenderer {
             out += "<td data-sort=\"\(group.severity.rawValue)\"><span class=\"sev \(group.severity.name)\">\(group.severity.name)</span></td>"
             out += "<td class=\"id\">\(breakable(h(Escape.clipped(group.key.rule, 80))))</td>"
             out += "<td><span class=\"id\">\(h(group.key.server.display))</span><br>\(hostsHTML(audit.hosts(of: group.key.server)))</td>"
-            out += "<td class=\"num\" data-sort=\"\(group.count)\">\(thousands(group.count))<br><span class=\"note\">\(group.captures.countText) capt., \(group.clients.countText) clients</span></td>"
+            out += "<td class=\"num\" data-sort=\"\(group.count)\">\(thousands(group.count))<br><span class=\"note\">\(group.captures.countText) capt.<br>\(group.clients.countText) clients</span></td>"
             out += "<td data-sort=\"\(group.first?.microseconds ?? 0)\">\(seenHTML(group))</td>"
             out += "<td class=\"ex\">\(examplesHTML(group))</td>"
             if baseline {
@@ -230,7 +230,7 @@ struct HTMLRenderer {
         }
         out += "</ul>"
         let extraction = Extraction(group: group, sources: audit.options.sources)
-        out += "<code class=\"cmd\">\(h(extraction.jq))</code>"
+        out += "<code class=\"cmd p-drop\">\(h(extraction.jq))</code>"
         if let analyze = extraction.analyze { out += "<code class=\"cmd p-drop\">\(h(analyze))</code>" }
         return out
     }
