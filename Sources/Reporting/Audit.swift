@@ -17,6 +17,19 @@ struct Counts: Sendable, Equatable {
         }
     }
 
+    mutating func add(scanned value: JSONScan.Bytes?) {
+        guard let value else { return }
+        JSONScan.members(value) { key, member in
+            guard let number = JSONScan.integer(member) else { return }
+            let name = JSONScan.keyString(key)
+            if values[name] != nil || values.count < Self.limit {
+                values[name, default: 0] &+= number
+            } else {
+                values["(other)", default: 0] &+= number
+            }
+        }
+    }
+
     /// The preferred names first (in that order, when present), then the rest sorted.
     func ordered(_ preferred: [String] = []) -> [(name: String, count: Int64)] {
         let first = preferred.compactMap { name in values[name].map { (name: name, count: $0) } }
@@ -121,6 +134,82 @@ struct Scope: Sendable {
         first = min(first ?? time, time)
         last = max(last ?? time, time)
     }
+
+    /// `add(summary:)` from a scanned line: the same fields, read without building the record
+    /// (a summary lists every capture of its run: tens of kilobytes a line).
+    mutating func add(summaryLine line: JSONScan.Bytes, captures: inout BoundedTable<String, CaptureInfo>) {
+        summaryRecords += 1
+        var seen = Set<String>()
+        JSONScan.members(line) { rawKey, value in
+            let key = JSONScan.keyString(rawKey)
+            guard seen.insert(key).inserted else { return }
+            switch key {
+            case "captures":
+                var fields = CaptureFields()
+                JSONScan.objectElements(value) { element, key, member in
+                    if element != fields.element {
+                        if fields.element >= 0 { addCapture(fields, to: &captures) }
+                        fields = CaptureFields(element: element)
+                    }
+                    fields.take(key, member)
+                }
+                if fields.element >= 0 { addCapture(fields, to: &captures) }
+            case "unreadable":
+                JSONScan.elements(value) { entry in
+                    unreadableCount += 1
+                    let name = JSONScan.string(JSONScan.member(entry, "capture")) ?? ""
+                    let reason = JSONScan.string(JSONScan.member(entry, "error")) ?? ""
+                    unreadable.insert((name, reason), by: { ($0.name, $0.reason) < ($1.name, $1.reason) })
+                }
+            case "first_ts", "last_ts": widen(JSONScan.string(value).flatMap(CaptureTime.init(rfc3339:)))
+            case "packets": packets &+= JSONScan.integer(value) ?? 0
+            case "bytes": bytes &+= JSONScan.integer(value) ?? 0
+            case "connections": connections &+= JSONScan.integer(value) ?? 0
+            case "gaps": gaps &+= JSONScan.integer(value) ?? 0
+            case "gap_bytes": gapBytes &+= JSONScan.integer(value) ?? 0
+            case "packet_disposition": disposition.add(scanned: value)
+            case "http_messages":
+                requests &+= JSONScan.integer(JSONScan.member(value, "requests")) ?? 0
+                responses &+= JSONScan.integer(JSONScan.member(value, "responses")) ?? 0
+                nonHTTPDirections &+= JSONScan.integer(JSONScan.member(value, "non_http_directions")) ?? 0
+                parseErrors.add(scanned: JSONScan.member(value, "parse_errors"))
+            case "upgrades_declined": upgradesDeclined &+= JSONScan.integer(value) ?? 0
+            case "suppressed_findings": suppressedFindings &+= JSONScan.integer(value) ?? 0
+            case "violations": summaryViolations &+= JSONScan.integer(value) ?? 0
+            default: break
+            }
+        }
+    }
+
+    /// The members of one entry of a summary's `captures`, as they are scanned.
+    private struct CaptureFields {
+        var element = -1
+        var capture, format, packets, bytes, connections, error: JSONScan.Bytes?
+
+        mutating func take(_ key: JSONScan.Bytes, _ value: JSONScan.Bytes) {
+            if capture == nil && JSONScan.isKey(key, "capture") { capture = value }
+            else if format == nil && JSONScan.isKey(key, "format") { format = value }
+            else if packets == nil && JSONScan.isKey(key, "packets") { packets = value }
+            else if bytes == nil && JSONScan.isKey(key, "bytes") { bytes = value }
+            else if connections == nil && JSONScan.isKey(key, "connections") { connections = value }
+            else if error == nil && JSONScan.isKey(key, "error") { error = value }
+        }
+    }
+
+    private mutating func addCapture(_ entry: CaptureFields, to captures: inout BoundedTable<String, CaptureInfo>) {
+        captureEntries += 1
+        let (capture, format, packets, bytes, connections, error) = (entry.capture, entry.format, entry.packets, entry.bytes, entry.connections, entry.error)
+        let name = JSONScan.string(capture) ?? ""
+        captures.update(name, make: { CaptureInfo(name: name) }) { info in
+            info.listed += 1
+            let format = JSONScan.string(format) ?? ""
+            if info.format.isEmpty || (!format.isEmpty && format < info.format) { info.format = format }
+            info.packets &+= JSONScan.integer(packets) ?? 0
+            info.bytes &+= JSONScan.integer(bytes) ?? 0
+            info.connections &+= JSONScan.integer(connections) ?? 0
+            if let error = JSONScan.string(error) { info.error = min(info.error ?? error, error) }
+        }
+    }
 }
 
 /// How agreed and observed protocols relate after a switch.
@@ -193,7 +282,11 @@ struct FindingGroup: Sendable {
         }
         captures.insert(item.capture)
         if let client = item.client { clients.insert(client.ip) }
-        if examples.wouldKeep({ FindingItem.precedes(item, $0) }) { examples.insert(item, by: FindingItem.precedes) }
+        if examples.wouldKeep({ FindingItem.precedes(item, $0) }) {
+            var kept = item
+            kept.source.keep()
+            examples.insert(kept, by: FindingItem.precedes)
+        }
     }
 
     var anchor: String { "G\(number)" }
@@ -333,7 +426,7 @@ struct AuditBuilder: Sendable {
         }
     }
 
-    private mutating func add(finding item: FindingItem) {
+    mutating func add(finding item: FindingItem) {
         findingCount += 1
         severityCounts[item.severity.rawValue] += 1
         recordTimes.widen(item.time)
@@ -371,7 +464,7 @@ struct AuditBuilder: Sendable {
         }
     }
 
-    private mutating func add(context: ConnectionContext) {
+    mutating func add(context: ConnectionContext) {
         recordTimes.widen(context.time)
         let service = ServiceKey(context.server)
         let host = context.kind == .priorKnowledge ? nil : context.host
@@ -391,18 +484,18 @@ struct AuditBuilder: Sendable {
                 info.switches += 1
                 info.widen(context.time)
             }
-            if switchExamples.wouldKeep({ Self.contextPrecedes(context, $0) }) { switchExamples.insert(context, by: Self.contextPrecedes) }
+            if switchExamples.wouldKeep({ Self.contextPrecedes(context, $0) }) { switchExamples.insert(context.kept(), by: Self.contextPrecedes) }
         case .declined:
             declinedCount += 1
             services.update(service, make: { ServiceStats(key: service, limits: limits) }) { stats in
                 stats.declined += 1
                 if let host { stats.hosts.insert(host) }
             }
-            if declinedExamples.wouldKeep({ Self.contextPrecedes(context, $0) }) { declinedExamples.insert(context, by: Self.contextPrecedes) }
+            if declinedExamples.wouldKeep({ Self.contextPrecedes(context, $0) }) { declinedExamples.insert(context.kept(), by: Self.contextPrecedes) }
         case .priorKnowledge:
             priorCount += 1
             priorByProtocol.update(context.agreed ?? "unknown", make: { 0 }) { $0 += 1 }
-            if priorExamples.wouldKeep({ Self.contextPrecedes(context, $0) }) { priorExamples.insert(context, by: Self.contextPrecedes) }
+            if priorExamples.wouldKeep({ Self.contextPrecedes(context, $0) }) { priorExamples.insert(context.kept(), by: Self.contextPrecedes) }
         }
     }
 
@@ -425,22 +518,23 @@ struct AuditBuilder: Sendable {
         protocolPairs.finish()
     }
 
-    /// The connections whose handshake the report shows (those of the example findings).
-    func wantedConnections() -> Set<ConnectionKey> {
+    /// The connections whose handshake the report shows: those of the examples of the groups
+    /// shown in full (the first `detailed` in report order, after the tables are trimmed).
+    mutating func wantedConnections(detailed: Int) -> Set<ConnectionKey> {
+        finish()
         var wanted = Set<ConnectionKey>()
-        for group in groups.entries.values {
+        for group in groups.entries.values.sorted(by: FindingGroup.precedes).prefix(max(0, detailed)) {
             for item in group.examples.items { wanted.insert(item.connectionKey) }
         }
         return wanted
     }
 
     /// Second pass: keeps the switch and declined records of the wanted connections.
-    mutating func attach(_ record: ReportRecord, wanted: Set<ConnectionKey>) {
-        guard record.type == ConnectionContext.Kind.switched.rawValue || record.type == ConnectionContext.Kind.declined.rawValue,
-              let context = ConnectionContext(record) else { return }
+    mutating func attach(_ context: ConnectionContext, wanted: Set<ConnectionKey>) {
+        guard context.kind == .switched || context.kind == .declined else { return }
         let key = context.connectionKey
         guard wanted.contains(key) else { return }
-        contexts[key, default: SmallestList(limit: 16)].insert(context, by: Self.contextPrecedes)
+        contexts[key, default: SmallestList(limit: 16)].insert(context.kept(), by: Self.contextPrecedes)
     }
 
     static func contextPrecedes(_ a: ConnectionContext, _ b: ConnectionContext) -> Bool {
@@ -487,6 +581,10 @@ struct BaselineBuilder: Sendable {
 
     mutating func add(_ record: ReportRecord) {
         guard let item = FindingItem(record) else { return }
+        add(item)
+    }
+
+    mutating func add(_ item: FindingItem) {
         findings += 1
         var evicted = 0
         let kept = groups.update(item.groupKey, make: { Entry(severity: item.severity, message: item.message) },
@@ -575,7 +673,12 @@ struct Audit: Sendable {
             groups[index].number = index + 1
             var examples = SmallestList<FindingItem>(limit: groups[index].examples.limit)
             for var item in groups[index].examples.items {
-                item.context = AuditBuilder.context(for: item, in: builder.contexts[item.connectionKey]?.items ?? [])
+                // Only the groups shown are parsed in full; the others keep their compact lines.
+                if index < max(limits.shownGroups, options.maxDetailedGroups) {
+                    item.source.materialize()
+                    item.context = AuditBuilder.context(for: item, in: builder.contexts[item.connectionKey]?.items ?? [])
+                    item.context?.source.materialize()
+                }
                 examples.insert(item, by: FindingItem.precedes)
             }
             groups[index].examples = examples
@@ -617,9 +720,16 @@ struct Audit: Sendable {
             ProtocolPair(agreed: key.agreed, observed: key.observed, count: count,
                          verdict: ProtocolVerdict(agreed: key.agreed, observed: key.observed))
         }.sorted { ($0.agreed, $0.observed) < ($1.agreed, $1.observed) }
-        switchExamples = builder.switchExamples.items
-        declinedExamples = builder.declinedExamples.items
-        priorExamples = builder.priorExamples.items
+        func materialized(_ list: [ConnectionContext]) -> [ConnectionContext] {
+            list.map { context in
+                var context = context
+                context.source.materialize()
+                return context
+            }
+        }
+        switchExamples = materialized(builder.switchExamples.items)
+        declinedExamples = materialized(builder.declinedExamples.items)
+        priorExamples = materialized(builder.priorExamples.items)
 
         if let baseline {
             self.baseline = Self.compare(current: &groups, baseline: baseline)

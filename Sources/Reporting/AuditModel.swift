@@ -59,6 +59,25 @@ struct MessageHead: Sendable {
     }
 }
 
+/// A record's whole text or its parsed value. Records that are only counted keep neither; the
+/// few shown in full keep their line and parse it once (`materialize`) before they are shown.
+struct RecordSource: Sendable {
+    var parsed: JSONValue?
+    var raw: ArraySlice<UInt8>?
+
+    var value: JSONValue { parsed ?? raw.flatMap { JSONParser.parse($0) } ?? .null }
+
+    mutating func materialize() {
+        if parsed == nil, raw != nil { parsed = value }
+        raw = nil
+    }
+
+    /// Keeps a compact copy of the line (the slice may share a larger buffer).
+    mutating func keep() {
+        if let raw, parsed == nil { self.raw = Array(raw)[...] }
+    }
+}
+
 /// What a `switch`, `upgrade_declined` or `prior_knowledge` record says about a connection; a
 /// violation on the same connection shows it as evidence.
 struct ConnectionContext: Sendable {
@@ -72,21 +91,39 @@ struct ConnectionContext: Sendable {
     /// The selected protocol (`websocket`, `h2c`…), for switches and prior knowledge.
     var agreed: String?
     var observed: String?
+    /// The Host header of the upgrade request.
+    var host: String?
     /// The whole record; what only the few contexts shown in full need is read from it on demand,
     /// so the many that are only counted cost no parsing.
-    var value: JSONValue
+    var source: RecordSource
+    var value: JSONValue { source.value }
 
     init?(_ record: ReportRecord) {
         guard let kind = Kind(rawValue: record.type) else { return nil }
         let value = record.value
         self.kind = kind
-        self.value = value
+        source = RecordSource(parsed: value)
         capture = value["capture"]?.stringValue ?? ""
         client = Peer(value["connection"]?["client"])
         server = Peer(value["connection"]?["server"])
         time = value["ts"]?.stringValue.flatMap(CaptureTime.init(rfc3339:))
         agreed = kind == .declined ? nil : value["protocol"]?.stringValue
         observed = value["observed"]?["protocol"]?.stringValue
+        host = value["request"]?["headers"]?.members?.first { $0.key.lowercased() == "host" }?.value.stringValue
+    }
+
+    /// The same from a scanned line, which is kept (not parsed) in case the context is shown.
+    init?(_ scanned: ScannedRecord, line: ArraySlice<UInt8>) {
+        guard let type = scanned.type, let kind = Kind(rawValue: type) else { return nil }
+        self.kind = kind
+        source = RecordSource(raw: line)
+        capture = JSONScan.string(scanned.capture) ?? ""
+        client = scanned.client
+        server = scanned.server
+        time = JSONScan.string(scanned.ts).flatMap(CaptureTime.init(rfc3339:))
+        agreed = kind == .declined ? nil : JSONScan.string(scanned.protocolName)
+        observed = JSONScan.string(scanned.observedProtocol)
+        host = kind == .priorKnowledge ? nil : JSONScan.string(scanned.host)
     }
 
     var partial: Bool { value["connection"]?["partial"]?.boolValue ?? false }
@@ -101,11 +138,6 @@ struct ConnectionContext: Sendable {
     var bytesAfterServer: Int64? { bytesAfter?["server_to_client"]?.integerValue }
     var firstFrame: Int64? { value["first_frame"]?.integerValue ?? value["response_frame"]?.integerValue ?? response?.frame }
     var canonical: String { value.serialized() }
-    /// The request's Host header, as the upgrade request sent it.
-    var host: String? {
-        guard let headers = value["request"]?["headers"]?.members else { return nil }
-        return headers.first { $0.key.lowercased() == "host" }?.value.stringValue
-    }
 
     var connectionKey: ConnectionKey { ConnectionKey(capture: capture, client: client, server: server) }
 }
@@ -159,12 +191,28 @@ struct FindingItem: Sendable {
     var frame: Int64?
     var context: ConnectionContext?
     /// The whole record; fields only a finding shown in full needs are read from it on demand.
-    var value: JSONValue
+    var source: RecordSource
+    var value: JSONValue { source.value }
+
+    /// From a scanned line; the line is kept only if the finding becomes an example.
+    init?(_ scanned: ScannedRecord, line: ArraySlice<UInt8>) {
+        guard scanned.type == "violation" else { return nil }
+        source = RecordSource(raw: line)
+        rule = JSONScan.string(scanned.rule) ?? "(no rule)"
+        severity = Severity.of(rule: rule, recorded: JSONScan.string(scanned.severity))
+        message = JSONScan.string(scanned.message) ?? ""
+        rawTimestamp = JSONScan.string(scanned.ts) ?? ""
+        time = CaptureTime(rfc3339: rawTimestamp)
+        capture = JSONScan.string(scanned.capture) ?? ""
+        client = scanned.client
+        server = scanned.server
+        frame = JSONScan.integer(scanned.frame)
+    }
 
     init?(_ record: ReportRecord) {
         guard record.type == "violation" else { return nil }
         let value = record.value
-        self.value = value
+        source = RecordSource(parsed: value)
         rule = value["rule"]?.stringValue ?? "(no rule)"
         severity = Severity.of(rule: rule, recorded: value["severity"]?.stringValue)
         message = value["message"]?.stringValue ?? ""
@@ -274,5 +322,14 @@ private func hexValue(_ byte: UInt8) -> UInt8? {
     case 0x41...0x46: return byte - 0x41 + 10
     case 0x61...0x66: return byte - 0x61 + 10
     default: return nil
+    }
+}
+
+extension ConnectionContext {
+    /// The context with a compact copy of its line, to be kept.
+    func kept() -> ConnectionContext {
+        var copy = self
+        copy.source.keep()
+        return copy
     }
 }

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// How a report is written.
 public struct ReportOptions: Sendable, Equatable {
     /// The page's title.
@@ -42,6 +48,8 @@ public struct AuditReportBuilder: Sendable {
     var baseline: BaselineBuilder?
     let options: ReportOptions
     var wanted: Set<ConnectionKey>?
+    /// The captures of `wanted`, to pass over other lines without scanning them.
+    var wantedCaptures: Set<String> = []
 
     public init(options: ReportOptions = ReportOptions(), baseline: Bool = false) {
         self.options = options
@@ -51,15 +59,28 @@ public struct AuditReportBuilder: Sendable {
 
     public mutating func add(_ record: ReportRecord) { builder.add(record) }
 
-    /// A line of `analyze` output; false (and counted) when it is not a record. Blank lines are skipped.
+    /// A line of `analyze` output; false (and counted) when it is not a record. Blank lines are
+    /// skipped. The line is scanned for the fields the report counts, not parsed into a tree.
     @discardableResult
     public mutating func add(line: ArraySlice<UInt8>) -> Bool {
         if isBlank(line) { return true }
-        guard let value = JSONParser.parse(line), let record = ReportRecord(value) else {
-            builder.invalidLines += 1
-            return false
+        guard let scanned = ScannedRecord(line), !scanned.escapedKey, let type = scanned.type else {
+            // Escaped member names (or a line the scan refuses): the full parser decides.
+            guard let value = JSONParser.parse(line), let record = ReportRecord(value) else {
+                builder.invalidLines += 1
+                return false
+            }
+            builder.add(record)
+            return true
         }
-        builder.add(record)
+        switch type {
+        case "violation":
+            if let item = FindingItem(scanned, line: line) { builder.add(finding: item) }
+        case "summary":
+            builder.scope.add(summaryLine: line, captures: &builder.captures)
+        default:
+            if let context = ConnectionContext(scanned, line: line) { builder.add(context: context) } else { builder.ignoredRecords += 1 }
+        }
         return true
     }
 
@@ -72,29 +93,62 @@ public struct AuditReportBuilder: Sendable {
     }
 
     public mutating func addBaseline(line: ArraySlice<UInt8>) {
-        guard !isBlank(line), let value = JSONParser.parse(line), let record = ReportRecord(value) else { return }
-        addBaseline(record)
+        guard !isBlank(line) else { return }
+        if baseline == nil { baseline = BaselineBuilder(limits: options.limits) }
+        if let scanned = ScannedRecord(line), !scanned.escapedKey {
+            if let item = FindingItem(scanned, line: line) { baseline?.add(item) }
+        } else if let value = JSONParser.parse(line), let record = ReportRecord(value) {
+            baseline?.add(record)
+        }
     }
 
     /// Pass 2: a record of the same input again.
     public mutating func addHandshake(_ record: ReportRecord) {
-        if wanted == nil { wanted = builder.wantedConnections() }
-        guard let wanted, !wanted.isEmpty else { return }
-        builder.attach(record, wanted: wanted)
+        if wanted == nil { wanted = builder.wantedConnections(detailed: options.maxDetailedGroups) }
+        guard let wanted, !wanted.isEmpty, let context = ConnectionContext(record) else { return }
+        builder.attach(context, wanted: wanted)
     }
 
     /// Pass 2: a line of the same input again. Only switch and declined-upgrade records matter,
     /// so lines that analyze wrote as something else are not parsed.
     public mutating func addHandshake(line: ArraySlice<UInt8>) {
-        if wanted == nil { wanted = builder.wantedConnections() }
+        if wanted == nil {
+            wanted = builder.wantedConnections(detailed: options.maxDetailedGroups)
+            wantedCaptures = Set(wanted?.map(\.capture) ?? [])
+        }
         guard let wanted, !wanted.isEmpty else { return }
         let prefix = Array("{\"type\":\"".utf8)
         if line.starts(with: prefix) {
             let rest = line.dropFirst(prefix.count)
             guard rest.starts(with: "switch\"".utf8) || rest.starts(with: "upgrade_declined\"".utf8) else { return }
+            // analyze writes the capture near the start: a line of another capture needs no scan.
+            if let capture = peekCapture(rest.prefix(256)), !wantedCaptures.contains(capture) { return }
         }
-        guard let value = JSONParser.parse(line), let record = ReportRecord(value) else { return }
-        builder.attach(record, wanted: wanted)
+        if let scanned = ScannedRecord(line), !scanned.escapedKey {
+            if let context = ConnectionContext(scanned, line: line) { builder.attach(context, wanted: wanted) }
+        } else if let value = JSONParser.parse(line), let record = ReportRecord(value), let context = ConnectionContext(record) {
+            builder.attach(context, wanted: wanted)
+        }
+    }
+
+    /// The text of the first `"capture":"…"` in `head` when it has no escapes; nil otherwise
+    /// (then the line is scanned in full).
+    private func peekCapture(_ head: ArraySlice<UInt8>) -> String? {
+        let key: StaticString = "\"capture\":\""
+        let found: Int? = head.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress, buffer.count >= key.utf8CodeUnitCount else { return nil }
+            for position in 0...(buffer.count - key.utf8CodeUnitCount)
+            where base[position] == UInt8(ascii: "\"") && memcmp(base + position, key.utf8Start, key.utf8CodeUnitCount) == 0 {
+                return position + key.utf8CodeUnitCount
+            }
+            return nil
+        }
+        guard let offset = found else { return nil }
+        let start = head.startIndex + offset
+        guard
+              let end = head[start...].firstIndex(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }),
+              head[end] == UInt8(ascii: "\"") else { return nil }
+        return String(decoding: head[start..<end], as: UTF8.self)
     }
 
     /// Whether pass 2 can find anything (no finding, no need to read the input again).

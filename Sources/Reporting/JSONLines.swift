@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One record of `switchyard analyze` output (docs/OUTPUT.md): its `type` and the whole object.
 public struct ReportRecord: Sendable, Equatable {
     /// `violation`, `switch`, `upgrade_declined`, `prior_knowledge`, `flow`, `summary`, or
@@ -77,22 +83,27 @@ public struct JSONLinesSplitter: Sendable {
         self.maxLineBytes = max(16, maxLineBytes)
     }
 
-    /// Feeds the next bytes; `line` gets each complete line (without its LF) and its number.
-    public mutating func push(_ bytes: UnsafeRawBufferPointer, _ line: (ArraySlice<UInt8>, Int) -> Void) {
-        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
-        let buffer = UnsafeBufferPointer(start: base, count: bytes.count)
+    /// Feeds the first `count` bytes of `bytes` (all by default); `line` gets each complete line
+    /// (without its LF) and its number. Lines within `bytes` are handed over as slices of it, not
+    /// copied; only a line cut by the end of `bytes` is held until the rest comes.
+    public mutating func push(_ bytes: [UInt8], count: Int? = nil, _ line: (ArraySlice<UInt8>, Int) -> Void) {
+        let end = min(count ?? bytes.count, bytes.count)
         var start = 0
-        while start < buffer.count {
-            guard let newline = buffer[start...].firstIndex(of: 0x0A) else {
-                hold(buffer[start...])
+        while start < end {
+            let found: Int? = bytes.withUnsafeBufferPointer { buffer in
+                guard let base = buffer.baseAddress, let hit = memchr(base + start, 0x0A, end - start) else { return nil }
+                return UnsafeRawPointer(hit) - UnsafeRawPointer(base)
+            }
+            guard let newline = found else {
+                hold(bytes[start..<end])
                 return
             }
             if skipping {
                 skipping = false
             } else if pending.isEmpty {
-                if newline - start > maxLineBytes { tooLong += 1 } else { line(Array(buffer[start..<newline])[...], lineNumber) }
+                if newline - start > maxLineBytes { tooLong += 1 } else { line(bytes[start..<newline], lineNumber) }
             } else {
-                hold(buffer[start..<newline])
+                hold(bytes[start..<newline])
                 if !skipping { line(pending[...], lineNumber) }
                 skipping = false
             }
@@ -102,8 +113,8 @@ public struct JSONLinesSplitter: Sendable {
         }
     }
 
-    public mutating func push(_ bytes: [UInt8], _ line: (ArraySlice<UInt8>, Int) -> Void) {
-        bytes.withUnsafeBytes { push($0, line) }
+    public mutating func push(_ bytes: UnsafeRawBufferPointer, _ line: (ArraySlice<UInt8>, Int) -> Void) {
+        push(Array(bytes), line)
     }
 
     /// The end of the input: hands over a last line without LF, and starts counting lines anew.
@@ -114,7 +125,7 @@ public struct JSONLinesSplitter: Sendable {
         lineNumber = 1
     }
 
-    private mutating func hold(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) {
+    private mutating func hold(_ bytes: ArraySlice<UInt8>) {
         guard !skipping else { return }
         if pending.count + bytes.count > maxLineBytes {
             skipping = true

@@ -144,7 +144,7 @@ func streamLines(_ path: String, maxLineBytes: Int, copyTo: Int32?, _ line: (Arr
                 return nil
             }
         }
-        chunk.withUnsafeBytes { splitter.push(UnsafeRawBufferPointer(rebasing: $0[0..<count]), handle) }
+        splitter.push(chunk, count: count, handle)
     }
     splitter.finish(handle)
     counts.tooLong = splitter.tooLong
