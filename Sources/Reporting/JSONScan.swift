@@ -340,23 +340,11 @@ enum JSONScan {
         }
 
         func object(_ start: Int, depth: Int, visit: (Range<Int>, Range<Int>) -> Void) -> Int? {
-            var index = skipBlanks(start + 1)
-            if index < count, base[index] == UInt8(ascii: "}") { return index + 1 }
-            while index < count {
-                let keyStart = index
-                guard base[index] == UInt8(ascii: "\""), let keyEnd = string(index) else { return nil }
-                index = skipBlanks(keyEnd)
-                guard index < count, base[index] == UInt8(ascii: ":") else { return nil }
-                index = skipBlanks(index + 1)
-                guard let valueEnd = value(index, depth: depth) else { return nil }
-                visit((keyStart + 1)..<(keyEnd - 1), index..<valueEnd)
-                index = skipBlanks(valueEnd)
-                guard index < count else { return nil }
-                if base[index] == UInt8(ascii: "}") { return index + 1 }
-                guard base[index] == UInt8(ascii: ",") else { return nil }
-                index = skipBlanks(index + 1)
+            eachMember(start) { key, valueStart in
+                guard let valueEnd = value(valueStart, depth: depth) else { return nil }
+                visit(key, valueStart..<valueEnd)
+                return valueEnd
             }
-            return nil
         }
     }
 }
