@@ -362,6 +362,12 @@ public struct ReportLimits: Sendable, Equatable {
     public var shownGroups = 300
     public var shownServices = 100
     public var shownCaptures = 100
+    /// Rows of those tables, and groups in full, in a printed copy (the screen shows the rest).
+    public var printedGroups = 60
+    public var printedServices = 40
+    public var printedCaptures = 30
+    public var printedDetails = 10
+    public var printedConnections = 15
 
     public init() {}
 }

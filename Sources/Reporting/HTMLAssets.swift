@@ -35,9 +35,9 @@ enum HTMLAssets {
     h5{font-size:12px;text-transform:uppercase;letter-spacing:.06em;color:var(--muted);margin:14px 0 6px}
     p.lead{font-size:16px;margin:4px 0 16px;max-width:60em}
     .note{color:var(--muted);font-size:13px}
-    .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(104px,1fr));gap:12px;margin:6px 0 18px}
-    .card{border:1px solid var(--line);border-top:4px solid var(--accent);border-radius:6px;padding:9px 12px;background:#fff}
-    .card .n{display:block;font-size:28px;font-weight:700;line-height:1.15;font-variant-numeric:tabular-nums}
+    .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(112px,1fr));gap:10px;margin:6px 0 18px}
+    .card{border:1px solid var(--line);border-top:4px solid var(--accent);border-radius:6px;padding:9px 10px;background:#fff}
+    .card .n{display:block;font-size:22px;font-weight:700;line-height:1.15;font-variant-numeric:tabular-nums;white-space:nowrap}
     .card .l{display:block;font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.05em}
     .card.high{border-top-color:var(--high)}.card.high .n{color:var(--high)}
     .card.medium{border-top-color:var(--medium)}.card.medium .n{color:var(--medium)}
@@ -73,6 +73,9 @@ enum HTMLAssets {
     table.groups td{font-size:12.5px}
     ul.ex{margin:0;padding:0;list-style:none}ul.ex li{margin:0 0 2px}
     .conn{color:var(--muted)}
+    .host{display:block;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono","Liberation Mono",monospace;\
+    font-size:11.5px;overflow-wrap:break-word;color:#334e68}
+    .p-only{display:none}
     td.num .note{white-space:normal}
     table.services .c-svc{width:17%}table.services .c-host{width:17%}table.services .c-proto{width:17%}
     td.has-high{color:var(--high);font-weight:700}td.has-medium{color:var(--medium);font-weight:700}
@@ -127,11 +130,13 @@ enum HTMLAssets {
     .wrap{max-width:none;padding:0}
     header.masthead{background:#fff;color:#000;padding:0 0 8pt;border-bottom:2pt solid #102a43}
     .eyebrow,.masthead .meta{color:#333}
-    nav.toc,.controls,.p-drop{display:none}
+    nav.toc,.controls,.p-drop,code.p-drop,tr.p-drop{display:none !important}
+    p.p-only{display:block}
+    ul.ex li:nth-child(n+2),.host:nth-of-type(n+2){display:none}
     .cards{grid-template-columns:repeat(4,1fr);gap:6pt}.card .n{font-size:18pt}
     ol.risks{grid-template-columns:1fr}
-    table.groups .c-id{width:6%}table.groups .c-sev{width:10%}table.groups .c-rule{width:24%}
-    table.groups .c-svc{width:18%}table.groups .c-count{width:9%}table.groups .c-seen{width:12%}
+    table.groups .c-id{width:6%}table.groups .c-sev{width:10%}table.groups .c-rule{width:19%}
+    table.groups .c-svc{width:18%}table.groups .c-count{width:10%}table.groups .c-seen{width:11.5%}
     table.groups .c-base{width:10%}
     thead th{white-space:normal}
     table.groups td,table.services td{font-size:8pt;padding:3pt 4pt}

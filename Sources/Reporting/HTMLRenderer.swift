@@ -137,11 +137,12 @@ struct HTMLRenderer {
         for severity in Severity.allCases.reversed() { out += "<th class=\"num\" data-numeric>\(capitalizedName(severity))</th>" }
         out += "<th class=\"num p-drop\">Rules</th><th class=\"num p-drop\">Captures</th></tr></thead><tbody>\n"
         let shown = audit.services.prefix(audit.limits.shownServices)
-        for service in shown {
+        for (index, service) in shown.enumerated() {
             let worst = Severity.allCases.reversed().first { service.findings[$0.rawValue] > 0 }
-            out += "<tr\(worst.map { " class=\"\($0.name)\" data-severity=\"\($0.name)\"" } ?? " data-severity=\"\"")>"
+            let printed = index < audit.limits.printedServices ? "" : " p-drop"
+            out += "<tr class=\"\(worst?.name ?? "")\(printed)\" data-severity=\"\(worst?.name ?? "")\">"
             out += "<td class=\"id\">\(h(service.key.display))</td>"
-            out += "<td class=\"host\">\(hostsHTML(service.hosts))</td>"
+            out += "<td class=\"hosts\">\(hostsHTML(service.hosts))</td>"
             let protocols = service.switchesByProtocol.sorted { ($1.value, $0.key) < ($0.value, $1.key) }
             out += "<td>\(protocols.isEmpty ? "–" : protocols.map { "<span class=\"id\">\(h($0.key))</span> \(grouped(Int64($0.value)))" }.joined(separator: ", "))</td>"
             out += "<td class=\"num p-drop\">\(thousands(service.declined))</td>"
@@ -152,6 +153,7 @@ struct HTMLRenderer {
             out += "<td class=\"num p-drop\">\(service.rules.countText)</td><td class=\"num p-drop\">\(service.captures.countText)</td></tr>\n"
         }
         out += "</tbody></table>\n"
+        out += printedNote(shown.count, audit.limits.printedServices, "services")
         let more = audit.services.count - shown.count
         if more > 0 {
             out += "<p class=\"note\">\(plural(more, "more service")) not shown (the table lists the first \(thousands(shown.count)))."
@@ -166,8 +168,8 @@ struct HTMLRenderer {
 
     private func hostsHTML(_ hosts: SmallestSet?) -> String {
         guard let hosts, !hosts.values.isEmpty else { return "<span class=\"note\">–</span>" }
-        var text = hosts.values.map { "<span class=\"id\">\(wrappable(h(Escape.clipped($0, 120))))</span>" }.joined(separator: " ")
-        if hosts.overflow { text += " <span class=\"note\">and more</span>" }
+        var text = hosts.values.prefix(2).map { "<span class=\"host\">\(wrappable(h(Escape.clipped($0, 120))))</span>" }.joined(separator: " ")
+        if hosts.overflow || hosts.values.count > 2 { text += " <span class=\"note\">and more</span>" }
         return text
     }
 
@@ -189,11 +191,11 @@ struct HTMLRenderer {
         let detailed = detailedGroups.count
         for group in shown {
             let id = group.number <= detailed ? "<a href=\"#\(group.anchor)\">\(group.anchor)</a>" : group.anchor
-            out += "<tr class=\"\(group.severity.name)\" data-severity=\"\(group.severity.name)\">"
+            out += "<tr class=\"\(group.severity.name)\(group.number > audit.limits.printedGroups ? " p-drop" : "")\" data-severity=\"\(group.severity.name)\">"
             out += "<td class=\"nowrap\" data-sort=\"\(group.number)\">\(id)</td>"
             out += "<td data-sort=\"\(group.severity.rawValue)\"><span class=\"sev \(group.severity.name)\">\(group.severity.name)</span></td>"
             out += "<td class=\"id\">\(breakable(h(Escape.clipped(group.key.rule, 80))))</td>"
-            out += "<td><span class=\"id\">\(h(group.key.server.display))</span><br>\(hostsHTML(audit.hosts(of: group.key.server)))</td>"
+            out += "<td class=\"hosts\"><span class=\"id\">\(h(group.key.server.display))</span>\(hostsHTML(audit.hosts(of: group.key.server)))</td>"
             out += "<td class=\"num\" data-sort=\"\(group.count)\">\(thousands(group.count))<br><span class=\"note\">\(group.captures.countText) capt.<br>\(group.clients.countText) clients</span></td>"
             out += "<td data-sort=\"\(group.first?.microseconds ?? 0)\">\(seenHTML(group))</td>"
             out += "<td class=\"ex\">\(examplesHTML(group))</td>"
@@ -204,6 +206,7 @@ struct HTMLRenderer {
             out += "</tr>\n"
         }
         out += "</tbody></table>\n"
+        out += printedNote(shown.count, audit.limits.printedGroups, "groups")
         let more = audit.groups.count - shown.count
         if more > 0 {
             out += "<p class=\"note\">\(plural(more, "more group")) (\(plural(audit.groups.dropFirst(shown.count).reduce(0) { $0 + $1.count }, "finding"))) not shown; the table lists the first \(thousands(shown.count)). Extract any of them from the JSON Lines with the filters above.</p>\n"
@@ -292,13 +295,16 @@ struct HTMLRenderer {
             for group in groups { out += groupHTML(group, ruleReference: reference) }
             out += "</article>\n"
         }
+        if detailed.count > audit.limits.printedDetails {
+            out += "<p class=\"note p-only\">This printed copy shows the first \(thousands(audit.limits.printedDetails)) groups in full; the screen version shows \(thousands(detailed.count)).</p>\n"
+        }
         out += "</section>\n"
         return out
     }
 
     private func groupHTML(_ group: FindingGroup, ruleReference: String) -> String {
         guard let item = group.examples.items.first else { return "" }
-        var out = "<div class=\"occurrence \(group.severity.name)\" id=\"\(group.anchor)\">\n"
+        var out = "<div class=\"occurrence \(group.severity.name)\(group.number > audit.limits.printedDetails ? " p-drop" : "")\" id=\"\(group.anchor)\">\n"
         out += "<h4><a class=\"fid\" href=\"#\(group.anchor)\">\(group.anchor)</a><span class=\"id\">\(h(group.key.server.display))</span> — \(plural(group.count, "finding"))"
         if let before = group.baselineCount { out += before == 0 ? " <span class=\"tag new\">new</span>" : " <span class=\"tag unchanged\">unchanged</span>" }
         out += "</h4>\n<dl class=\"facts\">"
@@ -470,13 +476,14 @@ struct HTMLRenderer {
             out += "<div class=\"controls\" data-for=\"captures-table\"></div>\n"
             out += "<table class=\"captures filterable\" id=\"captures-table\"><thead><tr><th class=\"c-path\">Capture</th><th class=\"p-drop\">Format</th><th class=\"num\" data-numeric>Packets</th><th class=\"num p-drop\" data-numeric>Connections</th><th class=\"num\" data-numeric>Switches</th><th class=\"num\" data-numeric>Violations</th><th>Read error</th></tr></thead><tbody>\n"
             let shown = audit.captures.prefix(audit.limits.shownCaptures)
-            for capture in shown {
-                out += "<tr data-severity=\"\"><td class=\"path\">\(path(capture.name))</td><td class=\"p-drop\">\(h(capture.format))</td>"
+            for (index, capture) in shown.enumerated() {
+                out += "<tr\(index < audit.limits.printedCaptures ? "" : " class=\"p-drop\"") data-severity=\"\"><td class=\"path\">\(path(capture.name))</td><td class=\"p-drop\">\(h(capture.format))</td>"
                 out += "<td class=\"num\" data-sort=\"\(capture.packets)\">\(grouped(capture.packets))</td><td class=\"num p-drop\" data-sort=\"\(capture.connections)\">\(grouped(capture.connections))</td>"
                 out += "<td class=\"num\" data-sort=\"\(capture.switches)\">\(thousands(capture.switches))</td><td class=\"num\" data-sort=\"\(capture.findings)\">\(thousands(capture.findings))</td>"
                 out += "<td>\(capture.error.map { h(Escape.clipped($0)) } ?? "")</td></tr>\n"
             }
             out += "</tbody></table>\n"
+            out += printedNote(shown.count, audit.limits.printedCaptures, "captures")
             if audit.captureCount > shown.count {
                 out += "<p class=\"note\">The first \(thousands(shown.count)) captures by name are listed"
                 if audit.capturesOverflowed { out += "; there were more than the \(thousands(audit.limits.captures)) kept in memory" }
@@ -511,9 +518,9 @@ struct HTMLRenderer {
         if !audit.switchExamples.isEmpty {
             out += "<h3>Switches (\(thousands(audit.switchCount)))</h3>\n"
             out += "<table class=\"switches\"><thead><tr><th class=\"c-path\">Capture</th><th>Client → server</th><th class=\"p-drop\">Request</th><th class=\"num\">Frames</th><th>Agreed</th><th>Observed</th><th class=\"num p-drop\">Bytes after (c→s / s→c)</th></tr></thead><tbody>\n"
-            for context in audit.switchExamples {
+            for (index, context) in audit.switchExamples.enumerated() {
                 let verdict = ProtocolVerdict(agreed: context.agreed ?? "unknown", observed: context.observed)
-                out += "<tr><td class=\"path\">\(path(context.capture))</td>"
+                out += "<tr\(printedRow(index))><td class=\"path\">\(path(context.capture))</td>"
                 out += "<td class=\"mono\">\(h(connectionText(context.client, context.server)))</td>"
                 out += "<td class=\"mono p-drop\">\(h(Escape.clipped(context.request.map { "\($0.method ?? "") \($0.target ?? "")" } ?? "(not captured)", 80)))</td>"
                 out += "<td class=\"num\">\(framePair(context))</td>"
@@ -526,9 +533,9 @@ struct HTMLRenderer {
         if !audit.declinedExamples.isEmpty {
             out += "<h3>Declined upgrades (\(thousands(audit.declinedCount)))</h3>\n"
             out += "<table><thead><tr><th class=\"c-path\">Capture</th><th>Client → server</th><th class=\"p-drop\">Request</th><th>Offered</th><th>Answer</th><th class=\"num\">Frames</th></tr></thead><tbody>\n"
-            for context in audit.declinedExamples {
+            for (index, context) in audit.declinedExamples.enumerated() {
                 let request = context.request
-                out += "<tr><td class=\"path\">\(path(context.capture))</td>"
+                out += "<tr\(printedRow(index))><td class=\"path\">\(path(context.capture))</td>"
                 out += "<td class=\"mono\">\(h(connectionText(context.client, context.server)))</td>"
                 out += "<td class=\"mono p-drop\">\(h(Escape.clipped(request.map { "\($0.method ?? "") \($0.target ?? "")" } ?? "", 80)))</td>"
                 out += "<td class=\"id\">\(h(Escape.clipped(request?.headers.first { $0.name == "upgrade" }?.value ?? "", 80)))</td>"
@@ -540,8 +547,8 @@ struct HTMLRenderer {
         if !audit.priorExamples.isEmpty {
             out += "<h3>Prior-knowledge HTTP/2 (\(thousands(audit.priorCount)))</h3>\n"
             out += "<table><thead><tr><th class=\"c-path\">Capture</th><th>Client → server</th><th>Protocol</th><th class=\"num\">First frame</th><th class=\"num\">Bytes (c→s / s→c)</th></tr></thead><tbody>\n"
-            for context in audit.priorExamples {
-                out += "<tr><td class=\"path\">\(path(context.capture))</td>"
+            for (index, context) in audit.priorExamples.enumerated() {
+                out += "<tr\(printedRow(index))><td class=\"path\">\(path(context.capture))</td>"
                 out += "<td class=\"mono\">\(h(connectionText(context.client, context.server)))</td>"
                 out += "<td class=\"id\">\(h(context.agreed ?? "unknown"))</td><td class=\"num\">\(context.firstFrame.map(grouped) ?? "–")</td>"
                 out += "<td class=\"num\">\(context.bytesAfterClient.map(grouped) ?? "–") / \(context.bytesAfterServer.map(grouped) ?? "–")</td></tr>\n"
@@ -550,6 +557,13 @@ struct HTMLRenderer {
         }
         out += "</section>\n"
         return out
+    }
+
+    private func printedRow(_ index: Int) -> String { index < audit.limits.printedConnections ? "" : " class=\"p-drop\"" }
+
+    /// Says, in print only, that a table was cut for paper.
+    private func printedNote(_ shown: Int, _ printed: Int, _ what: String) -> String {
+        shown > printed ? "<p class=\"note p-only\">This printed copy lists the first \(thousands(printed)) of these \(thousands(shown)) \(what); the screen version lists them all.</p>\n" : ""
     }
 
     private func framePair(_ context: ConnectionContext) -> String {
@@ -631,10 +645,6 @@ func breakable(_ escaped: String) -> String {
     escaped.split(separator: "_", omittingEmptySubsequences: false).joined(separator: "_<wbr>")
 }
 
-/// Lets host names wrap after dots; applied to already-escaped text.
-func wrappable(_ escaped: String) -> String {
-    escaped.split(separator: ".", omittingEmptySubsequences: false).joined(separator: ".<wbr>")
-}
 
 func connectionText(_ client: Peer?, _ server: Peer?) -> String {
     guard client != nil || server != nil else { return "–" }
@@ -651,4 +661,9 @@ func directionText(_ direction: String) -> String {
 
 func capitalizedName(_ severity: Severity) -> String {
     severity.name.prefix(1).uppercased() + severity.name.dropFirst()
+}
+
+/// Lets host names wrap after dots; applied to already-escaped text.
+func wrappable(_ escaped: String) -> String {
+    escaped.split(separator: ".", omittingEmptySubsequences: false).joined(separator: ".<wbr>")
 }
