@@ -132,7 +132,7 @@ enum HTMLAssets {
     .eyebrow,.masthead .meta{color:#333}
     nav.toc,.controls,.p-drop,code.p-drop,tr.p-drop{display:none !important}
     p.p-only{display:block}
-    ul.ex li:nth-child(n+2),.host:nth-of-type(n+2){display:none}
+    ul.ex li:nth-child(n+2),.host+.host{display:none}
     .cards{grid-template-columns:repeat(4,1fr);gap:6pt}.card .n{font-size:18pt}
     ol.risks{grid-template-columns:1fr}
     table.groups .c-id{width:6%}table.groups .c-sev{width:10%}table.groups .c-rule{width:19%}

@@ -96,6 +96,26 @@ final class SummaryTests: XCTestCase {
         XCTAssertTrue(markdown.contains("[§4.2.2](https://www.rfc-editor.org/rfc/rfc6455#section-4.2.2)"))
     }
 
+    /// A newer analyze adds members (the summary's `tcp_not_believed`, say): the report reads
+    /// what it knows, from lines and from records alike, and ignores the rest.
+    func testUnknownMembersAreIgnored() throws {
+        let summary = summaryRecord(captures: [("a.pcap", 10)], first: "2026-01-02T00:00:10Z", last: "2026-01-02T00:00:20Z",
+                                    packets: 10, connections: 1, violations: 1)
+        guard case .object(var members) = summary.value else { return XCTFail("not an object") }
+        members.insert(JSONMember("tcp_not_believed", object([("bad_checksum_dropped", int(3)), ("per_capture", .array([object([("x", .null)])]))])), at: 4)
+        members.append(JSONMember("future", .array([.bool(true), .null, .number("1.5e3")])))
+        let newer = ReportRecord(.object(members))!
+        let lines = json(newer.value) + "\n" + json(violation(rule: "websocket_wrong_accept").value) + "\n"
+        let fromLines = AuditReport(jsonLines: Array(lines.utf8))
+        let fromRecords = AuditReport(records: [newer, violation(rule: "websocket_wrong_accept")])
+        XCTAssertEqual(fromLines.audit.invalidLines, 0)
+        XCTAssertEqual(fromLines.audit.scope.packets, 10)
+        XCTAssertEqual(fromLines.audit.captures.map(\.name), ["a.pcap"])
+        XCTAssertEqual(fromLines.findingCount, 1)
+        XCTAssertEqual(fromLines.json(), fromRecords.json())
+        XCTAssertEqual(fromLines.html(), fromRecords.html())
+    }
+
     func testEveryCatalogueRuleHasAGuide() {
         for rule in catalogueRuleIDs() {
             XCTAssertNotNil(RuleGuide.entries[rule], "no guide for \(rule)")
