@@ -326,7 +326,7 @@ struct HTMLRenderer {
         if !frames.isEmpty {
             out += "<h5>Open in Wireshark</h5><ul class=\"frames\">"
             for frame in frames {
-                out += "<li><strong>frame \(frame.frame)</strong> — \(h(frame.role)) — <code>frame.number == \(frame.frame)</code></li>"
+                out += "<li><strong>frame \(grouped(frame.frame))</strong> — \(h(frame.role)) — <code>frame.number == \(frame.frame)</code></li>"
             }
             if let filter = item.connectionFilter { out += "<li>the whole connection — <code>\(h(filter))</code></li>" }
             out += "</ul>\n"
@@ -375,7 +375,7 @@ struct HTMLRenderer {
 
     private func headHTML(_ head: MessageHead?, title: String, missing: String) -> String {
         guard let head else { return "<div><h5>\(title)</h5><p class=\"note\">\(missing)</p></div>" }
-        let frame = head.frame.map { " · frame \($0)" } ?? ""
+        let frame = head.frame.map { " · frame \(grouped($0))" } ?? ""
         let lines = head.lines.prefix(40).map { h(Escape.clipped($0, 1200)) }
         return "<div><h5>\(title)\(frame)</h5><pre>\(lines.joined(separator: "\n"))</pre></div>"
     }
@@ -383,7 +383,7 @@ struct HTMLRenderer {
     private func bytesHTML(_ bytes: [UInt8]?, _ label: String, total: Int64?) -> String {
         guard let bytes, !bytes.isEmpty else { return "" }
         let totalText = total.map { " of \(grouped($0))" } ?? ""
-        return "<h5>First \(bytes.count)\(totalText) bytes \(label)</h5><pre class=\"hex\">\(hexDumpLines(bytes).map(h).joined(separator: "\n"))</pre>\n"
+        return "<h5>First \(thousands(bytes.count))\(totalText) bytes \(label)</h5><pre class=\"hex\">\(hexDumpLines(bytes).map(h).joined(separator: "\n"))</pre>\n"
     }
 
     private func evidenceHTML(_ value: JSONValue) -> String {

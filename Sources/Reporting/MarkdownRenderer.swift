@@ -217,7 +217,7 @@ struct MarkdownRenderer {
         if let direction = item.direction { out += "- Direction: \(m(directionText(direction)))\n" }
         if item.reference != ruleReference, !item.reference.isEmpty { out += "- Reference: \(referenceMarkdown(item.reference))\n" }
         for frame in item.frames {
-            out += "- Wireshark: frame \(frame.frame) (\(m(frame.role))) — `frame.number == \(frame.frame)`\n"
+            out += "- Wireshark: frame \(grouped(frame.frame)) (\(m(frame.role))) — `frame.number == \(frame.frame)`\n"
         }
         if let filter = item.connectionFilter { out += "- Wireshark, whole connection: `\(filter)`\n" }
         for other in group.examples.items.dropFirst() {
@@ -251,7 +251,7 @@ struct MarkdownRenderer {
         var out = ""
         for (title, head) in [("Request", context.request), ("Response", context.response)] {
             guard let head else { continue }
-            out += "\(title)\(head.frame.map { " (frame \($0))" } ?? ""), reconstructed from the recorded upgrade-relevant headers:\n\n"
+            out += "\(title)\(head.frame.map { " (frame \(grouped($0)))" } ?? ""), reconstructed from the recorded upgrade-relevant headers:\n\n"
             out += Escape.markdownCodeBlock(head.lines.prefix(40).map { Escape.clipped($0, 1200) }) + "\n"
         }
         if context.kind == .switched {
@@ -262,7 +262,7 @@ struct MarkdownRenderer {
             for (label, bytes, total) in [("client → server", context.clientFirstBytes, context.bytesAfterClient),
                                           ("server → client", context.serverFirstBytes, context.bytesAfterServer)] {
                 guard let bytes, !bytes.isEmpty else { continue }
-                out += "First \(bytes.count)\(total.map { " of \(grouped($0))" } ?? "") bytes \(label):\n\n"
+                out += "First \(thousands(bytes.count))\(total.map { " of \(grouped($0))" } ?? "") bytes \(label):\n\n"
                 out += Escape.markdownCodeBlock(hexDumpLines(bytes)) + "\n"
             }
         }
