@@ -103,6 +103,17 @@ func reportCommand(_ arguments: [String]) throws -> Int32 {
     return 0
 }
 
+/// The report of one findings file, read in two streaming passes; nil after printing why not.
+func reportFromFile(_ path: String, options: ReportOptions) -> AuditReport? {
+    var builder = AuditReportBuilder(options: options)
+    guard let counts = streamLines(path, maxLineBytes: options.limits.maxLineBytes, copyTo: nil, { builder.add(line: $0) }) else { return nil }
+    builder.addInvalidLines(counts.tooLong)
+    if builder.needsHandshakes {
+        guard streamLines(path, maxLineBytes: options.limits.maxLineBytes, copyTo: nil, { builder.addHandshake(line: $0); return true }) != nil else { return nil }
+    }
+    return builder.report()
+}
+
 /// Lines of a findings file that were not records: how many, the first few, and how many were too long.
 struct LineCounts {
     var invalid = 0
@@ -165,7 +176,7 @@ private func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> B
 }
 
 /// An unlinked temporary file (gone when closed), or nil after printing why not.
-private func temporaryFile() -> Int32? {
+func temporaryFile() -> Int32? {
     let directory = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
     var template = Array("\(directory)/switchyard-report-XXXXXX".utf8CString)
     let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
