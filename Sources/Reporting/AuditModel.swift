@@ -5,6 +5,11 @@ struct Peer: Hashable, Sendable {
     var ip: String
     var port: Int64?
 
+    init(ip: String, port: Int64?) {
+        self.ip = ip
+        self.port = port
+    }
+
     init?(_ value: JSONValue?) {
         guard let value, let ip = value["ip"]?.stringValue else { return nil }
         self.ip = ip
@@ -54,6 +59,25 @@ struct MessageHead: Sendable {
     }
 }
 
+/// A record's whole text or its parsed value. Records that are only counted keep neither; the
+/// few shown in full keep their line and parse it once (`materialize`) before they are shown.
+struct RecordSource: Sendable {
+    var parsed: JSONValue?
+    var raw: ArraySlice<UInt8>?
+
+    var value: JSONValue { parsed ?? raw.flatMap { JSONParser.parse($0) } ?? .null }
+
+    mutating func materialize() {
+        if parsed == nil, raw != nil { parsed = value }
+        raw = nil
+    }
+
+    /// Keeps a compact copy of the line (the slice may share a larger buffer).
+    mutating func keep() {
+        if let raw, parsed == nil { self.raw = Array(raw)[...] }
+    }
+}
+
 /// What a `switch`, `upgrade_declined` or `prior_knowledge` record says about a connection; a
 /// violation on the same connection shows it as evidence.
 struct ConnectionContext: Sendable {
@@ -63,46 +87,57 @@ struct ConnectionContext: Sendable {
     var capture: String
     var client: Peer?
     var server: Peer?
-    var partial: Bool
     var time: CaptureTime?
     /// The selected protocol (`websocket`, `h2c`…), for switches and prior knowledge.
     var agreed: String?
     var observed: String?
-    var confidence: String?
-    var observedReason: String?
-    var request: MessageHead?
-    var response: MessageHead?
-    var clientFirstBytes: [UInt8]?
-    var serverFirstBytes: [UInt8]?
-    var bytesAfterClient: Int64?
-    var bytesAfterServer: Int64?
-    var firstFrame: Int64?
-    var canonical: String
+    /// The Host header of the upgrade request.
+    var host: String?
+    /// The whole record; what only the few contexts shown in full need is read from it on demand,
+    /// so the many that are only counted cost no parsing.
+    var source: RecordSource
+    var value: JSONValue { source.value }
 
     init?(_ record: ReportRecord) {
         guard let kind = Kind(rawValue: record.type) else { return nil }
         let value = record.value
         self.kind = kind
+        source = RecordSource(parsed: value)
         capture = value["capture"]?.stringValue ?? ""
         client = Peer(value["connection"]?["client"])
         server = Peer(value["connection"]?["server"])
-        partial = value["connection"]?["partial"]?.boolValue ?? false
         time = value["ts"]?.stringValue.flatMap(CaptureTime.init(rfc3339:))
         agreed = kind == .declined ? nil : value["protocol"]?.stringValue
-        let observedValue = value["observed"]
-        observed = observedValue?["protocol"]?.stringValue
-        confidence = observedValue?["confidence"]?.stringValue
-        observedReason = observedValue?["reason"]?.stringValue
-        request = MessageHead(value["request"])
-        response = MessageHead(value["response"])
-        clientFirstBytes = byteEvidence(observedValue?["client_first_bytes"])
-        serverFirstBytes = byteEvidence(observedValue?["server_first_bytes"])
-        let after = kind == .priorKnowledge ? value["bytes"] : value["bytes_after_switch"]
-        bytesAfterClient = after?["client_to_server"]?.integerValue
-        bytesAfterServer = after?["server_to_client"]?.integerValue
-        firstFrame = value["first_frame"]?.integerValue ?? value["response_frame"]?.integerValue ?? response?.frame
-        canonical = value.serialized()
+        observed = value["observed"]?["protocol"]?.stringValue
+        host = value["request"]?["headers"]?.members?.first { $0.key.lowercased() == "host" }?.value.stringValue
     }
+
+    /// The same from a scanned line, which is kept (not parsed) in case the context is shown.
+    init?(_ scanned: ScannedRecord, line: ArraySlice<UInt8>) {
+        guard let type = scanned.type, let kind = Kind(rawValue: type) else { return nil }
+        self.kind = kind
+        source = RecordSource(raw: line)
+        capture = JSONScan.string(scanned.capture) ?? ""
+        client = scanned.client
+        server = scanned.server
+        time = JSONScan.string(scanned.ts).flatMap(CaptureTime.init(rfc3339:))
+        agreed = kind == .declined ? nil : JSONScan.string(scanned.protocolName)
+        observed = JSONScan.string(scanned.observedProtocol)
+        host = kind == .priorKnowledge ? nil : JSONScan.string(scanned.host)
+    }
+
+    var partial: Bool { value["connection"]?["partial"]?.boolValue ?? false }
+    var confidence: String? { value["observed"]?["confidence"]?.stringValue }
+    var observedReason: String? { value["observed"]?["reason"]?.stringValue }
+    var request: MessageHead? { MessageHead(value["request"]) }
+    var response: MessageHead? { MessageHead(value["response"]) }
+    var clientFirstBytes: [UInt8]? { byteEvidence(value["observed"]?["client_first_bytes"]) }
+    var serverFirstBytes: [UInt8]? { byteEvidence(value["observed"]?["server_first_bytes"]) }
+    private var bytesAfter: JSONValue? { kind == .priorKnowledge ? value["bytes"] : value["bytes_after_switch"] }
+    var bytesAfterClient: Int64? { bytesAfter?["client_to_server"]?.integerValue }
+    var bytesAfterServer: Int64? { bytesAfter?["server_to_client"]?.integerValue }
+    var firstFrame: Int64? { value["first_frame"]?.integerValue ?? value["response_frame"]?.integerValue ?? response?.frame }
+    var canonical: String { value.serialized() }
 
     var connectionKey: ConnectionKey { ConnectionKey(capture: capture, client: client, server: server) }
 }
@@ -114,82 +149,95 @@ struct ConnectionKey: Hashable, Sendable {
     var server: Peer?
 }
 
-/// How findings of two audits are matched (`--baseline`): the rule and the connection's
-/// client address, server address and server port. Capture time and the client port are left
-/// out on purpose: they change on every run (the client port is ephemeral).
-struct FindingKey: Hashable, Comparable, Sendable {
-    var rule: String
-    var clientIP: String
-    var serverIP: String
-    var serverPort: String
+/// A service as the findings name it: the server's IP address and port. Host names come from
+/// the upgrade requests to it (a violation record does not carry one).
+struct ServiceKey: Hashable, Comparable, Sendable {
+    var ip: String
+    var port: Int64?
 
-    static func < (a: FindingKey, b: FindingKey) -> Bool {
-        (a.rule, a.clientIP, a.serverIP, a.serverPort) < (b.rule, b.clientIP, b.serverIP, b.serverPort)
+    init(_ peer: Peer?) {
+        ip = peer?.ip ?? ""
+        port = peer?.port
     }
 
-    static let description = "rule, client IP address, server IP address and server port (not capture time, not the ephemeral client port)"
+    static func < (a: ServiceKey, b: ServiceKey) -> Bool { (a.ip, a.port ?? -1) < (b.ip, b.port ?? -1) }
+
+    /// `10.0.0.2:80`, `[::1]:443`, or `(no server)`.
+    var display: String { ip.isEmpty && port == nil ? "(no server)" : Peer(ip: ip, port: port).display }
 }
 
-enum BaselineStatus: String, Sendable {
-    case new, unchanged
+/// How findings are grouped, and how groups of two audits are matched (`--baseline`): the rule
+/// and the service. Client addresses, ports and times are left out on purpose: in a fleet they
+/// are many and change on every run; a group says how many clients and captures it spans.
+struct GroupKey: Hashable, Comparable, Sendable {
+    var rule: String
+    var server: ServiceKey
+
+    static func < (a: GroupKey, b: GroupKey) -> Bool { (a.rule, a.server) < (b.rule, b.server) }
+
+    static let description = "rule, server IP address and server port (not capture, time or client)"
 }
 
 /// One violation record, ready to show.
 struct FindingItem: Sendable {
-    var number = 0
-    /// The rule's place in the report (most findings first within a severity), set before sorting.
-    var ruleRank = 0
     var rule: String
     var severity: Severity
     var message: String
-    var reference: String
     var time: CaptureTime?
     var rawTimestamp: String
     var capture: String
     var client: Peer?
     var server: Peer?
-    var partial: Bool
     var frame: Int64?
-    var direction: String?
-    var evidence: [JSONMember]
     var context: ConnectionContext?
-    var baselineStatus: BaselineStatus?
-    var canonical: String
+    /// The whole record; fields only a finding shown in full needs are read from it on demand.
+    var source: RecordSource
+    var value: JSONValue { source.value }
+
+    /// From a scanned line; the line is kept only if the finding becomes an example.
+    init?(_ scanned: ScannedRecord, line: ArraySlice<UInt8>) {
+        guard scanned.type == "violation" else { return nil }
+        source = RecordSource(raw: line)
+        rule = JSONScan.string(scanned.rule) ?? "(no rule)"
+        severity = Severity.of(rule: rule, recorded: JSONScan.string(scanned.severity))
+        message = JSONScan.string(scanned.message) ?? ""
+        rawTimestamp = JSONScan.string(scanned.ts) ?? ""
+        time = CaptureTime(rfc3339: rawTimestamp)
+        capture = JSONScan.string(scanned.capture) ?? ""
+        client = scanned.client
+        server = scanned.server
+        frame = JSONScan.integer(scanned.frame)
+    }
 
     init?(_ record: ReportRecord) {
         guard record.type == "violation" else { return nil }
         let value = record.value
+        source = RecordSource(parsed: value)
         rule = value["rule"]?.stringValue ?? "(no rule)"
         severity = Severity.of(rule: rule, recorded: value["severity"]?.stringValue)
         message = value["message"]?.stringValue ?? ""
-        reference = value["reference"]?.stringValue ?? Rule.named(rule)?.reference ?? ""
         rawTimestamp = value["ts"]?.stringValue ?? ""
         time = CaptureTime(rfc3339: rawTimestamp)
         capture = value["capture"]?.stringValue ?? ""
         client = Peer(value["connection"]?["client"])
         server = Peer(value["connection"]?["server"])
-        partial = value["connection"]?["partial"]?.boolValue ?? false
         frame = value["frame"]?.integerValue
-        direction = value["direction"]?.stringValue
-        evidence = value["evidence"]?.members ?? []
-        canonical = value.serialized()
     }
 
-    var key: FindingKey {
-        FindingKey(rule: rule, clientIP: client?.ip ?? "", serverIP: server?.ip ?? "",
-                   serverPort: server?.port.map { String($0) } ?? "")
-    }
+    var reference: String { value["reference"]?.stringValue ?? Rule.named(rule)?.reference ?? "" }
+    var partial: Bool { value["connection"]?["partial"]?.boolValue ?? false }
+    var direction: String? { value["direction"]?.stringValue }
+    var evidence: [JSONMember] { value["evidence"]?.members ?? [] }
+    var canonical: String { value.serialized() }
+
+    var groupKey: GroupKey { GroupKey(rule: rule, server: ServiceKey(server)) }
 
     var connectionKey: ConnectionKey { ConnectionKey(capture: capture, client: client, server: server) }
 
-    var anchor: String { "F\(number)" }
-
-    /// Report order: most severe first, then rule (the rule with most findings first), capture,
-    /// time, frame, connection; the record's own text breaks any remaining tie, so the order
-    /// never depends on input order.
+    /// The order of examples within a group: capture, time, frame, connection; the record's
+    /// own text breaks any remaining tie, so the order never depends on input order.
     static func precedes(_ a: FindingItem, _ b: FindingItem) -> Bool {
         if a.severity != b.severity { return a.severity > b.severity }
-        if a.ruleRank != b.ruleRank { return a.ruleRank < b.ruleRank }
         if a.rule != b.rule { return a.rule < b.rule }
         if a.capture != b.capture { return a.capture < b.capture }
         let at = a.time?.microseconds ?? .max, bt = b.time?.microseconds ?? .max
@@ -274,5 +322,14 @@ private func hexValue(_ byte: UInt8) -> UInt8? {
     case 0x41...0x46: return byte - 0x41 + 10
     case 0x61...0x66: return byte - 0x61 + 10
     default: return nil
+    }
+}
+
+extension ConnectionContext {
+    /// The context with a compact copy of its line, to be kept.
+    func kept() -> ConnectionContext {
+        var copy = self
+        copy.source.keep()
+        return copy
     }
 }

@@ -107,9 +107,10 @@ func pad(_ value: Int64, _ width: Int) -> String {
     return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
 }
 
-/// A duration in words a reader can take in at a glance: `850 ms`, `54.5 s`, `12 min`, `3.2 h`, `41 days`.
+/// A duration in words a reader can take in at a glance: `40 µs`, `850 ms`, `54.5 s`, `12 min`, `3.2 h`, `41 days`.
 func durationText(microseconds: Int64) -> String {
     let seconds = Double(microseconds) / 1_000_000
+    if microseconds < 1000 { return "\(microseconds) µs" }
     if microseconds < 1_000_000 { return "\(microseconds / 1000) ms" }
     if seconds < 120 { return oneDecimal(seconds) + " s" }
     if seconds < 7200 { return oneDecimal(seconds / 60) + " min" }

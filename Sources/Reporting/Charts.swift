@@ -19,42 +19,31 @@ enum Charts {
             let y = top + row * rowHeight
             let barWidth = max(3, entry.count * barArea / maximum)
             svg += "<a href=\"#\(anchor(entry.rule))\">"
-            svg += "<title>\(Escape.html(entry.rule)): \(entry.count) (\(entry.severity.name))</title>"
+            svg += "<title>\(Escape.html(entry.rule)): \(thousands(entry.count)) (\(entry.severity.name))</title>"
             svg += "<text class=\"label mono\" x=\"\(labelWidth - 10)\" y=\"\(y + 16)\" text-anchor=\"end\">\(Escape.html(short(entry.rule, 44)))</text>"
             svg += "<rect class=\"sev-\(entry.severity.name)\" x=\"\(labelWidth)\" y=\"\(y + 4)\" width=\"\(barWidth)\" height=\"16\" rx=\"2\"/>"
-            svg += "<text class=\"value\" x=\"\(labelWidth + barWidth + 6)\" y=\"\(y + 16)\">\(entry.count)</text>"
+            svg += "<text class=\"value\" x=\"\(labelWidth + barWidth + 6)\" y=\"\(y + 16)\">\(thousands(entry.count))</text>"
             svg += "</a>"
         }
         svg += "</svg>"
         if counts.count > shown.count {
-            svg += "<p class=\"note\">\(counts.count - shown.count) more rules are listed in the findings table.</p>"
+            svg += "<p class=\"note\">\(plural(counts.count - shown.count, "more rule")) in the findings table.</p>"
         }
         return svg
     }
 
-    /// Switches and violations over capture time, in equal time bins: switches above,
-    /// violations below stacked by severity.
-    static func timeline(switchTimes: [CaptureTime], violations: [(time: CaptureTime, severity: Severity)]) -> String {
-        let all = switchTimes + violations.map(\.time)
-        guard let first = all.min(), let last = all.max() else { return "" }
-        let span = last.microseconds &- first.microseconds
-        let bins = span > 0 ? 60 : 1
-        func bin(_ time: CaptureTime) -> Int {
-            guard span > 0 else { return 0 }
-            let offset = Double(time.microseconds &- first.microseconds) / Double(span)
-            return min(bins - 1, max(0, Int(offset * Double(bins))))
-        }
-        var switchCounts = [Int](repeating: 0, count: bins)
-        for time in switchTimes { switchCounts[bin(time)] += 1 }
-        var violationCounts = [[Int]](repeating: [0, 0, 0, 0], count: bins)
-        for item in violations { violationCounts[bin(item.time)][item.severity.rawValue] += 1 }
-
+    /// Switches and violations over capture time, in equal time bins over the bulk of the
+    /// events (outliers are counted apart, see `TimeHistogram.binned`): switches above,
+    /// violations below stacked by severity. Events all at one instant get one bar and say so.
+    static func timeline(_ timeline: TimelineBins) -> String {
+        let bins = timeline.bins.count
+        let span = timeline.end &- timeline.start
         let left = 110, right = 20, laneHeight = 70, top = 30, gap = 18
         let plotWidth = width - left - right
         let binWidth = Double(plotWidth) / Double(bins)
-        let barWidth = max(2.0, min(binWidth - 2, 40))
-        let switchMax = max(1, switchCounts.max() ?? 1)
-        let violationMax = max(1, violationCounts.map { $0.reduce(0, +) }.max() ?? 1)
+        let barWidth = timeline.isOneInstant ? 40 : max(2.0, min(binWidth - 2, 40))
+        let switchMax = max(1, timeline.bins.map { $0[0] }.max() ?? 1)
+        let violationMax = max(1, timeline.bins.map { $0.dropFirst().reduce(0, +) }.max() ?? 1)
         let lane2 = top + laneHeight + gap
         let axisY = lane2 + laneHeight
         let height = axisY + 40
@@ -62,29 +51,30 @@ enum Charts {
         svg += legend(x: left, y: 12, items: [("switch-bar", "switches")] + Severity.allCases.reversed().map { ("sev-\($0.name)", "\($0.name) violations") })
         svg += "<text class=\"label\" x=\"\(left - 10)\" y=\"\(top + laneHeight / 2 + 4)\" text-anchor=\"end\">Switches</text>"
         svg += "<text class=\"label\" x=\"\(left - 10)\" y=\"\(lane2 + laneHeight / 2 + 4)\" text-anchor=\"end\">Violations</text>"
-        svg += "<text class=\"axis-note\" x=\"\(left - 10)\" y=\"\(top + 10)\" text-anchor=\"end\">max \(switchMax)</text>"
-        svg += "<text class=\"axis-note\" x=\"\(left - 10)\" y=\"\(lane2 + 10)\" text-anchor=\"end\">max \(violationMax)</text>"
+        svg += "<text class=\"axis-note\" x=\"\(left - 10)\" y=\"\(top + 10)\" text-anchor=\"end\">max \(thousands(switchMax))</text>"
+        svg += "<text class=\"axis-note\" x=\"\(left - 10)\" y=\"\(lane2 + 10)\" text-anchor=\"end\">max \(thousands(violationMax))</text>"
         svg += "<line class=\"axis\" x1=\"\(left)\" y1=\"\(top + laneHeight)\" x2=\"\(left + plotWidth)\" y2=\"\(top + laneHeight)\"/>"
         svg += "<line class=\"axis\" x1=\"\(left)\" y1=\"\(axisY)\" x2=\"\(left + plotWidth)\" y2=\"\(axisY)\"/>"
         for index in 0..<bins {
+            let counts = timeline.bins[index]
             let x = Double(left) + Double(index) * binWidth + (binWidth - barWidth) / 2
-            if switchCounts[index] > 0 {
-                let h = max(2, switchCounts[index] * (laneHeight - 14) / switchMax)
-                svg += "<rect class=\"switch-bar\" x=\"\(fixed(x))\" y=\"\(top + laneHeight - h)\" width=\"\(fixed(barWidth))\" height=\"\(h)\"><title>\(switchCounts[index]) switches</title></rect>"
+            if counts[0] > 0 {
+                let h = max(2, counts[0] * (laneHeight - 14) / switchMax)
+                svg += "<rect class=\"switch-bar\" x=\"\(fixed(x))\" y=\"\(top + laneHeight - h)\" width=\"\(fixed(barWidth))\" height=\"\(h)\"><title>\(thousands(counts[0])) switches</title></rect>"
             }
             var y = axisY
             for severity in Severity.allCases.reversed() {
-                let count = violationCounts[index][severity.rawValue]
+                let count = counts[1 + severity.rawValue]
                 guard count > 0 else { continue }
                 let h = max(2, count * (laneHeight - 14) / violationMax)
                 y -= h
-                svg += "<rect class=\"sev-\(severity.name)\" x=\"\(fixed(x))\" y=\"\(y)\" width=\"\(fixed(barWidth))\" height=\"\(h)\"><title>\(count) \(severity.name) violations</title></rect>"
+                svg += "<rect class=\"sev-\(severity.name)\" x=\"\(fixed(x))\" y=\"\(y)\" width=\"\(fixed(barWidth))\" height=\"\(h)\"><title>\(thousands(count)) \(severity.name) violations</title></rect>"
             }
         }
-        let ticks = span > 0 ? 5 : 1
+        let ticks = timeline.isOneInstant ? 1 : 5
         for tick in 0..<ticks {
             let fraction = ticks == 1 ? 0.5 : Double(tick) / Double(ticks - 1)
-            let time = CaptureTime(microseconds: first.microseconds &+ Int64(Double(span) * fraction))
+            let time = CaptureTime(microseconds: timeline.start &+ Int64(Double(span) * fraction))
             let x = Double(left) + fraction * Double(plotWidth)
             let label: String
             if span > 2 * 86_400_000_000 { label = String(time.short.prefix(10)) }
@@ -94,9 +84,32 @@ enum Charts {
             svg += "<line class=\"tick\" x1=\"\(fixed(x))\" y1=\"\(axisY)\" x2=\"\(fixed(x))\" y2=\"\(axisY + 5)\"/>"
             svg += "<text class=\"axis-label\" x=\"\(fixed(x))\" y=\"\(axisY + 20)\" text-anchor=\"\(anchor)\">\(label)</text>"
         }
-        svg += "<text class=\"axis-note\" x=\"\(left + plotWidth)\" y=\"\(axisY + 36)\" text-anchor=\"end\">capture time (UTC), \(bins) bins of \(durationText(microseconds: max(1, span / Int64(bins))))</text>"
+        let note: String
+        if timeline.isOneInstant {
+            let events = timeline.bins[0].reduce(0, +)
+            note = events == 1 ? "capture time (UTC) of the one event" : "capture time (UTC): all \(thousands(events)) events within \(durationText(microseconds: timeline.resolution))"
+        } else {
+            note = "capture time (UTC), \(bins) bins of \(durationText(microseconds: timeline.binWidth))"
+        }
+        let outliers = timeline.outlierCount > 0 ? "; \(outlierText(timeline)) not shown" : ""
+        svg += "<text class=\"axis-note\" x=\"\(left + plotWidth)\" y=\"\(axisY + 36)\" text-anchor=\"end\">\(note)\(outliers)</text>"
         svg += "</svg>"
         return svg
+    }
+
+    /// `3 outliers (2 before 2026-01-01, 1 after 2026-01-03)`, dates of the outliers themselves.
+    static func outlierText(_ timeline: TimelineBins) -> String {
+        var sides: [String] = []
+        if timeline.before.count > 0 {
+            sides.append("\(thousands(timeline.before.count)) from \(CaptureTime(microseconds: timeline.before.first).short.prefix(10))"
+                + (timeline.before.count > 1 ? " to \(CaptureTime(microseconds: timeline.before.last).short.prefix(10))" : ""))
+        }
+        if timeline.after.count > 0 {
+            sides.append("\(thousands(timeline.after.count)) from \(CaptureTime(microseconds: timeline.after.first).short.prefix(10))"
+                + (timeline.after.count > 1 ? " to \(CaptureTime(microseconds: timeline.after.last).short.prefix(10))" : ""))
+        }
+        let count = timeline.outlierCount
+        return "\(thousands(count)) outlier\(count == 1 ? "" : "s") far from the rest (\(sides.joined(separator: "; ")))"
     }
 
     /// A matrix of the protocol each 101 agreed on (rows) against what the bytes after it were
@@ -125,8 +138,8 @@ enum Charts {
             for (columnIndex, column) in columns.enumerated() {
                 let x = labelWidth + columnIndex * cellWidth
                 if let pair = pairs.first(where: { $0.agreed == row && $0.observed == column }) {
-                    svg += "<rect class=\"\(verdictClass(pair.verdict))\" x=\"\(x + 2)\" y=\"\(y + 2)\" width=\"\(cellWidth - 4)\" height=\"\(cellHeight - 4)\" rx=\"3\"><title>\(Escape.html(row)) → \(Escape.html(column)): \(pair.count) (\(pair.verdict.rawValue))</title></rect>"
-                    svg += "<text class=\"cell-value\(pair.verdict == .nothingSent ? " on-light" : "")\" x=\"\(x + cellWidth / 2)\" y=\"\(y + cellHeight / 2 + 5)\" text-anchor=\"middle\">\(pair.count)</text>"
+                    svg += "<rect class=\"\(verdictClass(pair.verdict))\" x=\"\(x + 2)\" y=\"\(y + 2)\" width=\"\(cellWidth - 4)\" height=\"\(cellHeight - 4)\" rx=\"3\"><title>\(Escape.html(row)) → \(Escape.html(column)): \(thousands(pair.count)) (\(pair.verdict.rawValue))</title></rect>"
+                    svg += "<text class=\"cell-value\(pair.verdict == .nothingSent ? " on-light" : "")\" x=\"\(x + cellWidth / 2)\" y=\"\(y + cellHeight / 2 + 5)\" text-anchor=\"middle\">\(thousands(pair.count))</text>"
                 } else {
                     svg += "<rect class=\"empty-cell\" x=\"\(x + 2)\" y=\"\(y + 2)\" width=\"\(cellWidth - 4)\" height=\"\(cellHeight - 4)\" rx=\"3\"/>"
                 }

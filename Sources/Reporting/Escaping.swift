@@ -84,7 +84,7 @@ enum Escape {
     /// Cuts long captured values (header blocks may be 64 KiB) so a report stays readable.
     static func clipped(_ text: String, _ limit: Int = 300) -> String {
         guard text.count > limit else { return text }
-        return String(text.prefix(limit)) + "… (\(text.count - limit) more characters)"
+        return String(text.prefix(limit)) + "… (\(grouped(Int64(text.count - limit))) more characters)"
     }
 }
 

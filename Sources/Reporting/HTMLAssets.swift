@@ -10,6 +10,14 @@ enum HTMLAssets {
     color:var(--ink);background:var(--bg)}
     code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono","Liberation Mono",monospace}
     code{font-size:.88em;background:var(--soft);border:1px solid #e1e7ef;border-radius:3px;padding:0 4px;overflow-wrap:anywhere}
+    html{hyphens:none;-webkit-hyphens:none}
+    .id{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono","Liberation Mono",monospace;font-size:.92em;\
+    overflow-wrap:normal;word-break:keep-all}
+    code.id,td.id{overflow-wrap:normal;word-break:keep-all}
+    .path{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono","Liberation Mono",monospace;font-size:.9em;\
+    overflow-wrap:anywhere}
+    code.cmd,pre.cmd{display:block;font-size:10.5px;line-height:1.4;white-space:pre-wrap;overflow-wrap:anywhere;margin:4px 0 0;\
+    padding:2px 5px;color:#334e68}
     a{color:#1d5fa8}
     .wrap{max-width:1140px;margin:0 auto;padding:0 28px}
     header.masthead{background:linear-gradient(135deg,#102a43,#243b53);color:#fff;padding:26px 0 22px}
@@ -27,9 +35,9 @@ enum HTMLAssets {
     h5{font-size:12px;text-transform:uppercase;letter-spacing:.06em;color:var(--muted);margin:14px 0 6px}
     p.lead{font-size:16px;margin:4px 0 16px;max-width:60em}
     .note{color:var(--muted);font-size:13px}
-    .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(104px,1fr));gap:12px;margin:6px 0 18px}
-    .card{border:1px solid var(--line);border-top:4px solid var(--accent);border-radius:6px;padding:9px 12px;background:#fff}
-    .card .n{display:block;font-size:28px;font-weight:700;line-height:1.15;font-variant-numeric:tabular-nums}
+    .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(112px,1fr));gap:10px;margin:6px 0 18px}
+    .card{border:1px solid var(--line);border-top:4px solid var(--accent);border-radius:6px;padding:9px 10px;background:#fff}
+    .card .n{display:block;font-size:22px;font-weight:700;line-height:1.15;font-variant-numeric:tabular-nums;white-space:nowrap}
     .card .l{display:block;font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.05em}
     .card.high{border-top-color:var(--high)}.card.high .n{color:var(--high)}
     .card.medium{border-top-color:var(--medium)}.card.medium .n{color:var(--medium)}
@@ -49,26 +57,35 @@ enum HTMLAssets {
     ol.risks p{margin:3px 0 0}
     .grid2{display:grid;grid-template-columns:1fr 1fr;gap:26px}
     table{border-collapse:collapse;width:100%;font-size:13.5px}
-    th,td{text-align:left;padding:6px 9px;border-bottom:1px solid #e4e7eb;vertical-align:top;overflow-wrap:anywhere}
+    th,td{text-align:left;padding:6px 9px;border-bottom:1px solid #e4e7eb;vertical-align:top;overflow-wrap:break-word}
     thead th{background:var(--soft);font-weight:700;font-size:12.5px;color:#334e68;white-space:nowrap}
     td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
     td.nowrap{white-space:nowrap}
     tbody tr:hover{background:#f8fafc}
-    table.findings tr.high td:first-child{box-shadow:inset 4px 0 var(--high)}
-    table.findings tr.medium td:first-child{box-shadow:inset 4px 0 var(--medium)}
-    table.findings tr.low td:first-child{box-shadow:inset 4px 0 var(--low)}
-    table.findings tr.info td:first-child{box-shadow:inset 4px 0 var(--info)}
-    table.findings{table-layout:fixed}
-    table.findings .c-id{width:5%}table.findings .c-sev{width:9%}table.findings .c-rule{width:19%}
-    table.findings .c-where{width:20%}table.findings .c-frame{width:7%}table.findings .c-time{width:10%}
-    table.findings .c-base{width:9%}
-    table.findings td.where{font-size:12.5px}table.findings .conn{color:var(--muted)}
-    table.findings td.mono{font-size:12.5px}
-    th button{font:inherit;color:inherit;background:none;border:0;padding:0;cursor:pointer}
-    th[aria-sort=ascending] button::after{content:" ▲"}th[aria-sort=descending] button::after{content:" ▼"}
-    #findings-controls{display:flex;flex-wrap:wrap;gap:10px;align-items:center;margin:0 0 12px}
-    #findings-controls input,#findings-controls select{font:inherit;padding:5px 9px;border:1px solid #bcccdc;border-radius:5px}
-    #findings-controls input{flex:1;min-width:240px}
+    tr.high td:first-child{box-shadow:inset 4px 0 var(--high)}
+    tr.medium td:first-child{box-shadow:inset 4px 0 var(--medium)}
+    tr.low td:first-child{box-shadow:inset 4px 0 var(--low)}
+    tr.info td:first-child{box-shadow:inset 4px 0 var(--info)}
+    table.groups,table.services{table-layout:fixed}
+    table.groups .c-id{width:5%}table.groups .c-sev{width:8.5%}table.groups .c-rule{width:18%}
+    table.groups .c-svc{width:13.5%}table.groups .c-count{width:8%}table.groups .c-seen{width:10.5%}
+    table.groups .c-base{width:9%}
+    table.groups td{font-size:12.5px}
+    ul.ex{margin:0;padding:0;list-style:none}ul.ex li{margin:0 0 2px}
+    .conn{color:var(--muted)}
+    .host{display:block;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono","Liberation Mono",monospace;\
+    font-size:11.5px;overflow-wrap:break-word;color:#334e68}
+    .p-only{display:none}
+    td.num .note{white-space:normal}
+    table.services .c-svc{width:17%}table.services .c-host{width:17%}table.services .c-proto{width:17%}
+    td.has-high{color:var(--high);font-weight:700}td.has-medium{color:var(--medium);font-weight:700}
+    td.has-low{color:var(--low);font-weight:700}td.has-info{color:var(--info);font-weight:700}
+    table.captures .c-path,table.switches .c-path{width:34%}
+    th.sortable{cursor:pointer}
+    th[aria-sort=ascending]::after{content:" ▲"}th[aria-sort=descending]::after{content:" ▼"}
+    .controls{display:flex;flex-wrap:wrap;gap:10px;align-items:center;margin:0 0 12px}
+    .controls input,.controls select{font:inherit;padding:5px 9px;border:1px solid #bcccdc;border-radius:5px}
+    .controls input{flex:1;min-width:240px}
     .chart{display:block;max-width:100%;height:auto;margin:6px 0 4px}
     .chart text{font-size:12px;fill:#334e68}
     .chart .mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:11.5px}
@@ -108,14 +125,27 @@ enum HTMLAssets {
     footer{color:var(--muted);font-size:12.5px;padding:6px 0 30px}
     @media (max-width:800px){.grid2,.heads,ol.risks{grid-template-columns:1fr}}
     @media print{
-    @page{size:A4;margin:14mm 12mm}
+    @page{margin:12mm 11mm}
     body{background:#fff;font-size:10.5pt}
     .wrap{max-width:none;padding:0}
     header.masthead{background:#fff;color:#000;padding:0 0 8pt;border-bottom:2pt solid #102a43}
     .eyebrow,.masthead .meta{color:#333}
-    nav.toc,#findings-controls{display:none}
+    nav.toc,.controls,.p-drop,code.p-drop,tr.p-drop{display:none !important}
+    p.p-only{display:block}
+    ul.ex li:nth-child(n+2),.host+.host{display:none}
+    .cards{grid-template-columns:repeat(4,1fr);gap:6pt}.card .n{font-size:18pt}
+    ol.risks{grid-template-columns:1fr}
+    table.groups .c-id{width:6%}table.groups .c-sev{width:10%}table.groups .c-rule{width:19%}
+    table.groups .c-svc{width:18%}table.groups .c-count{width:10%}table.groups .c-seen{width:11.5%}
+    table.groups .c-base{width:10%}
+    thead th{white-space:normal}
+    table.groups td,table.services td{font-size:8pt;padding:3pt 4pt}
+    th,td{padding:3pt 4pt}
+    .sev{min-width:0;padding:0 4pt;font-size:7pt}
+    code.cmd,pre.cmd{font-size:6.5pt}
+    .chart{max-width:100%}
     section{border:0;box-shadow:none;border-radius:0;padding:0;margin:14pt 0}
-    section#findings-table-section,section#details{break-before:page}
+    section#groups,section#details{break-before:page}
     ol.risks li,.card,.figure,dl.explain,tr,pre,.heads>div,ul.frames{break-inside:avoid}
     .occurrence{padding:8pt 10pt;margin:8pt 0}
     .occurrence h4{break-after:avoid}
@@ -131,34 +161,38 @@ enum HTMLAssets {
 
     static let script = """
     (function(){
-    var table=document.getElementById("findings-table");
-    var host=document.getElementById("findings-controls");
-    if(!table||!host||!table.tBodies.length)return;
+    [].forEach.call(document.querySelectorAll(".controls[data-for]"),function(host){
+    var table=document.getElementById(host.getAttribute("data-for"));
+    if(!table||!table.tBodies.length)return;
     var body=table.tBodies[0],rows=[].slice.call(body.rows),heads=table.tHead.rows[0].cells;
     rows.forEach(function(r,i){r.setAttribute("data-order",String(i));});
     var input=document.createElement("input");
-    input.type="search";input.placeholder="Filter: rule, capture, address, message…";
-    input.setAttribute("aria-label","Filter findings");
+    input.type="search";input.placeholder="Filter: rule, service, host, capture path…";
+    input.setAttribute("aria-label","Filter rows");
     var select=document.createElement("select");
     select.setAttribute("aria-label","Severity");
     [["","All severities"],["high","High"],["medium","Medium"],["low","Low"],["info","Info"]].forEach(function(o){
     var e=document.createElement("option");e.value=o[0];e.textContent=o[1];select.appendChild(e);});
     var count=document.createElement("span");count.className="note";
     host.appendChild(input);host.appendChild(select);host.appendChild(count);
+    rows.forEach(function(r){r.searchText=r.textContent.toLowerCase();});
     function apply(){var q=input.value.toLowerCase(),s=select.value,n=0;
-    rows.forEach(function(r){var ok=(!s||r.getAttribute("data-severity")===s)&&(!q||r.textContent.toLowerCase().indexOf(q)>=0);
-    r.hidden=!ok;if(ok)n++;});count.textContent=n+" of "+rows.length+" findings shown";}
+    rows.forEach(function(r){var ok=(!s||r.getAttribute("data-severity")===s)&&(!q||r.searchText.indexOf(q)>=0);
+    r.hidden=!ok;if(ok)n++;});count.textContent=n.toLocaleString("en-US")+" of "+rows.length.toLocaleString("en-US")+" rows shown";}
     function key(r,i){var c=r.cells[i];return c?(c.getAttribute("data-sort")||c.textContent):"";}
     [].forEach.call(heads,function(th,i){
-    var b=document.createElement("button");b.type="button";b.textContent=th.textContent;th.textContent="";th.appendChild(b);
-    b.addEventListener("click",function(){
+    th.className+=" sortable";th.tabIndex=0;th.title="Sort";
+    function sort(){
     var dir=th.getAttribute("aria-sort")==="ascending"?-1:1,num=th.hasAttribute("data-numeric");
     [].forEach.call(heads,function(h){h.removeAttribute("aria-sort");});
     th.setAttribute("aria-sort",dir===1?"ascending":"descending");
     rows.sort(function(a,b){var x=key(a,i),y=key(b,i);if(num){x=parseFloat(x)||0;y=parseFloat(y)||0;}
     return (x<y?-1:x>y?1:0)*dir||(+a.getAttribute("data-order"))-(+b.getAttribute("data-order"));});
-    rows.forEach(function(r){body.appendChild(r);});});});
+    rows.forEach(function(r){body.appendChild(r);});}
+    th.addEventListener("click",sort);
+    th.addEventListener("keydown",function(e){if(e.key==="Enter"||e.key===" "){e.preventDefault();sort();}});});
     input.addEventListener("input",apply);select.addEventListener("change",apply);apply();
+    });
     })();
     """
 }

@@ -3,6 +3,10 @@ import Findings
 /// Writes the HTML report. Rule of the file: every string that came from the input goes
 /// through `h(_:)` (HTML text, and attribute values, which are always double-quoted); the
 /// only other text is this file's own, numbers it formatted, and URLs built from validated digits.
+///
+/// Aggregate first: the summary, then services, then findings grouped by rule and service.
+/// Every list that can grow with the input is cut at a limit with "N more", so the page's size
+/// depends on the limits, not on the number of findings.
 struct HTMLRenderer {
     let audit: Audit
     private let ruleAnchors: [String: String]
@@ -15,6 +19,8 @@ struct HTMLRenderer {
     }
 
     private func h(_ text: String) -> String { Escape.html(text) }
+
+    private var detailedGroups: ArraySlice<FindingGroup> { audit.groups.prefix(max(0, audit.options.maxDetailedGroups)) }
 
     func render() -> String {
         let style = HTMLAssets.style, script = HTMLAssets.script
@@ -30,11 +36,12 @@ struct HTMLRenderer {
         out += navigation()
         out += "<main class=\"wrap\">\n"
         out += summarySection()
-        out += chartsSection()
-        out += scopeSection()
+        out += servicesSection()
         if audit.baseline != nil { out += baselineSection() }
-        out += findingsTableSection()
+        out += groupsSection()
+        out += chartsSection()
         out += detailsSection()
+        out += scopeSection()
         out += connectionsSection()
         out += aboutSection()
         out += "</main>\n"
@@ -42,7 +49,7 @@ struct HTMLRenderer {
         if let generated = audit.options.generatedAt { out += " Generated \(h(generated))." }
         out += "</footer>\n"
         out += "<script type=\"application/json\" id=\"switchyard-summary\">"
-        out += SummaryJSON(audit: audit).document().serialized()
+        out += SummaryJSON(audit: audit, captureLimit: audit.limits.shownCaptures).document().serialized()
         out += "</script>\n<script>\(script)</script>\n</body>\n</html>\n"
         return out
     }
@@ -50,9 +57,7 @@ struct HTMLRenderer {
     // MARK: Header
 
     private func masthead() -> String {
-        var meta: [String] = []
-        let captures = audit.captureNames.count
-        meta.append("\(captures) capture\(captures == 1 ? "" : "s")")
+        var meta: [String] = ["\(audit.captureCountText) capture\(audit.captureCount == 1 ? "" : "s")"]
         if let first = audit.scope.first, let last = audit.scope.last {
             meta.append("\(first.short) – \(last.short) UTC (\(durationText(microseconds: last.microseconds &- first.microseconds)))")
         }
@@ -68,115 +73,360 @@ struct HTMLRenderer {
     }
 
     private func navigation() -> String {
-        var links = [("summary", "Summary"), ("charts", "Charts"), ("scope", "Scope")]
+        var links = [("summary", "Summary"), ("services", "Services")]
         if audit.baseline != nil { links.append(("baseline", "Baseline")) }
-        links += [("findings-table-section", "Findings"), ("details", "Details"), ("connections", "Switches"), ("about", "About")]
+        links += [("groups", "Findings"), ("charts", "Charts"), ("details", "Details"), ("scope", "Scope"),
+                  ("connections", "Switches"), ("about", "About")]
         return "<nav class=\"toc\"><div class=\"wrap\">" + links.map { "<a href=\"#\($0.0)\">\($0.1)</a>" }.joined() + "</div></nav>\n"
     }
 
     // MARK: Executive summary
 
     private func summarySection() -> String {
-        let scope = audit.scope
-        let severities = audit.countsBySeverity
         var out = "<section id=\"summary\">\n<h2>Executive summary</h2>\n"
-        out += "<p class=\"lead\">\(summarySentence())</p>\n"
+        out += "<p class=\"lead\">\(summarySentence(audit, strong: { "<strong>\($0)</strong>" }))</p>\n"
         out += "<div class=\"cards\">"
-        out += card("Violations", audit.findings.count, "total")
-        for entry in severities { out += card(capitalizedName(entry.severity), entry.count, entry.severity.name) }
-        out += card("Switches", audit.switches.count, "")
-        out += card("Declined", audit.declined.count, "")
-        if scope.summaryRecords > 0 { out += card("Connections", Int(clamping: scope.connections), "") }
+        out += card("Violations", audit.findingCount, "total")
+        for entry in audit.countsBySeverity { out += card(capitalizedName(entry.severity), entry.count, entry.severity.name) }
+        out += card("Groups", audit.groupCountText, "")
+        out += card("Services", audit.serviceCountText, "")
+        out += card("Switches", audit.switchCount, "")
         out += "</div>\n"
 
         let risks = audit.topRisks()
         out += "<h3>Top risks</h3>\n"
         if risks.shown.isEmpty {
-            out += audit.findings.isEmpty
+            out += audit.findingCount == 0
                 ? "<p>No violations were found in the analysed traffic.</p>\n"
-                : "<p>No high or medium severity violations were found; see the findings table for the rest.</p>\n"
+                : "<p>No high or medium severity violations were found; see the findings for the rest.</p>\n"
         } else {
             out += "<ol class=\"risks\">\n"
             for risk in risks.shown {
                 let guide = RuleGuide.forRule(risk.rule)
                 out += "<li class=\"\(risk.severity.name)\"><span class=\"sev \(risk.severity.name)\">\(risk.severity.name)</span> "
-                out += "<span class=\"t\">\(h(guide.title))</span> — <a href=\"#\(ruleAnchors[risk.rule] ?? "details")\"><code>\(h(risk.rule))</code></a>, "
-                out += "\(plural(risk.count, "finding"))<p>\(rich(guide.why))</p><p class=\"fix\"><strong>Fix:</strong> \(rich(guide.remediation))</p></li>\n"
+                out += "<span class=\"t\">\(h(guide.title))</span> — <a class=\"id\" href=\"#\(ruleAnchors[risk.rule] ?? "groups")\">\(breakable(h(risk.rule)))</a>: "
+                out += "\(plural(risk.count, "finding")) on \(plural(risk.services, "service"))"
+                out += "<p class=\"fix\"><strong>Fix:</strong> \(rich(guide.remediation))</p></li>\n"
             }
             out += "</ol>\n"
             if risks.more > 0 {
-                out += "<p class=\"note\">\(risks.more) more high-severity rule\(risks.more == 1 ? " was" : "s were") broken; see <a href=\"#details\">Findings in detail</a>.</p>\n"
+                out += "<p class=\"note\">\(plural(risks.more, "more high-severity rule was", "more high-severity rules were")) broken; see <a href=\"#groups\">the findings</a>.</p>\n"
             }
         }
-
-        out += "<div class=\"grid2\">\n<div>\n<h3>Switches by protocol</h3>\n"
-        let protocols = audit.switchesByProtocol
-        if protocols.isEmpty {
-            out += "<p class=\"note\">No protocol switches (101 responses) were seen.</p>\n"
-        } else {
-            out += "<table><thead><tr><th>Protocol (101 Upgrade)</th><th class=\"num\">Switches</th><th class=\"num\">With violations</th></tr></thead><tbody>\n"
-            let withFindings = Set(audit.findings.map(\.connectionKey))
-            for entry in protocols {
-                let affected = audit.switches.filter { context in
-                    (context.agreed ?? "unknown") == entry.name && withFindings.contains(context.connectionKey)
-                }.count
-                out += "<tr><td class=\"mono\">\(h(entry.name))</td><td class=\"num\">\(entry.count)</td><td class=\"num\">\(affected)</td></tr>\n"
-            }
-            out += "</tbody></table>\n"
-        }
-        if !audit.priorKnowledge.isEmpty {
-            out += "<p class=\"note\">Also \(plural(audit.priorKnowledge.count, "connection")) spoke HTTP/2 from the first byte (prior knowledge, no upgrade).</p>\n"
-        }
-        out += "</div>\n<div>\n<h3>Violations by severity</h3>\n"
-        out += "<table><thead><tr><th>Severity</th><th class=\"num\">Violations</th><th>Meaning</th></tr></thead><tbody>\n"
-        for entry in severities {
-            out += "<tr><td><span class=\"sev \(entry.severity.name)\">\(entry.severity.name)</span></td><td class=\"num\">\(entry.count)</td><td>\(severityMeaning(entry.severity))</td></tr>\n"
-        }
-        out += "</tbody></table>\n</div>\n</div>\n</section>\n"
+        out += "</section>\n"
         return out
     }
 
-    private func summarySentence() -> String {
-        let scope = audit.scope
-        var text = "Switchyard analysed \(plural(audit.captureNames.count, "capture"))"
-        if scope.summaryRecords > 0 {
-            text += " (\(grouped(scope.packets)) packets, \(grouped(scope.connections)) TCP connections, "
-                + "\(grouped(scope.requests)) HTTP requests and \(grouped(scope.responses)) responses)"
+    private func card(_ label: String, _ value: Int, _ className: String) -> String {
+        card(label, thousands(value), className)
+    }
+
+    private func card(_ label: String, _ value: String, _ className: String) -> String {
+        "<div class=\"card \(className)\"><span class=\"n\">\(value)</span><span class=\"l\">\(label)</span></div>"
+    }
+
+    // MARK: Services
+
+    private func servicesSection() -> String {
+        var out = "<section id=\"services\">\n<h2>Services: what to fix, and where</h2>\n"
+        guard !audit.services.isEmpty else { return out + "<p>No server was named by any record.</p>\n</section>\n" }
+        out += "<p class=\"note\">One row per server address and port, most high-severity findings first. Host names are those the upgrade requests sent.</p>\n"
+        out += "<div class=\"controls\" data-for=\"services-table\"></div>\n"
+        out += "<table class=\"services filterable\" id=\"services-table\"><thead><tr><th class=\"c-svc\">Service</th><th class=\"c-host\">Host</th>"
+        out += "<th class=\"c-proto\">Switches</th><th class=\"num p-drop\">Declined</th>"
+        for severity in Severity.allCases.reversed() { out += "<th class=\"num\" data-numeric>\(capitalizedName(severity))</th>" }
+        out += "<th class=\"num p-drop\">Rules</th><th class=\"num p-drop\">Captures</th></tr></thead><tbody>\n"
+        let shown = audit.services.prefix(audit.limits.shownServices)
+        for (index, service) in shown.enumerated() {
+            let worst = Severity.allCases.reversed().first { service.findings[$0.rawValue] > 0 }
+            let printed = index < audit.limits.printedServices ? "" : " p-drop"
+            out += "<tr class=\"\(worst?.name ?? "")\(printed)\" data-severity=\"\(worst?.name ?? "")\">"
+            out += "<td class=\"id\">\(h(service.key.display))</td>"
+            out += "<td class=\"hosts\">\(hostsHTML(service.hosts))</td>"
+            let protocols = service.switchesByProtocol.sorted { ($1.value, $0.key) < ($0.value, $1.key) }
+            out += "<td>\(protocols.isEmpty ? "–" : protocols.map { "<span class=\"id\">\(h($0.key))</span> \(grouped(Int64($0.value)))" }.joined(separator: ", "))</td>"
+            out += "<td class=\"num p-drop\">\(thousands(service.declined))</td>"
+            for severity in Severity.allCases.reversed() {
+                let count = service.findings[severity.rawValue]
+                out += "<td class=\"num\(count > 0 ? " has-\(severity.name)" : "")\" data-sort=\"\(count)\">\(count > 0 ? thousands(count) : "–")</td>"
+            }
+            out += "<td class=\"num p-drop\">\(service.rules.countText)</td><td class=\"num p-drop\">\(service.captures.countText)</td></tr>\n"
         }
-        if let span = audit.timeSpan { text += " covering \(durationText(microseconds: span)) of capture time" }
-        text += ", saw \(plural(audit.switches.count, "protocol switch", "protocol switches"))"
-        text += " and found <strong>\(plural(audit.findings.count, "violation"))</strong>"
-        let rules = audit.ruleCounts.count
-        if rules > 0 { text += " of \(plural(rules, "rule"))" }
-        text += "."
-        let high = audit.countsBySeverity.first { $0.severity == .high }?.count ?? 0
-        if high > 0 {
-            text += " \(high) \(high == 1 ? "is" : "are") high severity: the two ends of a connection, or a proxy and a server, can disagree about what it carries — the raw material of request smuggling and desync attacks."
+        out += "</tbody></table>\n"
+        out += printedNote(shown.count, audit.limits.printedServices, "services")
+        let more = audit.services.count - shown.count
+        if more > 0 {
+            out += "<p class=\"note\">\(plural(more, "more service")) not shown (the table lists the first \(thousands(shown.count)))."
+            out += "</p>\n"
         }
+        if audit.servicesOverflowed {
+            out += "<p class=\"note\">There were more services than the limit of \(thousands(audit.limits.services)) kept in memory; the findings of the others are counted in the totals and groups.</p>\n"
+        }
+        out += "</section>\n"
+        return out
+    }
+
+    private func hostsHTML(_ hosts: SmallestSet?) -> String {
+        guard let hosts, !hosts.values.isEmpty else { return "<span class=\"note\">–</span>" }
+        var text = hosts.values.prefix(2).map { "<span class=\"host\">\(wrappable(h(Escape.clipped($0, 120))))</span>" }.joined(separator: " ")
+        if hosts.overflow || hosts.values.count > 2 { text += " <span class=\"note\">and more</span>" }
         return text
     }
 
-    private func card(_ label: String, _ value: Int, _ className: String) -> String {
-        "<div class=\"card \(className)\"><span class=\"n\">\(grouped(Int64(value)))</span><span class=\"l\">\(label)</span></div>"
+    // MARK: Groups
+
+    private func groupsSection() -> String {
+        var out = "<section id=\"groups\">\n<h2>Findings by rule and service</h2>\n"
+        guard audit.findingCount > 0 else { return out + "<p>No violations.</p>\n</section>\n" }
+        out += "<p class=\"note\">One row per rule and service (server address and port), most severe and most frequent first. "
+        out += "Every finding is in the JSON Lines; each row says how to extract its findings.</p>\n"
+        out += "<div class=\"controls\" data-for=\"groups-table\"></div>\n"
+        let baseline = audit.baseline != nil
+        out += "<table class=\"groups filterable\" id=\"groups-table\"><thead><tr><th class=\"c-id\" data-numeric>#</th><th class=\"c-sev\" data-numeric>Severity</th>"
+        out += "<th class=\"c-rule\">Rule</th><th class=\"c-svc\">Service</th><th class=\"c-count num\" data-numeric>Findings</th>"
+        out += "<th class=\"c-seen\" data-numeric>Seen (UTC)</th><th class=\"c-ex\">Examples and extraction</th>"
+        if baseline { out += "<th class=\"c-base\">Baseline</th>" }
+        out += "</tr></thead><tbody>\n"
+        let shown = audit.groups.prefix(audit.limits.shownGroups)
+        let detailed = detailedGroups.count
+        for group in shown {
+            let id = group.number <= detailed ? "<a href=\"#\(group.anchor)\">\(group.anchor)</a>" : group.anchor
+            out += "<tr class=\"\(group.severity.name)\(group.number > audit.limits.printedGroups ? " p-drop" : "")\" data-severity=\"\(group.severity.name)\">"
+            out += "<td class=\"nowrap\" data-sort=\"\(group.number)\">\(id)</td>"
+            out += "<td data-sort=\"\(group.severity.rawValue)\"><span class=\"sev \(group.severity.name)\">\(group.severity.name)</span></td>"
+            out += "<td class=\"id\">\(breakable(h(Escape.clipped(group.key.rule, 80))))</td>"
+            out += "<td class=\"hosts\"><span class=\"id\">\(h(group.key.server.display))</span>\(hostsHTML(audit.hosts(of: group.key.server)))</td>"
+            out += "<td class=\"num\" data-sort=\"\(group.count)\">\(thousands(group.count))<br><span class=\"note\">\(group.captures.countText) capt.<br>\(group.clients.countText) clients</span></td>"
+            out += "<td data-sort=\"\(group.first?.microseconds ?? 0)\">\(seenHTML(group))</td>"
+            out += "<td class=\"ex\">\(examplesHTML(group))</td>"
+            if baseline {
+                let status = (group.baselineCount ?? 0) == 0 ? "new" : "unchanged"
+                out += "<td><span class=\"tag \(status)\">\(status)</span>\((group.baselineCount ?? 0) > 0 ? "<br><span class=\"note\">was \(thousands(group.baselineCount ?? 0))</span>" : "")</td>"
+            }
+            out += "</tr>\n"
+        }
+        out += "</tbody></table>\n"
+        out += printedNote(shown.count, audit.limits.printedGroups, "groups")
+        let more = audit.groups.count - shown.count
+        if more > 0 {
+            out += "<p class=\"note\">\(plural(more, "more group")) (\(plural(audit.groups.dropFirst(shown.count).reduce(0) { $0 + $1.count }, "finding"))) not shown; the table lists the first \(thousands(shown.count)). Extract any of them from the JSON Lines with the filters above.</p>\n"
+        }
+        if audit.ungrouped.findings > 0 {
+            out += "<p class=\"note\">\(plural(audit.ungrouped.findings, "finding")) of further groups were beyond the limit of \(thousands(audit.limits.groups)) groups kept in memory: they are in the totals, the charts and the rule counts, not in this table.</p>\n"
+        }
+        out += "</section>\n"
+        return out
     }
+
+    private func seenHTML(_ group: FindingGroup) -> String {
+        guard let first = group.first, let last = group.last else { return "<span class=\"note\">no valid time</span>" }
+        if first == last { return "\(first.short.prefix(10))<br>\(first.short.suffix(8))" }
+        return "\(first.short.prefix(10)) \(first.short.suffix(8))<br>– \(first.short.prefix(10) == last.short.prefix(10) ? "" : String(last.short.prefix(10)) + " ")\(last.short.suffix(8))"
+    }
+
+    private func examplesHTML(_ group: FindingGroup) -> String {
+        var out = "<ul class=\"ex\">"
+        for item in group.examples.items {
+            out += "<li>\(item.frame.map { "frame \(grouped($0)) in " } ?? "")<span class=\"path\">\(path(item.capture))</span>"
+            if let client = item.client { out += " <span class=\"conn\">from \(h(client.display))</span>" }
+            out += "</li>"
+        }
+        out += "</ul>"
+        let extraction = Extraction(group: group, sources: audit.options.sources)
+        out += "<code class=\"cmd p-drop\">\(h(extraction.jq))</code>"
+        if let analyze = extraction.analyze { out += "<code class=\"cmd p-drop\">\(h(analyze))</code>" }
+        return out
+    }
+
+    /// A capture path in full (the `path` class lets it wrap anywhere, so it is never cut off).
+    private func path(_ text: String) -> String { h(Escape.clipped(text, 400)) }
 
     // MARK: Charts
 
     private func chartsSection() -> String {
         var out = "<section id=\"charts\">\n<h2>Charts</h2>\n"
         out += "<div class=\"figure\"><h3>Violations by rule and severity</h3>\n"
-        let bars = Charts.ruleBars(audit.ruleCounts) { ruleAnchors[$0] ?? "details" }
+        let bars = Charts.ruleBars(audit.ruleCounts) { ruleAnchors[$0] ?? "groups" }
         out += bars.isEmpty ? "<p class=\"note\">No violations.</p>" : bars
         out += "</div>\n<div class=\"figure\"><h3>Timeline of switches and violations</h3>\n"
-        let timeline = Charts.timeline(
-            switchTimes: audit.switches.compactMap(\.time),
-            violations: audit.findings.compactMap { item in item.time.map { (time: $0, severity: item.severity) } })
-        out += timeline.isEmpty ? "<p class=\"note\">No timestamps to show.</p>" : timeline
+        if let bins = audit.timeline {
+            out += Charts.timeline(bins)
+            if bins.outlierCount > 0 {
+                out += "<p class=\"note\">\(Charts.outlierText(bins)) are left out of the bins"
+                if !audit.outlierCaptures.isEmpty {
+                    out += "; they come from " + audit.outlierCaptures.map { "<span class=\"path\">\(path($0))</span>" }.joined(separator: ", ")
+                }
+                out += ". A capture whose clock was wrong (e.g. 1970) would otherwise squeeze the rest into one bar.</p>\n"
+            }
+        } else {
+            out += "<p class=\"note\">No timestamps to show.</p>"
+        }
         out += "</div>\n<div class=\"figure\"><h3>Protocols after switching: agreed vs observed</h3>\n"
         let matrix = Charts.protocolMatrix(audit.protocolPairs)
         out += matrix.isEmpty ? "<p class=\"note\">No protocol switches.</p>"
             : matrix + "<p class=\"note\">Rows: the protocol the 101 response selected. Columns: what Switchyard recognised in the bytes that followed (<code>none</code>: nothing was sent).</p>"
         out += "</div>\n</section>\n"
+        return out
+    }
+
+    // MARK: Details
+
+    private func detailsSection() -> String {
+        var out = "<section id=\"details\">\n<h2>Findings in detail</h2>\n"
+        let detailed = Array(detailedGroups)
+        guard !detailed.isEmpty else { return out + "<p>No violations.</p>\n</section>\n" }
+        if detailed.count < audit.groups.count {
+            out += "<p class=\"note\">The first \(plural(detailed.count, "group")) of \(thousands(audit.groups.count)) are shown in full, each with its first example; all are in the table above.</p>\n"
+        }
+        out += "<p class=\"note\">By rule, most severe first. Frame numbers are Wireshark's: open the capture and apply the display filter shown. Request and response heads are reconstructed from the findings: the start line and the upgrade-relevant headers Switchyard records.</p>\n"
+        for count in audit.ruleCounts {
+            let groups = detailed.filter { $0.key.rule == count.rule }
+            guard let firstGroup = groups.first, let firstItem = firstGroup.examples.items.first else { continue }
+            let guide = RuleGuide.forRule(count.rule)
+            let catalogue = Rule.named(count.rule)
+            out += "<article class=\"rule\" id=\"\(ruleAnchors[count.rule] ?? "")\">\n<header><span class=\"sev \(count.severity.name)\">\(count.severity.name)</span>"
+            out += "<h3>\(h(guide.title))</h3><code class=\"id\">\(breakable(h(count.rule)))</code><span class=\"note\">\(plural(count.count, "finding")) on \(plural(count.services, "service"))</span></header>\n"
+            out += "<dl class=\"explain\">"
+            if let catalogue { out += "<dt>What</dt><dd>\(rich(catalogue.summary))</dd>" }
+            out += "<dt>Why it matters</dt><dd>\(rich(guide.why))</dd>"
+            out += "<dt>Remediation</dt><dd>\(rich(guide.remediation))</dd>"
+            let reference = catalogue?.reference ?? firstItem.reference
+            out += "<dt>Reference</dt><dd class=\"refs\">\(referenceHTML(reference))</dd></dl>\n"
+            for group in groups { out += groupHTML(group, ruleReference: reference) }
+            out += "</article>\n"
+        }
+        if detailed.count > audit.limits.printedDetails {
+            out += "<p class=\"note p-only\">This printed copy shows the first \(thousands(audit.limits.printedDetails)) groups in full; the screen version shows \(thousands(detailed.count)).</p>\n"
+        }
+        out += "</section>\n"
+        return out
+    }
+
+    private func groupHTML(_ group: FindingGroup, ruleReference: String) -> String {
+        guard let item = group.examples.items.first else { return "" }
+        var out = "<div class=\"occurrence \(group.severity.name)\(group.number > audit.limits.printedDetails ? " p-drop" : "")\" id=\"\(group.anchor)\">\n"
+        out += "<h4><a class=\"fid\" href=\"#\(group.anchor)\">\(group.anchor)</a><span class=\"id\">\(h(group.key.server.display))</span> — \(plural(group.count, "finding"))"
+        if let before = group.baselineCount { out += before == 0 ? " <span class=\"tag new\">new</span>" : " <span class=\"tag unchanged\">unchanged</span>" }
+        out += "</h4>\n<dl class=\"facts\">"
+        out += "<dt>Example</dt><dd>\(h(item.message.isEmpty ? "(no message)" : Escape.clipped(item.message, 600)))</dd>"
+        out += "<dt>Capture</dt><dd class=\"path\">\(path(item.capture))</dd>"
+        out += "<dt>Connection</dt><dd class=\"mono\">\(h(connectionText(item.client, item.server)))\(item.partial ? " <span class=\"note\">(capture joined mid-connection; roles inferred)</span>" : "")</dd>"
+        out += "<dt>Time</dt><dd>\(item.time?.display ?? h(Escape.clipped(item.rawTimestamp, 60)))</dd>"
+        if let direction = item.direction { out += "<dt>Direction</dt><dd>\(h(directionText(direction)))</dd>" }
+        if item.reference != ruleReference, !item.reference.isEmpty {
+            out += "<dt>Reference</dt><dd class=\"refs\">\(referenceHTML(item.reference))</dd>"
+        }
+        out += "<dt>Group</dt><dd>\(group.captures.countText) captures, \(group.clients.countText) client addresses"
+        if let first = group.first, let last = group.last { out += ", \(first.display) – \(last.display)" }
+        out += "</dd>"
+        if let hosts = audit.hosts(of: group.key.server), !hosts.values.isEmpty { out += "<dt>Host</dt><dd>\(hostsHTML(hosts))</dd>" }
+        out += "</dl>\n"
+
+        let frames = item.frames
+        if !frames.isEmpty {
+            out += "<h5>Open in Wireshark</h5><ul class=\"frames\">"
+            for frame in frames {
+                out += "<li><strong>frame \(grouped(frame.frame))</strong> — \(h(frame.role)) — <code>frame.number == \(frame.frame)</code></li>"
+            }
+            if let filter = item.connectionFilter { out += "<li>the whole connection — <code>\(h(filter))</code></li>" }
+            out += "</ul>\n"
+        }
+        if !item.evidence.isEmpty {
+            out += "<h5>Evidence</h5><table class=\"kv\"><tbody>"
+            for member in item.evidence.prefix(60) {
+                out += "<tr><th class=\"mono\">\(h(Escape.clipped(member.key, 80)))</th><td>\(evidenceHTML(member.value))</td></tr>"
+            }
+            out += "</tbody></table>\n"
+        }
+        if let context = item.context { out += contextHTML(context) }
+        if group.examples.items.count > 1 {
+            out += "<h5>Other examples</h5><ul class=\"frames\">"
+            for other in group.examples.items.dropFirst() {
+                out += "<li>\(other.frame.map { "frame \(grouped($0)) in " } ?? "")<span class=\"path\">\(path(other.capture))</span> — \(h(connectionText(other.client, other.server))) — \(h(Escape.clipped(other.message, 200)))</li>"
+            }
+            out += "</ul>\n"
+        }
+        let extraction = Extraction(group: group, sources: audit.options.sources)
+        out += "<h5>All \(plural(group.count, "finding")) of this group</h5><pre class=\"cmd\">\(h(extraction.jq))"
+        if let analyze = extraction.analyze { out += "\n\(h(analyze))" }
+        out += "</pre>\n</div>\n"
+        return out
+    }
+
+    private func contextHTML(_ context: ConnectionContext) -> String {
+        var out = ""
+        if context.request != nil || context.response != nil {
+            out += "<div class=\"heads\">"
+            out += headHTML(context.request, title: "Request", missing: "The capture does not contain the request.")
+            out += headHTML(context.response, title: context.kind == .declined ? "Response (upgrade declined)" : "Response",
+                            missing: "No response.")
+            out += "</div>\n"
+        }
+        if context.kind == .switched {
+            out += "<h5>After the switch</h5><p>Agreed <code>\(h(context.agreed ?? "unknown"))</code>, observed <code>\(h(context.observed ?? "none"))</code>"
+            if let confidence = context.confidence { out += " (\(h(confidence)) confidence)" }
+            if let reason = context.observedReason { out += ": \(h(Escape.clipped(reason)))" }
+            out += ".</p>\n"
+            out += bytesHTML(context.clientFirstBytes, "client → server", total: context.bytesAfterClient)
+            out += bytesHTML(context.serverFirstBytes, "server → client", total: context.bytesAfterServer)
+        }
+        return out
+    }
+
+    private func headHTML(_ head: MessageHead?, title: String, missing: String) -> String {
+        guard let head else { return "<div><h5>\(title)</h5><p class=\"note\">\(missing)</p></div>" }
+        let frame = head.frame.map { " · frame \(grouped($0))" } ?? ""
+        let lines = head.lines.prefix(40).map { h(Escape.clipped($0, 1200)) }
+        return "<div><h5>\(title)\(frame)</h5><pre>\(lines.joined(separator: "\n"))</pre></div>"
+    }
+
+    private func bytesHTML(_ bytes: [UInt8]?, _ label: String, total: Int64?) -> String {
+        guard let bytes, !bytes.isEmpty else { return "" }
+        let totalText = total.map { " of \(grouped($0))" } ?? ""
+        return "<h5>First \(thousands(bytes.count))\(totalText) bytes \(label)</h5><pre class=\"hex\">\(hexDumpLines(bytes).map(h).joined(separator: "\n"))</pre>\n"
+    }
+
+    private func evidenceHTML(_ value: JSONValue) -> String {
+        if let bytes = byteEvidence(value) {
+            return bytes.isEmpty ? "<span class=\"note\">(no bytes)</span>"
+                : "<pre class=\"hex\">\(hexDumpLines(bytes).map(h).joined(separator: "\n"))</pre>"
+        }
+        switch value {
+        case .string(let text): return "<span class=\"mono\">\(h(Escape.clipped(text, 600)))</span>"
+        case .array(let items) where items.allSatisfy({ $0.stringValue != nil }):
+            return items.prefix(40).map { "<code>\(h(Escape.clipped($0.stringValue ?? "", 300)))</code>" }.joined(separator: " ")
+        default: return "<span class=\"mono\">\(h(Escape.clipped(displayText(value), 600)))</span>"
+        }
+    }
+
+    // MARK: Baseline
+
+    private func baselineSection() -> String {
+        guard let comparison = audit.baseline else { return "" }
+        var out = "<section id=\"baseline\">\n<h2>Compared with the baseline</h2>\n"
+        out += "<p>Against \(plural(comparison.baselineFindings, "finding")) of the baseline"
+        if !audit.options.baselineSources.isEmpty {
+            out += " (" + audit.options.baselineSources.sorted().map { "<code>\(h($0))</code>" }.joined(separator: " ") + ")"
+        }
+        out += ", in groups: <strong>\(thousands(comparison.new.count)) new</strong>, <strong>\(thousands(comparison.fixed.count)) fixed</strong>, \(thousands(comparison.unchanged.count)) unchanged.</p>\n"
+        out += "<p class=\"note\">Groups are matched by \(GroupKey.description); the counts show how many findings each had before and now.</p>\n"
+        let cap = audit.limits.shownGroups
+        for (title, tag, list) in [("New since the baseline", "new", comparison.new), ("Fixed since the baseline", "fixed", comparison.fixed),
+                                   ("Unchanged", "unchanged", comparison.unchanged)] {
+            out += "<h3><span class=\"tag \(tag)\">\(tag)</span> \(title) (\(thousands(list.count)))</h3>\n"
+            guard !list.isEmpty else { out += "<p class=\"note\">None.</p>\n"; continue }
+            out += "<table class=\"baseline\"><thead><tr><th class=\"c-sev\">Severity</th><th class=\"c-rule\">Rule</th><th class=\"c-svc\">Service</th><th class=\"num\">Before</th><th class=\"num\">Now</th><th>Example</th></tr></thead><tbody>\n"
+            for entry in list.prefix(cap) {
+                let link = entry.group.map { " <a href=\"#G\($0)\">G\($0)</a>" } ?? ""
+                out += "<tr><td><span class=\"sev \(entry.severity.name)\">\(entry.severity.name)</span></td>"
+                out += "<td class=\"id\">\(breakable(h(Escape.clipped(entry.key.rule, 80))))</td><td class=\"id\">\(h(entry.key.server.display))</td>"
+                out += "<td class=\"num\">\(thousands(entry.baselineCount))</td><td class=\"num\">\(thousands(entry.currentCount))</td>"
+                out += "<td>\(h(Escape.clipped(entry.message, 160)))\(link)</td></tr>\n"
+            }
+            out += "</tbody></table>\n"
+            if list.count > cap { out += "<p class=\"note\">\(plural(list.count - cap, "more group")) not shown.</p>\n" }
+        }
+        out += "</section>\n"
         return out
     }
 
@@ -210,8 +460,8 @@ struct HTMLRenderer {
             }
             out += "</dd>"
         }
-        out += "<dt>Upgrades</dt><dd>\(plural(audit.switches.count, "switch", "switches")), \(plural(audit.declined.count, "declined upgrade"))"
-        if !audit.priorKnowledge.isEmpty { out += ", \(plural(audit.priorKnowledge.count, "prior-knowledge HTTP/2 connection"))" }
+        out += "<dt>Upgrades</dt><dd>\(plural(audit.switchCount, "switch", "switches")), \(plural(audit.declinedCount, "declined upgrade"))"
+        if audit.priorCount > 0 { out += ", \(plural(audit.priorCount, "prior-knowledge HTTP/2 connection"))" }
         out += "</dd>"
         if scope.suppressedFindings > 0 {
             out += "<dt>Not in this report</dt><dd>\(plural(Int(clamping: scope.suppressedFindings), "finding")) suppressed by <code>--min-severity</code> or <code>--rules</code> during analysis</dd>"
@@ -221,267 +471,104 @@ struct HTMLRenderer {
         }
         out += "</dl>\n"
 
-        if !scope.captures.isEmpty {
-            out += "<h3>Captures</h3>\n<table><thead><tr><th>Capture</th><th>Format</th><th class=\"num\">Packets</th><th class=\"num\">Bytes</th><th class=\"num\">Connections</th><th class=\"num\">Violations</th><th>Read error</th></tr></thead><tbody>\n"
-            var perCapture: [String: Int] = [:]
-            for item in audit.findings { perCapture[item.capture, default: 0] += 1 }
-            for capture in scope.captures {
-                out += "<tr><td class=\"mono\">\(h(Escape.clipped(capture.name, 200)))</td><td>\(h(capture.format))</td>"
-                out += "<td class=\"num\">\(grouped(capture.packets))</td><td class=\"num\">\(grouped(capture.bytes))</td>"
-                out += "<td class=\"num\">\(grouped(capture.connections))</td><td class=\"num\">\(perCapture[capture.name] ?? 0)</td>"
+        if !audit.captures.isEmpty {
+            out += "<h3>Captures (\(audit.captureCountText))</h3>\n"
+            out += "<div class=\"controls\" data-for=\"captures-table\"></div>\n"
+            out += "<table class=\"captures filterable\" id=\"captures-table\"><thead><tr><th class=\"c-path\">Capture</th><th class=\"p-drop\">Format</th><th class=\"num\" data-numeric>Packets</th><th class=\"num p-drop\" data-numeric>Connections</th><th class=\"num\" data-numeric>Switches</th><th class=\"num\" data-numeric>Violations</th><th>Read error</th></tr></thead><tbody>\n"
+            let shown = audit.captures.prefix(audit.limits.shownCaptures)
+            for (index, capture) in shown.enumerated() {
+                out += "<tr\(index < audit.limits.printedCaptures ? "" : " class=\"p-drop\"") data-severity=\"\"><td class=\"path\">\(path(capture.name))</td><td class=\"p-drop\">\(h(capture.format))</td>"
+                out += "<td class=\"num\" data-sort=\"\(capture.packets)\">\(grouped(capture.packets))</td><td class=\"num p-drop\" data-sort=\"\(capture.connections)\">\(grouped(capture.connections))</td>"
+                out += "<td class=\"num\" data-sort=\"\(capture.switches)\">\(thousands(capture.switches))</td><td class=\"num\" data-sort=\"\(capture.findings)\">\(thousands(capture.findings))</td>"
                 out += "<td>\(capture.error.map { h(Escape.clipped($0)) } ?? "")</td></tr>\n"
             }
             out += "</tbody></table>\n"
+            out += printedNote(shown.count, audit.limits.printedCaptures, "captures")
+            if audit.captureCount > shown.count {
+                out += "<p class=\"note\">The first \(thousands(shown.count)) captures by name are listed"
+                if audit.capturesOverflowed { out += "; there were more than the \(thousands(audit.limits.captures)) kept in memory" }
+                out += ".</p>\n"
+            }
         }
-        if !scope.unreadable.isEmpty {
-            out += "<h3>Inputs that could not be read</h3>\n<table><thead><tr><th>Input</th><th>Reason</th></tr></thead><tbody>\n"
-            for entry in scope.unreadable {
-                out += "<tr><td class=\"mono\">\(h(Escape.clipped(entry.name, 200)))</td><td>\(h(Escape.clipped(entry.reason)))</td></tr>\n"
+        if scope.unreadableCount > 0 {
+            out += "<h3>Inputs that could not be read (\(thousands(scope.unreadableCount)))</h3>\n<table><thead><tr><th>Input</th><th>Reason</th></tr></thead><tbody>\n"
+            for entry in scope.unreadable.items.prefix(audit.limits.shownCaptures) {
+                out += "<tr><td class=\"path\">\(path(entry.name))</td><td>\(h(Escape.clipped(entry.reason)))</td></tr>\n"
             }
             out += "</tbody></table>\n"
         }
         out += "</section>\n"
         return out
-    }
-
-    // MARK: Baseline
-
-    private func baselineSection() -> String {
-        guard let comparison = audit.baseline else { return "" }
-        var out = "<section id=\"baseline\">\n<h2>Compared with the baseline</h2>\n"
-        out += "<p>Against \(plural(comparison.baselineFindings, "finding")) of the baseline"
-        if !audit.options.baselineSources.isEmpty {
-            out += " (" + audit.options.baselineSources.sorted().map { "<code>\(h($0))</code>" }.joined(separator: " ") + ")"
-        }
-        out += ": <strong>\(comparison.new.count) new</strong>, <strong>\(comparison.fixed.count) fixed</strong>, \(comparison.unchanged.count) unchanged.</p>\n"
-        out += "<p class=\"note\">Findings are matched by \(FindingKey.description). Several findings with the same key count as one entry; the counts show how many there were before and now.</p>\n"
-        for (title, tag, list) in [("New since the baseline", "new", comparison.new), ("Fixed since the baseline", "fixed", comparison.fixed),
-                                   ("Unchanged", "unchanged", comparison.unchanged)] {
-            out += "<h3><span class=\"tag \(tag)\">\(tag)</span> \(title) (\(list.count))</h3>\n"
-            guard !list.isEmpty else { out += "<p class=\"note\">None.</p>\n"; continue }
-            out += "<table><thead><tr><th>Severity</th><th>Rule</th><th>Client</th><th>Server</th><th class=\"num\">Before</th><th class=\"num\">Now</th><th>Example</th></tr></thead><tbody>\n"
-            for entry in list {
-                let link = entry.firstFinding.map { " <a href=\"#F\($0)\">F\($0)</a>" } ?? ""
-                out += "<tr><td><span class=\"sev \(entry.severity.name)\">\(entry.severity.name)</span></td>"
-                out += "<td class=\"mono\">\(h(entry.key.rule))</td><td class=\"mono\">\(h(entry.key.clientIP))</td>"
-                out += "<td class=\"mono\">\(h(entry.key.serverIP)):\(h(entry.key.serverPort))</td>"
-                out += "<td class=\"num\">\(entry.baselineCount)</td><td class=\"num\">\(entry.currentCount)</td>"
-                out += "<td>\(h(Escape.clipped(entry.message, 160)))\(link)</td></tr>\n"
-            }
-            out += "</tbody></table>\n"
-        }
-        out += "</section>\n"
-        return out
-    }
-
-    // MARK: Findings table
-
-    private func findingsTableSection() -> String {
-        var out = "<section id=\"findings-table-section\">\n<h2>Findings</h2>\n"
-        guard !audit.findings.isEmpty else { return out + "<p>No violations.</p>\n</section>\n" }
-        out += "<div id=\"findings-controls\"></div>\n"
-        let baseline = audit.baseline != nil
-        out += "<table class=\"findings\" id=\"findings-table\"><thead><tr><th class=\"c-id\" data-numeric>#</th><th class=\"c-sev\" data-numeric>Severity</th><th class=\"c-rule\">Rule</th><th>Finding</th><th class=\"c-where\">Capture and connection</th><th class=\"c-frame num\" data-numeric>Frame</th><th class=\"c-time\" data-numeric>Time (UTC)</th>"
-        if baseline { out += "<th class=\"c-base\">Baseline</th>" }
-        out += "</tr></thead><tbody>\n"
-        let detailed = audit.detailedFindings.count
-        for item in audit.findings {
-            let number = item.number <= detailed ? "<a href=\"#\(item.anchor)\">\(item.anchor)</a>" : item.anchor
-            out += "<tr class=\"\(item.severity.name)\" data-severity=\"\(item.severity.name)\">"
-            out += "<td class=\"nowrap\" data-sort=\"\(item.number)\">\(number)</td>"
-            out += "<td data-sort=\"\(item.severity.rawValue)\"><span class=\"sev \(item.severity.name)\">\(item.severity.name)</span></td>"
-            out += "<td class=\"mono\">\(breakable(h(Escape.clipped(item.rule, 80))))</td>"
-            out += "<td>\(h(Escape.clipped(item.message, 220)))</td>"
-            out += "<td class=\"where\" data-sort=\"\(h(Escape.clipped(item.capture, 300)))\"><span class=\"mono\" title=\"\(h(Escape.clipped(item.capture, 300)))\">\(h(Escape.clipped(baseName(item.capture), 60)))</span>"
-            out += "<br><span class=\"mono conn\">\(h(connectionText(item.client, item.server)))</span></td>"
-            out += "<td class=\"num\" data-sort=\"\(item.frame ?? 0)\">\(item.frame.map { String($0) } ?? "–")</td>"
-            let time = item.time.map { "\($0.short.prefix(10))<br>\($0.short.suffix(8))" } ?? h(Escape.clipped(item.rawTimestamp, 40))
-            out += "<td class=\"nowrap\" data-sort=\"\(item.time?.microseconds ?? 0)\">\(time)</td>"
-            if baseline, let status = item.baselineStatus { out += "<td><span class=\"tag \(status.rawValue)\">\(status.rawValue)</span></td>" }
-            out += "</tr>\n"
-        }
-        out += "</tbody></table>\n"
-        out += "<p class=\"note\">Sorted by severity, then by rule (most frequent first), capture and time. With scripts enabled, click a column to sort and use the filter above.</p>\n"
-        out += "</section>\n"
-        return out
-    }
-
-    // MARK: Details
-
-    private func detailsSection() -> String {
-        var out = "<section id=\"details\">\n<h2>Findings in detail</h2>\n"
-        let detailed = Array(audit.detailedFindings)
-        guard !detailed.isEmpty else { return out + "<p>No violations.</p>\n</section>\n" }
-        if detailed.count < audit.findings.count {
-            out += "<p class=\"note\">The first \(detailed.count) of \(audit.findings.count) findings are shown in full; all are in the table above.</p>\n"
-        }
-        out += "<p class=\"note\">Grouped by rule, most severe first. Frame numbers are Wireshark's: open the capture and apply the display filter shown. Request and response heads are reconstructed from the findings: the start line and the upgrade-relevant headers Switchyard records.</p>\n"
-        for count in audit.ruleCounts {
-            let items = detailed.filter { $0.rule == count.rule }
-            guard let firstItem = items.first else { continue }
-            let guide = RuleGuide.forRule(count.rule)
-            let catalogue = Rule.named(count.rule)
-            out += "<article class=\"rule\" id=\"\(ruleAnchors[count.rule] ?? "")\">\n<header><span class=\"sev \(count.severity.name)\">\(count.severity.name)</span>"
-            out += "<h3>\(h(guide.title))</h3><code>\(h(count.rule))</code><span class=\"note\">\(plural(count.count, "finding"))</span></header>\n"
-            out += "<dl class=\"explain\">"
-            if let catalogue { out += "<dt>What</dt><dd>\(rich(catalogue.summary))</dd>" }
-            out += "<dt>Why it matters</dt><dd>\(rich(guide.why))</dd>"
-            out += "<dt>Remediation</dt><dd>\(rich(guide.remediation))</dd>"
-            let reference = catalogue?.reference ?? firstItem.reference
-            out += "<dt>Reference</dt><dd class=\"refs\">\(referenceHTML(reference))</dd></dl>\n"
-            var shownConnections: [ConnectionKey: Int] = [:]
-            for item in items {
-                out += occurrence(item, ruleReference: reference, shownConnections: &shownConnections)
-            }
-            out += "</article>\n"
-        }
-        out += "</section>\n"
-        return out
-    }
-
-    private func occurrence(_ item: FindingItem, ruleReference: String, shownConnections: inout [ConnectionKey: Int]) -> String {
-        var out = "<div class=\"occurrence \(item.severity.name)\" id=\"\(item.anchor)\">\n"
-        out += "<h4><a class=\"fid\" href=\"#\(item.anchor)\">\(item.anchor)</a>\(h(item.message.isEmpty ? "(no message)" : item.message))"
-        if let status = item.baselineStatus { out += " <span class=\"tag \(status.rawValue)\">\(status.rawValue)</span>" }
-        out += "</h4>\n<dl class=\"facts\">"
-        out += "<dt>Capture</dt><dd class=\"mono\">\(h(Escape.clipped(item.capture, 300)))</dd>"
-        out += "<dt>Connection</dt><dd class=\"mono\">\(h(connectionText(item.client, item.server)))\(item.partial ? " <span class=\"note\">(capture joined mid-connection; roles inferred)</span>" : "")</dd>"
-        out += "<dt>Time</dt><dd>\(item.time?.display ?? h(Escape.clipped(item.rawTimestamp, 60)))</dd>"
-        if let direction = item.direction { out += "<dt>Direction</dt><dd>\(h(directionText(direction)))</dd>" }
-        if item.reference != ruleReference, !item.reference.isEmpty {
-            out += "<dt>Reference</dt><dd class=\"refs\">\(referenceHTML(item.reference))</dd>"
-        }
-        out += "</dl>\n"
-
-        let frames = item.frames
-        if !frames.isEmpty {
-            out += "<h5>Open in Wireshark</h5><ul class=\"frames\">"
-            for frame in frames {
-                out += "<li><strong>frame \(frame.frame)</strong> — \(h(frame.role)) — <code>frame.number == \(frame.frame)</code></li>"
-            }
-            if let filter = item.connectionFilter { out += "<li>the whole connection — <code>\(h(filter))</code></li>" }
-            out += "</ul>\n"
-        }
-
-        if !item.evidence.isEmpty {
-            out += "<h5>Evidence</h5><table class=\"kv\"><tbody>"
-            for member in item.evidence.prefix(60) {
-                out += "<tr><th class=\"mono\">\(h(Escape.clipped(member.key, 80)))</th><td>\(evidenceHTML(member.value))</td></tr>"
-            }
-            out += "</tbody></table>\n"
-        }
-
-        if let context = item.context {
-            if let earlier = shownConnections[item.connectionKey] {
-                out += "<p class=\"note\">Handshake and first bytes of this connection: as in <a href=\"#F\(earlier)\">F\(earlier)</a> above.</p>\n"
-            } else {
-                shownConnections[item.connectionKey] = item.number
-                out += contextHTML(context)
-            }
-        }
-        out += "</div>\n"
-        return out
-    }
-
-    private func contextHTML(_ context: ConnectionContext) -> String {
-        var out = ""
-        if context.request != nil || context.response != nil {
-            out += "<div class=\"heads\">"
-            out += headHTML(context.request, title: "Request", missing: "The capture does not contain the request.")
-            out += headHTML(context.response, title: context.kind == .declined ? "Response (upgrade declined)" : "Response",
-                            missing: "No response.")
-            out += "</div>\n"
-        }
-        if context.kind == .switched {
-            out += "<h5>After the switch</h5><p>Agreed <code>\(h(context.agreed ?? "unknown"))</code>, observed <code>\(h(context.observed ?? "none"))</code>"
-            if let confidence = context.confidence { out += " (\(h(confidence)) confidence)" }
-            if let reason = context.observedReason { out += ": \(h(Escape.clipped(reason)))" }
-            out += ".</p>\n"
-            out += bytesHTML(context.clientFirstBytes, "client → server", total: context.bytesAfterClient)
-            out += bytesHTML(context.serverFirstBytes, "server → client", total: context.bytesAfterServer)
-        }
-        return out
-    }
-
-    private func headHTML(_ head: MessageHead?, title: String, missing: String) -> String {
-        guard let head else { return "<div><h5>\(title)</h5><p class=\"note\">\(missing)</p></div>" }
-        let frame = head.frame.map { " · frame \($0)" } ?? ""
-        let lines = head.lines.prefix(40).map { h(Escape.clipped($0, 1200)) }
-        return "<div><h5>\(title)\(frame)</h5><pre>\(lines.joined(separator: "\n"))</pre></div>"
-    }
-
-    private func bytesHTML(_ bytes: [UInt8]?, _ label: String, total: Int64?) -> String {
-        guard let bytes, !bytes.isEmpty else { return "" }
-        let totalText = total.map { " of \(grouped($0))" } ?? ""
-        return "<h5>First \(bytes.count)\(totalText) bytes \(label)</h5><pre class=\"hex\">\(hexDumpLines(bytes).map(h).joined(separator: "\n"))</pre>\n"
-    }
-
-    private func evidenceHTML(_ value: JSONValue) -> String {
-        if let bytes = byteEvidence(value) {
-            return bytes.isEmpty ? "<span class=\"note\">(no bytes)</span>"
-                : "<pre class=\"hex\">\(hexDumpLines(bytes).map(h).joined(separator: "\n"))</pre>"
-        }
-        switch value {
-        case .string(let text): return "<span class=\"mono\">\(h(Escape.clipped(text, 600)))</span>"
-        case .array(let items) where items.allSatisfy({ $0.stringValue != nil }):
-            return items.prefix(40).map { "<code>\(h(Escape.clipped($0.stringValue ?? "", 300)))</code>" }.joined(separator: " ")
-        default: return "<span class=\"mono\">\(h(Escape.clipped(displayText(value), 600)))</span>"
-        }
     }
 
     // MARK: Connections
 
     private func connectionsSection() -> String {
         var out = "<section id=\"connections\">\n<h2>Protocol switches and declined upgrades</h2>\n"
-        guard !(audit.switches.isEmpty && audit.declined.isEmpty && audit.priorKnowledge.isEmpty) else {
+        guard audit.switchCount + audit.declinedCount + audit.priorCount > 0 else {
             return out + "<p>No upgrades were seen.</p>\n</section>\n"
         }
-        if !audit.switches.isEmpty {
-            out += "<h3>Switches (\(audit.switches.count))</h3>\n"
-            out += "<table><thead><tr><th>Capture</th><th>Client → server</th><th>Request</th><th class=\"num\">Frames</th><th>Agreed</th><th>Observed</th><th class=\"num\">Bytes after (c→s / s→c)</th></tr></thead><tbody>\n"
-            for context in audit.switches {
-                let verdict = ProtocolVerdict(agreed: context.agreed ?? "unknown", observed: context.observed)
-                out += "<tr><td class=\"mono\" title=\"\(h(Escape.clipped(context.capture, 300)))\">\(h(Escape.clipped(baseName(context.capture), 60)))</td>"
-                out += "<td class=\"mono\">\(h(connectionText(context.client, context.server)))</td>"
-                out += "<td class=\"mono\">\(h(Escape.clipped(context.request.map { "\($0.method ?? "") \($0.target ?? "")" } ?? "(not captured)", 80)))</td>"
-                out += "<td class=\"num\">\(framePair(context))</td>"
-                out += "<td class=\"mono\">\(h(context.agreed ?? "unknown"))</td>"
-                out += "<td class=\"mono\">\(h(context.observed ?? "none"))\(verdict == .different ? " <span class=\"sev high\">mismatch</span>" : "")</td>"
-                out += "<td class=\"num\">\(context.bytesAfterClient.map(grouped) ?? "–") / \(context.bytesAfterServer.map(grouped) ?? "–")</td></tr>\n"
-            }
-            out += "</tbody></table>\n"
+        let protocols = audit.switchesByProtocol
+        if !protocols.isEmpty {
+            out += "<p>" + protocols.map { "<span class=\"id\">\(h($0.name))</span> \(thousands($0.count))" }.joined(separator: " · ") + "</p>\n"
         }
-        if !audit.declined.isEmpty {
-            out += "<h3>Declined upgrades (\(audit.declined.count))</h3>\n"
-            out += "<table><thead><tr><th>Capture</th><th>Client → server</th><th>Request</th><th>Offered</th><th>Answer</th><th class=\"num\">Frames</th></tr></thead><tbody>\n"
-            for context in audit.declined {
-                out += "<tr><td class=\"mono\" title=\"\(h(Escape.clipped(context.capture, 300)))\">\(h(Escape.clipped(baseName(context.capture), 60)))</td>"
+        func moreNote(_ shown: Int, _ total: Int, _ what: String) -> String {
+            total > shown ? "<p class=\"note\">The first \(thousands(shown)) of \(thousands(total)) \(what) (by capture and time) are listed; every one is in the JSON Lines.</p>\n" : ""
+        }
+        if !audit.switchExamples.isEmpty {
+            out += "<h3>Switches (\(thousands(audit.switchCount)))</h3>\n"
+            out += "<table class=\"switches\"><thead><tr><th class=\"c-path\">Capture</th><th>Client → server</th><th class=\"p-drop\">Request</th><th class=\"num\">Frames</th><th>Agreed</th><th>Observed</th><th class=\"num p-drop\">Bytes after (c→s / s→c)</th></tr></thead><tbody>\n"
+            for (index, context) in audit.switchExamples.enumerated() {
+                let verdict = ProtocolVerdict(agreed: context.agreed ?? "unknown", observed: context.observed)
+                out += "<tr\(printedRow(index))><td class=\"path\">\(path(context.capture))</td>"
                 out += "<td class=\"mono\">\(h(connectionText(context.client, context.server)))</td>"
-                out += "<td class=\"mono\">\(h(Escape.clipped(context.request.map { "\($0.method ?? "") \($0.target ?? "")" } ?? "", 80)))</td>"
-                out += "<td class=\"mono\">\(h(Escape.clipped(context.request?.headers.first { $0.name == "upgrade" }?.value ?? "", 80)))</td>"
+                out += "<td class=\"mono p-drop\">\(h(Escape.clipped(context.request.map { "\($0.method ?? "") \($0.target ?? "")" } ?? "(not captured)", 80)))</td>"
+                out += "<td class=\"num\">\(framePair(context))</td>"
+                out += "<td class=\"id\">\(h(context.agreed ?? "unknown"))</td>"
+                out += "<td class=\"id\">\(h(context.observed ?? "none"))\(verdict == .different ? " <span class=\"sev high\">mismatch</span>" : "")</td>"
+                out += "<td class=\"num p-drop\">\(context.bytesAfterClient.map(grouped) ?? "–") / \(context.bytesAfterServer.map(grouped) ?? "–")</td></tr>\n"
+            }
+            out += "</tbody></table>\n" + moreNote(audit.switchExamples.count, audit.switchCount, "switches")
+        }
+        if !audit.declinedExamples.isEmpty {
+            out += "<h3>Declined upgrades (\(thousands(audit.declinedCount)))</h3>\n"
+            out += "<table><thead><tr><th class=\"c-path\">Capture</th><th>Client → server</th><th class=\"p-drop\">Request</th><th>Offered</th><th>Answer</th><th class=\"num\">Frames</th></tr></thead><tbody>\n"
+            for (index, context) in audit.declinedExamples.enumerated() {
+                let request = context.request
+                out += "<tr\(printedRow(index))><td class=\"path\">\(path(context.capture))</td>"
+                out += "<td class=\"mono\">\(h(connectionText(context.client, context.server)))</td>"
+                out += "<td class=\"mono p-drop\">\(h(Escape.clipped(request.map { "\($0.method ?? "") \($0.target ?? "")" } ?? "", 80)))</td>"
+                out += "<td class=\"id\">\(h(Escape.clipped(request?.headers.first { $0.name == "upgrade" }?.value ?? "", 80)))</td>"
                 out += "<td>\(h(Escape.clipped(context.response?.startLine ?? "", 80)))</td>"
                 out += "<td class=\"num\">\(framePair(context))</td></tr>\n"
             }
-            out += "</tbody></table>\n"
+            out += "</tbody></table>\n" + moreNote(audit.declinedExamples.count, audit.declinedCount, "declined upgrades")
         }
-        if !audit.priorKnowledge.isEmpty {
-            out += "<h3>Prior-knowledge HTTP/2 (\(audit.priorKnowledge.count))</h3>\n"
-            out += "<table><thead><tr><th>Capture</th><th>Client → server</th><th>Protocol</th><th class=\"num\">First frame</th><th class=\"num\">Bytes (c→s / s→c)</th></tr></thead><tbody>\n"
-            for context in audit.priorKnowledge {
-                out += "<tr><td class=\"mono\" title=\"\(h(Escape.clipped(context.capture, 300)))\">\(h(Escape.clipped(baseName(context.capture), 60)))</td>"
+        if !audit.priorExamples.isEmpty {
+            out += "<h3>Prior-knowledge HTTP/2 (\(thousands(audit.priorCount)))</h3>\n"
+            out += "<table><thead><tr><th class=\"c-path\">Capture</th><th>Client → server</th><th>Protocol</th><th class=\"num\">First frame</th><th class=\"num\">Bytes (c→s / s→c)</th></tr></thead><tbody>\n"
+            for (index, context) in audit.priorExamples.enumerated() {
+                out += "<tr\(printedRow(index))><td class=\"path\">\(path(context.capture))</td>"
                 out += "<td class=\"mono\">\(h(connectionText(context.client, context.server)))</td>"
-                out += "<td class=\"mono\">\(h(context.agreed ?? "unknown"))</td><td class=\"num\">\(context.firstFrame.map { String($0) } ?? "–")</td>"
+                out += "<td class=\"id\">\(h(context.agreed ?? "unknown"))</td><td class=\"num\">\(context.firstFrame.map(grouped) ?? "–")</td>"
                 out += "<td class=\"num\">\(context.bytesAfterClient.map(grouped) ?? "–") / \(context.bytesAfterServer.map(grouped) ?? "–")</td></tr>\n"
             }
-            out += "</tbody></table>\n"
+            out += "</tbody></table>\n" + moreNote(audit.priorExamples.count, audit.priorCount, "prior-knowledge connections")
         }
         out += "</section>\n"
         return out
     }
 
+    private func printedRow(_ index: Int) -> String { index < audit.limits.printedConnections ? "" : " class=\"p-drop\"" }
+
+    /// Says, in print only, that a table was cut for paper.
+    private func printedNote(_ shown: Int, _ printed: Int, _ what: String) -> String {
+        shown > printed ? "<p class=\"note p-only\">This printed copy lists the first \(thousands(printed)) of these \(thousands(shown)) \(what); the screen version lists them all.</p>\n" : ""
+    }
+
     private func framePair(_ context: ConnectionContext) -> String {
-        let request = context.request?.frame.map { String($0) } ?? "–"
-        let response = context.response?.frame.map { String($0) } ?? "–"
+        let request = context.request?.frame.map(grouped) ?? "–"
+        let response = context.response?.frame.map(grouped) ?? "–"
         return "\(request) → \(response)"
     }
 
@@ -490,20 +577,18 @@ struct HTMLRenderer {
     private func aboutSection() -> String {
         var out = "<section id=\"about\">\n<h2>About this report</h2>\n<ul>\n"
         out += "<li>Made from the JSON Lines findings of <code>switchyard analyze</code> (fields in docs/OUTPUT.md, rules in docs/RULES.md). Several inputs are merged: their summary records are added up.</li>\n"
+        out += "<li>Findings are grouped by \(GroupKey.description). Long lists are cut (\(thousands(audit.limits.shownGroups)) groups, \(thousands(audit.limits.shownServices)) services, \(thousands(audit.limits.shownCaptures)) captures) with the number left out; every finding stays in the JSON Lines, and each group shows the <code>jq</code> filter that extracts it.</li>\n"
         out += "<li>Severities: <strong>high</strong> — the two ends (or a proxy and a server) can disagree about what the connection carries; <strong>medium</strong> — a MUST is broken but interpretations rarely diverge; <strong>low</strong> — a SHOULD or hygiene problem; <strong>info</strong> — worth knowing, not wrong.</li>\n"
         out += "<li>Frame numbers are 1-based, as Wireshark numbers frames; the filter <code>frame.number == N</code> shows one.</li>\n"
         out += "<li>Request and response heads are reconstructed from the recorded start line and the upgrade-relevant headers, not copied from the wire.</li>\n"
         out += "<li>Everything shown from the capture is untrusted and shown as text: control characters appear as <code>\\xNN</code>, invisible or direction-changing characters as <code>\\u{…}</code>.</li>\n"
-        if audit.baseline != nil {
-            out += "<li>Baseline comparison matches findings by \(FindingKey.description).</li>\n"
-        }
         if audit.invalidLines > 0 {
-            out += "<li>\(plural(audit.invalidLines, "input line was", "input lines were")) not valid records and were skipped.</li>\n"
+            out += "<li>\(plural(audit.invalidLines, "input line was", "input lines were")) not valid records (or longer than \(thousands(audit.limits.maxLineBytes)) bytes) and were skipped.</li>\n"
         }
-        if audit.scope.summaryRecords > 0, audit.scope.summaryViolations != Int64(audit.findings.count) {
-            out += "<li>The summary records count \(grouped(audit.scope.summaryViolations)) violations but the input holds \(audit.findings.count): a findings file may be incomplete.</li>\n"
+        if audit.scope.summaryRecords > 0, audit.scope.summaryViolations != Int64(audit.findingCount) {
+            out += "<li>The summary records count \(grouped(audit.scope.summaryViolations)) violations but the input holds \(thousands(audit.findingCount)): a findings file may be incomplete.</li>\n"
         }
-        out += "</ul>\n<p class=\"note\">The machine-readable summary (the same as <code>switchyard report --format json</code>) is embedded in this page as <code>script#switchyard-summary</code>.</p>\n</section>\n"
+        out += "</ul>\n<p class=\"note\">The machine-readable summary (as <code>switchyard report --format json</code> writes it, with the first \(thousands(audit.limits.shownCaptures)) captures) is embedded in this page as <code>script#switchyard-summary</code>.</p>\n</section>\n"
         return out
     }
 
@@ -536,6 +621,9 @@ struct HTMLRenderer {
     }
 }
 
+/// `12,345`
+func thousands(_ value: Int) -> String { grouped(Int64(value)) }
+
 func plural(_ count: Int, _ singular: String, _ pluralForm: String? = nil) -> String {
     "\(grouped(Int64(count))) \(count == 1 ? singular : pluralForm ?? singular + "s")"
 }
@@ -557,10 +645,6 @@ func breakable(_ escaped: String) -> String {
     escaped.split(separator: "_", omittingEmptySubsequences: false).joined(separator: "_<wbr>")
 }
 
-func baseName(_ path: String) -> String {
-    guard let slash = path.lastIndex(of: "/"), path.index(after: slash) < path.endIndex else { return path }
-    return String(path[path.index(after: slash)...])
-}
 
 func connectionText(_ client: Peer?, _ server: Peer?) -> String {
     guard client != nil || server != nil else { return "–" }
@@ -577,4 +661,9 @@ func directionText(_ direction: String) -> String {
 
 func capitalizedName(_ severity: Severity) -> String {
     severity.name.prefix(1).uppercased() + severity.name.dropFirst()
+}
+
+/// Lets host names wrap after dots; applied to already-escaped text.
+func wrappable(_ escaped: String) -> String {
+    escaped.split(separator: ".", omittingEmptySubsequences: false).joined(separator: ".<wbr>")
 }

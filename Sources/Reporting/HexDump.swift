@@ -18,7 +18,7 @@ func hexDumpLines(_ bytes: [UInt8], limit: Int = 512) -> [String] {
         lines.append(line)
         offset += 16
     }
-    if bytes.count > limit { lines.append("… \(bytes.count - limit) more bytes") }
+    if bytes.count > limit { lines.append("… \(grouped(Int64(bytes.count - limit))) more bytes") }
     return lines
 }
 

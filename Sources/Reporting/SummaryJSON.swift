@@ -4,17 +4,24 @@ import Findings
 /// order and every list is sorted, so the same findings always give the same bytes.
 struct SummaryJSON {
     let audit: Audit
+    /// Captures listed (the HTML page embeds the first few); nil for all that were kept.
+    var captureLimit: Int?
+
+    init(audit: Audit, captureLimit: Int? = nil) {
+        self.audit = audit
+        self.captureLimit = captureLimit
+    }
 
     func document() -> JSONValue {
         let scope = audit.scope
         var members: [JSONMember] = [
             JSONMember("report", .string("switchyard-audit")),
-            JSONMember("format_version", number(1)),
+            JSONMember("format_version", number(2)),
             JSONMember("title", .string(audit.options.title)),
             JSONMember("generated_at", audit.options.generatedAt.map(JSONValue.string) ?? .null),
             JSONMember("sources", .array(audit.options.sources.sorted().map(JSONValue.string))),
             JSONMember("scope", .object([
-                JSONMember("captures", .array(scope.captures.map { capture in
+                JSONMember("captures", .array(audit.captures.prefix(captureLimit ?? .max).map { capture in
                     .object([
                         JSONMember("capture", .string(capture.name)),
                         JSONMember("format", .string(capture.format)),
@@ -22,9 +29,13 @@ struct SummaryJSON {
                         JSONMember("bytes", number(capture.bytes)),
                         JSONMember("connections", number(capture.connections)),
                         JSONMember("error", capture.error.map(JSONValue.string) ?? .null),
+                        JSONMember("violations", number(capture.findings)),
+                        JSONMember("switches", number(capture.switches)),
                     ])
                 })),
-                JSONMember("unreadable", .array(scope.unreadable.map {
+                JSONMember("captures_total", number(audit.captureCount)),
+                JSONMember("captures_beyond_limit", .bool(audit.capturesOverflowed)),
+                JSONMember("unreadable", .array(scope.unreadable.items.map {
                     .object([JSONMember("capture", .string($0.name)), JSONMember("error", .string($0.reason))])
                 })),
                 JSONMember("first_ts", scope.first.map { .string($0.rfc3339) } ?? .null),
@@ -44,7 +55,7 @@ struct SummaryJSON {
                 ])),
                 JSONMember("summary_records", number(scope.summaryRecords)),
             ])),
-            JSONMember("switches", number(audit.switches.count)),
+            JSONMember("switches", number(audit.switchCount)),
             JSONMember("switches_by_protocol", counts(audit.switchesByProtocol.sorted { $0.name < $1.name })),
             JSONMember("protocols_after_switch", .array(audit.protocolPairs.map { pair in
                 .object([
@@ -54,21 +65,38 @@ struct SummaryJSON {
                     JSONMember("verdict", .string(pair.verdict.rawValue)),
                 ])
             })),
-            JSONMember("upgrades_declined", number(audit.declined.count)),
+            JSONMember("upgrades_declined", number(audit.declinedCount)),
             JSONMember("prior_knowledge_by_protocol", counts(audit.priorKnowledgeByProtocol.sorted { $0.name < $1.name })),
-            JSONMember("violations", number(audit.findings.count)),
+            JSONMember("violations", number(audit.findingCount)),
             JSONMember("violations_by_severity", .object(audit.countsBySeverity.map {
                 JSONMember($0.severity.name, number($0.count))
             })),
             JSONMember("violations_by_rule", .object(audit.ruleCounts.sorted { $0.rule < $1.rule }.map {
                 JSONMember($0.rule, number($0.count))
             })),
+            JSONMember("groups", number(audit.groups.count)),
+            JSONMember("violations_beyond_group_limit", number(audit.ungrouped.findings)),
+            JSONMember("services", .array(audit.services.prefix(audit.limits.shownServices).map { service in
+                .object([
+                    JSONMember("server_ip", .string(service.key.ip)),
+                    JSONMember("server_port", service.key.port.map(number) ?? .null),
+                    JSONMember("hosts", .array(service.hosts.values.map(JSONValue.string))),
+                    JSONMember("switches", number(service.switches)),
+                    JSONMember("upgrades_declined", number(service.declined)),
+                    JSONMember("violations_by_severity", .object(Severity.allCases.reversed().map {
+                        JSONMember($0.name, number(service.findings[$0.rawValue]))
+                    })),
+                ])
+            })),
+            JSONMember("services_total", number(audit.services.count)),
+            JSONMember("services_beyond_limit", .bool(audit.servicesOverflowed)),
             JSONMember("top_risks", .array(audit.topRisks().shown.map { risk in
                 let guide = RuleGuide.forRule(risk.rule)
                 return .object([
                     JSONMember("rule", .string(risk.rule)),
                     JSONMember("severity", .string(risk.severity.name)),
                     JSONMember("count", number(risk.count)),
+                    JSONMember("services", number(risk.services)),
                     JSONMember("title", .string(guide.title)),
                     JSONMember("why", .string(guide.why)),
                     JSONMember("remediation", .string(guide.remediation)),
@@ -88,13 +116,12 @@ struct SummaryJSON {
     private func baselineValue() -> JSONValue {
         guard let comparison = audit.baseline else { return .null }
         func entries(_ list: [BaselineComparison.Entry]) -> JSONValue {
-            .array(list.map { entry in
+            .array(list.prefix(captureLimit ?? .max).map { entry in
                 .object([
                     JSONMember("rule", .string(entry.key.rule)),
                     JSONMember("severity", .string(entry.severity.name)),
-                    JSONMember("client_ip", .string(entry.key.clientIP)),
-                    JSONMember("server_ip", .string(entry.key.serverIP)),
-                    JSONMember("server_port", .string(entry.key.serverPort)),
+                    JSONMember("server_ip", .string(entry.key.server.ip)),
+                    JSONMember("server_port", entry.key.server.port.map(number) ?? .null),
                     JSONMember("baseline_count", number(entry.baselineCount)),
                     JSONMember("count", number(entry.currentCount)),
                 ])
@@ -102,14 +129,14 @@ struct SummaryJSON {
         }
         return .object([
             JSONMember("sources", .array(audit.options.baselineSources.sorted().map(JSONValue.string))),
-            JSONMember("matching_key", .array(["rule", "client_ip", "server_ip", "server_port"].map(JSONValue.string))),
+            JSONMember("matching_key", .array(["rule", "server_ip", "server_port"].map(JSONValue.string))),
             JSONMember("baseline_findings", number(comparison.baselineFindings)),
             JSONMember("new", number(comparison.new.count)),
             JSONMember("fixed", number(comparison.fixed.count)),
             JSONMember("unchanged", number(comparison.unchanged.count)),
-            JSONMember("new_findings", entries(comparison.new)),
-            JSONMember("fixed_findings", entries(comparison.fixed)),
-            JSONMember("unchanged_findings", entries(comparison.unchanged)),
+            JSONMember("new_groups", entries(comparison.new)),
+            JSONMember("fixed_groups", entries(comparison.fixed)),
+            JSONMember("unchanged_groups", entries(comparison.unchanged)),
         ])
     }
 

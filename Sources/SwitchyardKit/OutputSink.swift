@@ -30,9 +30,10 @@ public final class OutputSink: FindingSink {
     public let format: OutputFormat
     public let filter: FindingFilter
     public var tally = RunTally()
-    /// A JSON Lines copy of every record written (whatever `format` is), for `--report`;
-    /// nil unless asked for.
-    public var jsonCopy: [UInt8]?
+    /// Where a JSON Lines copy of every record written goes (whatever `format` is), for
+    /// `--report`: a temporary file, so that memory does not grow with the findings; nil unless
+    /// asked for.
+    public var jsonCopy: RecordStream?
     private var json = JSONWriter()
 
     public init(stream: RecordStream, format: OutputFormat, filter: FindingFilter = FindingFilter()) {
@@ -72,7 +73,7 @@ public final class OutputSink: FindingSink {
             json.reset()
             json.raw(record.json)
             json.newline()
-            jsonCopy?.append(contentsOf: json.bytes)
+            jsonCopy?.write(record: json.bytes)
         }
         switch format {
         case .json:
@@ -86,7 +87,7 @@ public final class OutputSink: FindingSink {
         json.reset()
         tally.writeSummary(into: &json)
         json.newline()
-        jsonCopy?.append(contentsOf: json.bytes)
+        jsonCopy?.write(record: json.bytes)
         switch format {
         case .json:
             stream.write(record: json.bytes)

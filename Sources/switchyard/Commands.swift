@@ -155,9 +155,13 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
     }
     let sink = OutputSink(stream: stream, format: shared.format, filter: shared.filter)
     let reportPath = parsed.value("report")
+    var copyDescriptor: Int32 = -1
+    defer { if copyDescriptor >= 0 { _ = close(copyDescriptor) } }
     if reportPath != nil {
         guard !flows else { throw Arguments.UsageError(message: "--report belongs to 'switchyard analyze'") }
-        sink.jsonCopy = []
+        guard let descriptor = temporaryFile() else { return 2 }
+        copyDescriptor = descriptor
+        sink.jsonCopy = RecordStream(descriptor: descriptor)
     }
     let progress = ProgressLine(enabled: !parsed.flag("quiet") && isatty(2) != 0)
 
@@ -233,8 +237,14 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
     if let reportPath, let copy = sink.jsonCopy {
         let lowered = reportPath.lowercased()
         let reportFormat: ReportFormat = lowered.hasSuffix(".md") ? .markdown : lowered.hasSuffix(".json") ? .json : .html
-        let sources = parsed.positional
-        let text = AuditReport(jsonLines: copy, options: ReportOptions(sources: sources)).render(reportFormat)
+        copy.flush()
+        if let failure = copy.failure {
+            printError("switchyard: cannot keep the findings for the report: \(failure)")
+            return 2
+        }
+        // The report streams the copy back, so a large run needs no more memory for it.
+        guard let report = reportFromFile("/proc/self/fd/\(copyDescriptor)", options: ReportOptions(sources: parsed.positional)) else { return 2 }
+        let text = report.render(reportFormat)
         switch RecordStream.file(path: reportPath) {
         case .success(let file):
             file.write(record: Array(text.utf8))

@@ -56,13 +56,15 @@ final class DeterminismTests: XCTestCase {
         XCTAssertTrue(dated.markdown().contains("generated 2030\\-01\\-01") || dated.markdown().contains("generated 2030-01-01"))
     }
 
-    func testFindingsAreNumberedInReportOrder() {
+    func testGroupsAreNumberedInReportOrder() throws {
         let audit = AuditReport(records: mixedRecords()).audit
-        XCTAssertEqual(audit.findings.map(\.number), Array(1...audit.findings.count))
-        let severities = audit.findings.map(\.severity.rawValue)
+        XCTAssertEqual(audit.groups.map(\.number), Array(1...audit.groups.count))
+        let severities = audit.groups.map(\.severity.rawValue)
         XCTAssertEqual(severities, severities.sorted(by: >))
         // The three weak-mask findings tie on everything but their text: still a fixed order.
-        let weak = audit.findings.filter { $0.rule == "websocket_weak_mask" }.map(\.canonical)
-        XCTAssertEqual(weak, weak.sorted())
+        let weak = try XCTUnwrap(audit.groups.first { $0.key.rule == "websocket_weak_mask" })
+        XCTAssertEqual(weak.count, 3)
+        let texts = weak.examples.items.map(\.canonical)
+        XCTAssertEqual(texts, texts.sorted())
     }
 }

@@ -88,11 +88,12 @@ final class EscapingTests: XCTestCase {
         return (records, [ReportRecord(baselineValue)!])
     }
 
+    /// With the long Markdown form: every section, so every field lands somewhere.
     private func hostileReport() -> AuditReport {
         let (records, baseline) = hostileRecords()
         return AuditReport(records: records, baseline: baseline, invalidLines: 1, options: ReportOptions(
             title: hostile("zqtitle"), generatedAt: hostile("zqgenerated"), sources: [hostile("zqsource")],
-            baselineSources: [hostile("zqbaselinesource")]))
+            baselineSources: [hostile("zqbaselinesource")], longMarkdown: true))
     }
 
     // MARK: HTML

@@ -58,7 +58,8 @@ final class ParsingTests: XCTestCase {
             XCTAssertNil(CaptureTime(rfc3339: bad), bad)
         }
         XCTAssertEqual(durationText(microseconds: 54_456_069), "54.5 s")
-        XCTAssertEqual(durationText(microseconds: 900), "0 ms")
+        XCTAssertEqual(durationText(microseconds: 900), "900 µs")
+        XCTAssertEqual(durationText(microseconds: 1500), "1 ms")
         XCTAssertEqual(durationText(microseconds: 3 * 3_600_000_000), "3 h")
     }
 
@@ -112,5 +113,50 @@ final class ParsingTests: XCTestCase {
         XCTAssertEqual(SHA256.hash(Array(String(repeating: "a", count: 1000).utf8)).count, 32)
         XCTAssertEqual(base64(Array("any carnal pleas".utf8)), "YW55IGNhcm5hbCBwbGVhcw==")
         XCTAssertEqual(SHA256.cspSource(""), "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='")
+    }
+}
+
+/// The report scans lines for the fields it counts instead of parsing them: the scan must read
+/// what the parser reads, and refuse what the parser refuses.
+final class ScanTests: XCTestCase {
+    func testScannedFieldsEqualParsedFields() throws {
+        let lines = realAnalyzeOutput.split(separator: "\n").map { Array($0.utf8) }
+            + [Array(json(violation(rule: hostile("zqrule"), capture: hostile("zqcapture"), message: hostile("zqmessage")).value).utf8)]
+        for line in lines {
+            let scanned = try XCTUnwrap(ScannedRecord(line[...]))
+            let value = try XCTUnwrap(JSONParser.parse(line[...]))
+            XCTAssertEqual(scanned.type, value["type"]?.stringValue)
+            XCTAssertEqual(JSONScan.string(scanned.capture), value["capture"]?.stringValue)
+            XCTAssertEqual(JSONScan.string(scanned.rule), value["rule"]?.stringValue)
+            XCTAssertEqual(JSONScan.string(scanned.message), value["message"]?.stringValue)
+            XCTAssertEqual(JSONScan.integer(scanned.frame), value["frame"]?.integerValue)
+            XCTAssertEqual(scanned.client, Peer(value["connection"]?["client"]))
+            XCTAssertEqual(scanned.server, Peer(value["connection"]?["server"]))
+            XCTAssertEqual(JSONScan.string(scanned.observedProtocol), value["observed"]?["protocol"]?.stringValue)
+            XCTAssertEqual(JSONScan.string(scanned.host), value["request"]?["headers"]?["host"]?.stringValue)
+            XCTAssertFalse(scanned.escapedKey)
+        }
+    }
+
+    func testScanRefusesWhatTheParserRefuses() {
+        for text in ["", "{", "{\"a\":}", "[1,]", "{\"a\":1} x", "{\"a\":tru}", "{\"a\":\"\u{1}\"}", "{\"a\" 1}", "{\"a\":[1 2]}",
+                     "{\"type\":\"violation\",\"x\":{\"y\":[}", "{\"a\":\"unterminated}", "[]", "\"text\"",
+                     String(repeating: "{\"a\":", count: 100) + "1" + String(repeating: "}", count: 100)] {
+            XCTAssertNil(ScannedRecord(Array(text.utf8)[...]), text.debugDescription)
+            XCTAssertNil(JSONParser.parse(Array(text.utf8)[...]).flatMap(ReportRecord.init), text.debugDescription)
+        }
+        XCTAssertEqual(JSONScan.integer(Array("-42".utf8)[...]), -42)
+        XCTAssertNil(JSONScan.integer(Array("99999999999999999999".utf8)[...]))
+        XCTAssertNil(JSONScan.integer(Array("1.5".utf8)[...]))
+    }
+
+    /// A member name written with an escape is read by the full parser, so it counts the same.
+    func testEscapedMemberNamesFallBackToTheParser() {
+        let plain = #"{"type":"violation","rule":"websocket_wrong_accept","capture":"a.pcap"}"#
+        let escaped = #"{"\u0074ype":"violation","rule":"websocket_wrong_accept","capture":"a.pcap"}"#
+        XCTAssertEqual(ScannedRecord(Array(escaped.utf8)[...])?.escapedKey, true)
+        let a = AuditReport(jsonLines: Array(plain.utf8)), b = AuditReport(jsonLines: Array(escaped.utf8))
+        XCTAssertEqual(a.findingCount, 1)
+        XCTAssertEqual(a.json(), b.json())
     }
 }

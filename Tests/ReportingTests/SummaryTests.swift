@@ -58,12 +58,13 @@ final class SummaryTests: XCTestCase {
         let second = summaryRecord(captures: [("a.pcap", 7)], first: "2026-01-01T00:00:00Z",
                                    last: "2026-01-02T00:00:15Z", packets: 7, connections: 4, violations: 0,
                                    parseErrors: [("not_http", 1), ("gap", 3)])
-        let scope = AuditReport(records: [first, second]).audit.scope
+        let audit = AuditReport(records: [first, second]).audit
+        let scope = audit.scope
         XCTAssertEqual(scope.summaryRecords, 2)
         XCTAssertEqual(scope.packets, 22)
         XCTAssertEqual(scope.bytes, 2200)
         XCTAssertEqual(scope.connections, 6)
-        XCTAssertEqual(scope.captures.map(\.name), ["a.pcap", "b.pcap", "z.pcap"])
+        XCTAssertEqual(audit.captures.map(\.name), ["a.pcap", "b.pcap", "z.pcap"])
         XCTAssertEqual(scope.first?.rfc3339, "2026-01-01T00:00:00.000000Z")
         XCTAssertEqual(scope.last?.rfc3339, "2026-01-02T00:00:20.000000Z")
         XCTAssertEqual(scope.parseErrors.ordered().map(\.name), ["gap", "not_http"])
@@ -73,13 +74,14 @@ final class SummaryTests: XCTestCase {
 
     func testFindingsAreLinkedToTheirConnectionsHandshake() throws {
         let audit = AuditReport(records: realRecords()).audit
-        let accept = try XCTUnwrap(audit.findings.first { $0.rule == "websocket_wrong_accept" })
+        let examples = audit.groups.flatMap(\.examples.items)
+        let accept = try XCTUnwrap(examples.first { $0.rule == "websocket_wrong_accept" })
         XCTAssertEqual(accept.context?.kind, .switched)
         XCTAssertEqual(accept.context?.request?.lines.first, "GET /chat HTTP/1.1")
         XCTAssertEqual(accept.context?.response?.startLine, "HTTP/1.1 101 Switching Protocols")
         XCTAssertEqual(accept.frames.map(\.frame), [4, 6])
         XCTAssertEqual(accept.connectionFilter, "ip.addr == 127.0.0.1 && ip.addr == 127.0.0.1 && tcp.port == 44476 && tcp.port == 53721")
-        let tunnel = try XCTUnwrap(audit.findings.first { $0.rule == "http_upgrade_declined_then_tunnel" })
+        let tunnel = try XCTUnwrap(examples.first { $0.rule == "http_upgrade_declined_then_tunnel" })
         XCTAssertEqual(tunnel.context?.kind, .declined)
         XCTAssertEqual(tunnel.frames.map(\.frame), [4, 6, 8])
 
@@ -89,9 +91,29 @@ final class SummaryTests: XCTestCase {
         XCTAssertTrue(html.contains("<h5>Request · frame 4</h5><pre>GET /chat HTTP/1.1\nhost: 127.0.0.1:53721"))
         // The h2c switch's first client bytes as a hex dump.
         XCTAssertTrue(html.contains("0000  50 52 49 20 2a 20 48 54  54 50 2f 32 2e 30 0d 0a  |PRI * HTTP/2.0..|"))
-        let markdown = AuditReport(records: realRecords()).markdown()
+        let markdown = AuditReport(records: realRecords(), options: ReportOptions(longMarkdown: true)).markdown()
         XCTAssertTrue(markdown.contains("- Wireshark: frame 6 (where the finding was detected) — `frame.number == 6`"))
         XCTAssertTrue(markdown.contains("[§4.2.2](https://www.rfc-editor.org/rfc/rfc6455#section-4.2.2)"))
+    }
+
+    /// A newer analyze adds members (the summary's `tcp_not_believed`, say): the report reads
+    /// what it knows, from lines and from records alike, and ignores the rest.
+    func testUnknownMembersAreIgnored() throws {
+        let summary = summaryRecord(captures: [("a.pcap", 10)], first: "2026-01-02T00:00:10Z", last: "2026-01-02T00:00:20Z",
+                                    packets: 10, connections: 1, violations: 1)
+        guard case .object(var members) = summary.value else { return XCTFail("not an object") }
+        members.insert(JSONMember("tcp_not_believed", object([("bad_checksum_dropped", int(3)), ("per_capture", .array([object([("x", .null)])]))])), at: 4)
+        members.append(JSONMember("future", .array([.bool(true), .null, .number("1.5e3")])))
+        let newer = ReportRecord(.object(members))!
+        let lines = json(newer.value) + "\n" + json(violation(rule: "websocket_wrong_accept").value) + "\n"
+        let fromLines = AuditReport(jsonLines: Array(lines.utf8))
+        let fromRecords = AuditReport(records: [newer, violation(rule: "websocket_wrong_accept")])
+        XCTAssertEqual(fromLines.audit.invalidLines, 0)
+        XCTAssertEqual(fromLines.audit.scope.packets, 10)
+        XCTAssertEqual(fromLines.audit.captures.map(\.name), ["a.pcap"])
+        XCTAssertEqual(fromLines.findingCount, 1)
+        XCTAssertEqual(fromLines.json(), fromRecords.json())
+        XCTAssertEqual(fromLines.html(), fromRecords.html())
     }
 
     func testEveryCatalogueRuleHasAGuide() {

@@ -126,6 +126,25 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(try String(contentsOfFile: markdown, encoding: .utf8).contains("http\\_101\\_unsolicited"))
     }
 
+    /// `report` streams its input; standard input is read once and kept for the second pass
+    /// (the handshakes of the example findings), so the long Markdown still shows them.
+    func testReportReadsStandardInputAndFiles() throws {
+        let findings = try run(["analyze", goodCapture])
+        XCTAssertEqual(findings.status, 1)
+        let file = scratch.appendingPathComponent("findings.jsonl")
+        try Data(findings.stdout.utf8).write(to: file)
+        let piped = try run(["report", "-", "--format", "markdown", "--long"], stdin: Data(findings.stdout.utf8))
+        XCTAssertEqual(piped.status, 0, piped.stderr)
+        XCTAssertTrue(piped.stdout.contains("## Findings by rule and service"))
+        XCTAssertTrue(piped.stdout.contains("reconstructed from the recorded upgrade-relevant headers"), "pass 2 found the handshake")
+        let short = try run(["report", file.path, "--format", "markdown"])
+        XCTAssertEqual(short.status, 0)
+        XCTAssertLessThan(short.stdout.split(separator: "\n").count, 60, "the short form fits a ticket")
+        XCTAssertFalse(short.stdout.contains("## Findings by rule and service"))
+        let twice = try run(["report", "-", "-"], stdin: Data(findings.stdout.utf8))
+        XCTAssertEqual(twice.status, 2)
+    }
+
     func testFlowsWritesStreams() throws {
         let directory = scratch.appendingPathComponent("streams").path
         let result = try run(["flows", "--write-streams", directory, goodCapture])
