@@ -13,6 +13,10 @@ import SwitchedProtocols
 public final class UpgradeTracker {
     public let connection: ConnectionRef
     let options: UpgradeAnalysisOptions
+    /// Gets the upgrade exchanges (`UpgradeExchange`) for the proxy correlation; nil: none kept.
+    let exchangeObserver: (any UpgradeExchangeObserver)?
+    /// The last answered candidate exchange, until its follow-up or the close.
+    var openExchange: UpgradeExchange?
 
     /// State touched for every chunk lives in memory the tracker owns, not in stored properties:
     /// every access to a class's stored `var` is checked for exclusivity at run time
@@ -93,9 +97,11 @@ public final class UpgradeTracker {
         didSet { hot.pointee.hasFindings = !outbox.isEmpty }
     }
 
-    public init(connection: ConnectionRef, options: UpgradeAnalysisOptions = UpgradeAnalysisOptions()) {
+    public init(connection: ConnectionRef, options: UpgradeAnalysisOptions = UpgradeAnalysisOptions(),
+                exchangeObserver: (any UpgradeExchangeObserver)? = nil) {
         self.connection = connection
         self.options = options
+        self.exchangeObserver = exchangeObserver
         hot = UnsafeMutablePointer.allocate(capacity: 1)
         hot.initialize(to: HotState(requestParser: HTTPMessageParser(role: .request, options: options.parser),
                                     responseParser: HTTPMessageParser(role: .response, options: options.parser)))
@@ -170,6 +176,7 @@ public final class UpgradeTracker {
         requestParser.releaseBudget()
         responseParser.releaseBudget()
         checkServerPostSwitchBytes(final: true)
+        exchangeClose()
         guard switchRecord != nil || priorKnowledge else { return }
         let observed = finishPostSwitch()
         if var record = switchRecord {
