@@ -23,10 +23,11 @@ let package = Package(
         .target(name: "UpgradeAnalysis", dependencies: ["HTTP1", "Findings", "StreamReassembly", "SwitchedProtocols"]),
         .target(name: "SwitchedProtocols", dependencies: ["Findings"]),
         .target(name: "Reporting", dependencies: ["Findings"]),
+        .target(name: "ProxyCorrelation", dependencies: ["UpgradeAnalysis", "Findings", "SwitchedProtocols", "HTTP1"]),
         .target(
             name: "SwitchyardKit",
             dependencies: ["PacketCapture", "PacketDecoding", "StreamReassembly", "HTTP1",
-                           "UpgradeAnalysis", "SwitchedProtocols", "Findings", "Reporting"]
+                           "UpgradeAnalysis", "SwitchedProtocols", "Findings", "Reporting", "ProxyCorrelation"]
         ),
         .executableTarget(name: "switchyard", dependencies: ["SwitchyardKit", "PacketCapture", "StreamReassembly", "Reporting", "Findings"]),
         .target(name: "TestSupport", dependencies: ["PacketCapture"]),

@@ -116,7 +116,7 @@ extension Rule {
         .httpContentLengthWithTransferEncoding, .httpMalformedMessage,
         .tcpOverlapConflict, .tcpBadChecksumIgnored, .tcpRSTIgnored, .tcpRSTNotHonoured, .tcpUrgentData,
         .tcpSYNDataNotAcknowledged, .analyzerLimitReached,
-    ] + webSocketCatalogue + http2Catalogue
+    ] + webSocketCatalogue + http2Catalogue + proxyCatalogue
 
     public static func named(_ id: String) -> Rule? { catalogue.first { $0.id == id } }
 }

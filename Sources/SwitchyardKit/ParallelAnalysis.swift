@@ -2,6 +2,7 @@ import Foundation
 import Findings
 import PacketCapture
 import PacketDecoding
+import ProxyCorrelation
 import StreamReassembly
 import UpgradeAnalysis
 
@@ -73,6 +74,9 @@ public enum ParallelAnalysis {
             if let reason = worker.sink.held.spillError { spillWarning(reason) }
             runs += worker.sink.held.takeRuns()
         }
+        // The two legs of a proxied upgrade may be in two workers: they are paired at the end
+        // of the run, over every worker's exchanges (ProxyCorrelator).
+        sink.addExchanges(workers.map(\.exchanges), capture: name, options: options.proxy)
         if !mergeRuns(runs, { sink.write($0) }) && account.error == nil {
             account.error = "records were lost: a temporary file of held records could not be read back"
         }
@@ -144,6 +148,7 @@ final class FileWorker: @unchecked Sendable {
     let sink: CollectingSink
     var consumer: AccountingConsumer<AnalysisConsumer<CollectingSink>>
     var account: CaptureAccount
+    let exchanges: ExchangeCollector
     var failed = false
     private let limits: ReassemblyLimits
     private let stop: StopFlag
@@ -154,7 +159,9 @@ final class FileWorker: @unchecked Sendable {
         self.jobs = jobs
         self.stop = stop
         account = CaptureAccount(name: capture, format: "")
-        consumer = AccountingConsumer(inner: AnalysisConsumer(sink: sink, capture: capture, options: options.analysis))
+        exchanges = ExchangeCollector(capture: capture, byteLimit: options.proxy.maxExchangeBytes)
+        consumer = AccountingConsumer(inner: AnalysisConsumer(sink: sink, capture: capture, options: options.analysis,
+                                                              exchanges: exchanges))
         limits = options.reassembly
     }
 

@@ -82,6 +82,22 @@ final class CaptureCorpusTests: XCTestCase {
         "http2-status-101.pcap": (["h2c_upgrade_deprecated", "http2_status_101"], ["h2c"], 0),
         "http2-connection-specific-header.pcap": (["h2c_upgrade_deprecated", "http2_connection_specific_header"], ["h2c"], 0),
         "docker-bad-stream-header.pcap": (["docker_bad_stream_header"], ["tcp"], 0),
+        // Through real proxies, both legs in one capture (make_proxy_captures.py; the pairs are
+        // checked in ProxyCaptureTests). nginx set up for WebSocket: two switches, no finding.
+        "proxy-nginx-websocket.pcap": ([], ["websocket", "websocket"], 0),
+        // Varnish pipes after aiohttp declined with 200; GET /internal then passes through the pipe.
+        "proxy-varnish-pipe-declined.pcap": (["proxy_tunnel_after_declined_upgrade"], [], 2),
+        "proxy-haproxy-h2c.pcap": (["h2c_upgrade_deprecated", "h2c_upgrade_deprecated", "proxy_h2c_upgrade_forwarded"],
+                                   ["h2c", "h2c"], 0),
+        // nginx drops Upgrade/Connection: the backend gets a plain GET and answers 426 (without
+        // Sec-WebSocket-Version, hence websocket_bad_version on the front leg, which has Upgrade).
+        "proxy-nginx-no-upgrade-headers.pcap": (["proxy_upgrade_headers_altered", "websocket_bad_version"], [], 1),
+        "proxy-nginx-keepalive.pcap": ([], [], 0),
+        // Misbehaving raw proxies (no real proxy does these).
+        "proxy-early-101.pcap": (["proxy_101_not_from_backend"], ["websocket", "websocket"], 0),
+        "proxy-switch-mismatch.pcap": (["h2c_upgrade_deprecated", "proxy_switched_protocol_mismatch",
+                                        "proxy_upgrade_headers_altered", "switch_protocol_mismatch"],
+                                       ["h2c", "websocket"], 0),
     ]
 
     /// Every rule in the catalogue is shown by at least one capture of the corpus.
