@@ -37,6 +37,7 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"]),
         .testTarget(name: "UpgradeAnalysisTests", dependencies: ["UpgradeAnalysis", "TestSupport"]),
         .testTarget(name: "FindingsTests", dependencies: ["Findings"]),
+        .testTarget(name: "ProxyCorrelationTests", dependencies: ["ProxyCorrelation", "UpgradeAnalysis", "HTTP1", "Findings", "PacketCapture", "PacketDecoding"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Findings"]),
         .testTarget(name: "SwitchedProtocolsTests", dependencies: ["SwitchedProtocols"], exclude: ["Fixtures"]),
         .testTarget(

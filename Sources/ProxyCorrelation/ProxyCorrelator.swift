@@ -20,16 +20,17 @@ import UpgradeAnalysis
 /// must follow the front request (a proxy cannot forward what it has not received) within
 /// `maxForwardDelayNanos`; the two legs are different connections to different servers.
 /// Without `Sec-WebSocket-Key` or `HTTP2-Settings` the back leg must also start from the front
-/// leg's server address (the proxy host). Each exchange is the front of at most one pair and
-/// the back of at most one pair; the best-scored, then nearest-in-time pairs are taken first.
+/// leg's server address (the proxy host). Each exchange takes part in one pair at most (so of
+/// a chain of two proxies only the best-matched hop is paired); the best-scored, then
+/// nearest-in-time pairs are taken first.
 ///
 /// Clock offset between captures: each capture after the first gets the offset that puts its
 /// times on the first capture's clock, estimated from the exchanges that match on
 /// `Sec-WebSocket-Key` or `HTTP2-Settings` across the two captures: the median difference of
 /// the midpoints of their request → response intervals (a proxy's back exchange lies inside
 /// its front exchange, and the forward and return delays are about equal, so the midpoints
-/// meet). Times are compared after the offset, with a tolerance of the estimate's spread (at
-/// least 1 ms). A capture with no such match keeps offset 0 and pairs across captures only on
+/// meet). Times are compared after the offset, with a tolerance of twice the median absolute
+/// deviation of those differences (at least 1 ms). A capture with no such match keeps offset 0 and pairs across captures only on
 /// `Sec-WebSocket-Key`, whose uniqueness needs no clock.
 public enum ProxyCorrelator {
     public struct Output {
@@ -77,15 +78,13 @@ public enum ProxyCorrelator {
         candidates.sort {
             ($0.score, -$0.delay, -$0.front, -$0.back) > ($1.score, -$1.delay, -$1.front, -$1.back)
         }
-        var usedAsFront = Set<Int>(), usedAsBack = Set<Int>(), taken = Set<[Int]>()
+        var used = Set<Int>()
         var output = Output()
         var pairs: [(Candidate, Int64)] = []
         for candidate in candidates {
-            guard !usedAsFront.contains(candidate.front), !usedAsBack.contains(candidate.back),
-                  !taken.contains([candidate.back, candidate.front]) else { continue }
-            usedAsFront.insert(candidate.front)
-            usedAsBack.insert(candidate.back)
-            taken.insert([candidate.front, candidate.back])
+            guard !used.contains(candidate.front), !used.contains(candidate.back) else { continue }
+            used.insert(candidate.front)
+            used.insert(candidate.back)
             let front = items[candidate.front], back = items[candidate.back]
             pairs.append((candidate, (offsets[back.capture] ?? 0) - (offsets[front.capture] ?? 0)))
         }
@@ -155,8 +154,10 @@ public enum ProxyCorrelator {
                 differences.sort()
                 let median = differences[differences.count / 2]
                 offsets[capture] = median
-                let spread = differences.map { abs($0 - median) }.max() ?? 0
-                tolerances[capture] = max(spread, 1_000_000)
+                // Twice the median absolute deviation: one pair with an odd delay (a proxy that
+                // answered early) does not widen it.
+                let deviations = differences.map { abs($0 - median) }.sorted()
+                tolerances[capture] = max(2 * deviations[deviations.count / 2], 1_000_000)
                 progress = true
             }
         }
