@@ -151,6 +151,7 @@ struct Audit: Sendable {
     var switches: [ConnectionContext] = []
     var declined: [ConnectionContext] = []
     var priorKnowledge: [ConnectionContext] = []
+    var proxyPairs: [ProxyPair] = []
     var invalidLines = 0
     var ignoredRecords = 0
     var baseline: BaselineComparison?
@@ -163,6 +164,7 @@ struct Audit: Sendable {
             switch record.type {
             case "violation": if let item = FindingItem(record) { findings.append(item) }
             case "summary": scope.add(summary: record.value)
+            case "proxied_upgrade": if let pair = ProxyPair(record) { proxyPairs.append(pair) }
             default:
                 if let context = ConnectionContext(record) { contexts.append(context) } else { ignoredRecords += 1 }
             }

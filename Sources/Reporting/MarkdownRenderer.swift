@@ -25,6 +25,7 @@ struct MarkdownRenderer {
         out += findingsTable()
         out += details()
         out += connections()
+        out += proxyPairs()
         out += about()
         return out
     }
