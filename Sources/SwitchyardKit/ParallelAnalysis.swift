@@ -35,6 +35,7 @@ public enum ParallelAnalysis {
         workerOptions.reassembly.globalBufferBytes = max(0, options.reassembly.globalBufferBytes / jobs)
         workerOptions.reassembly.globalHistoryBytes = max(0, options.reassembly.globalHistoryBytes / jobs)
         workerOptions.heldRecordBytes = max(0, options.heldRecordBytes / jobs)
+        workerOptions.proxy.maxExchangeBytes = max(0, options.proxy.maxExchangeBytes / jobs)
         let stop = StopFlag()
         let workers = (0..<jobs).map {
             FileWorker(index: $0, of: jobs, capture: name, options: workerOptions.forOneThread(share: jobs),

@@ -53,6 +53,19 @@ final class ProxyCaptureTests: XCTestCase {
         }
     }
 
+    /// `--format text`: one line per pair, naming both legs.
+    func testTextOutputShowsEachPairOnOneLine() {
+        let sink = OutputSink(stream: .inMemory(), format: .text)
+        sink.analyzeFile(TestPaths.captures.appendingPathComponent("proxy-haproxy-h2c.pcap").path, name: "h2c.pcap")
+        sink.writeSummary()
+        let lines = String(decoding: sink.stream.memory, as: UTF8.self).split(separator: "\n").filter { $0.contains("proxied upgrade") }
+        XCTAssertEqual(lines.count, 1)
+        XCTAssertTrue(lines.first?.contains("front 127.0.0.1:") ?? false)
+        XCTAssertTrue(lines.first?.contains("switched to h2c") ?? false)
+        XCTAssertTrue(lines.first?.contains("<-> back 127.0.0.1:") ?? false)
+        XCTAssertTrue(lines.first?.contains("confidence medium (http2-settings") ?? false, String(lines.first ?? ""))
+    }
+
     /// The legs of at least one capture hash to two different workers with `--jobs 2`, so the
     /// test above pairs across workers (ParallelAnalysisTests checks the whole output).
     func testSomeLegsAreAnalysedByDifferentWorkers() throws {
