@@ -52,7 +52,7 @@ extension UpgradeTracker {
                    ["connection": .texts(head.values("Connection"))])
         }
 
-        if openExchange != nil { exchangeNextRequest(head) }
+        if hasOpenExchange { exchangeNextRequest(head) }
         let request = PendingRequest(
             sequence: nextSequence, head: head, frame: frame, timestamp: timestamp,
             method: head.method, version: head.version, upgradeOffered: upgrade, hasUpgradeHeader: hasUpgrade,

@@ -16,7 +16,11 @@ public final class UpgradeTracker {
     /// Gets the upgrade exchanges (`UpgradeExchange`) for the proxy correlation; nil: none kept.
     let exchangeObserver: (any UpgradeExchangeObserver)?
     /// The last answered candidate exchange, until its follow-up or the close.
-    var openExchange: UpgradeExchange?
+    var openExchange: UpgradeExchange? {
+        didSet { hasOpenExchange = openExchange != nil }
+    }
+    /// Asked for every request head: reading the optional itself copies the whole exchange.
+    var hasOpenExchange = false
 
     /// State touched for every chunk lives in memory the tracker owns, not in stored properties:
     /// every access to a class's stored `var` is checked for exclusivity at run time
