@@ -15,7 +15,9 @@ import UpgradeAnalysis
 /// that sees both. The result does not depend on the order the exchanges arrived in.
 ///
 /// Matching (what a proxy passes through): `Sec-WebSocket-Key` (16 random bytes per
-/// handshake, RFC 6455 §4.1) pairs with high confidence; otherwise method and target must be
+/// handshake, RFC 6455 §4.1) pairs with high confidence when it occurs in exactly two exchanges
+/// of the run and is not the RFC's sample key (which tools and test captures reuse: two unrelated
+/// captures were paired on it); otherwise method and target must be
 /// equal and `HTTP2-Settings`, Host, User-Agent and Origin add to the score. The back request
 /// must follow the front request (a proxy cannot forward what it has not received) within
 /// `maxForwardDelayNanos`; the two legs are different connections to different servers.
@@ -25,8 +27,9 @@ import UpgradeAnalysis
 /// nearest-in-time pairs are taken first.
 ///
 /// Clock offset between captures: each capture after the first gets the offset that puts its
-/// times on the first capture's clock, estimated from the exchanges that match on
-/// `Sec-WebSocket-Key` or `HTTP2-Settings` across the two captures: the median difference of
+/// times on the first capture's clock, estimated from the exchanges that match on a
+/// `Sec-WebSocket-Key` or `HTTP2-Settings` value found in exactly two exchanges of the run
+/// (curl, for one, always sends the same settings), one in each capture: the median difference of
 /// the midpoints of their request → response intervals (a proxy's back exchange lies inside
 /// its front exchange, and the forward and return delays are about equal, so the midpoints
 /// meet). Times are compared after the offset, with a tolerance of twice the median absolute
@@ -48,6 +51,11 @@ public enum ProxyCorrelator {
         var responseNanos: Int64?
         var method: String
         var target: String
+        /// The key, or the settings, occur in exactly two exchanges of the run (and the key is not
+        /// RFC 6455's sample key, which tools and tests send): only then do they identify one
+        /// upgrade by themselves.
+        var uniqueKey = false
+        var uniqueSettings = false
 
         var midpoint: Int64 {
             guard let responseNanos else { return requestNanos }
@@ -120,9 +128,23 @@ public enum ProxyCorrelator {
             ($0.capture, $0.exchange.request.frame, $0.exchange.sequence, $0.exchange.connection.client.port)
                 < ($1.capture, $1.exchange.request.frame, $1.exchange.sequence, $1.exchange.connection.client.port)
         }
-        for index in items.indices { items[index].index = index }
+        var keys: [String: Int] = [:], settings: [String: Int] = [:]
+        for item in items {
+            if let key = item.webSocketKey { keys[key, default: 0] += 1 }
+            if let value = item.settings { settings[value, default: 0] += 1 }
+        }
+        for index in items.indices {
+            items[index].index = index
+            if let key = items[index].webSocketKey {
+                items[index].uniqueKey = keys[key] == 2 && key != rfc6455SampleKey
+            }
+            if let value = items[index].settings { items[index].uniqueSettings = settings[value] == 2 }
+        }
         return items
     }
+
+    /// RFC 6455 §1.3's example `Sec-WebSocket-Key`, which test tools and captures reuse.
+    static let rfc6455SampleKey = "dGhlIHNhbXBsZSBub25jZQ=="
 
     // MARK: Clock offsets
 
@@ -134,8 +156,8 @@ public enum ProxyCorrelator {
         guard captures > 1 else { return (offsets, tolerances) }
         var byKey: [String: [Int]] = [:]
         for item in items {
-            if let key = item.webSocketKey { byKey["k:" + key, default: []].append(item.index) }
-            if let settings = item.settings { byKey["s:" + settings, default: []].append(item.index) }
+            if let key = item.webSocketKey, item.uniqueKey { byKey["k:" + key, default: []].append(item.index) }
+            if let settings = item.settings, item.uniqueSettings { byKey["s:" + settings, default: []].append(item.index) }
         }
         // Captures take their offset from any capture already placed, in capture order.
         var progress = true
@@ -225,11 +247,14 @@ public enum ProxyCorrelator {
         var matchedOn: [String] = []
         var score = 0
         var strong = false
+        var keyMatched = false
         if let frontKey = front.webSocketKey, let backKey = back.webSocketKey {
             guard frontKey == backKey else { return nil }
             matchedOn.append("sec-websocket-key")
-            score += 100
-            strong = true
+            keyMatched = true
+            // A key seen more than twice, or the RFC's sample key, does not identify one upgrade.
+            strong = front.uniqueKey
+            score += strong ? 100 : 30
         }
         if let frontSettings = front.settings, let backSettings = back.settings, frontSettings == backSettings {
             matchedOn.append("http2-settings")
@@ -257,12 +282,12 @@ public enum ProxyCorrelator {
         if b.connection.client.address == f.connection.server.address {
             matchedOn.append("proxy_address")
             score += 10
-        } else if !strong && !matchedOn.contains("http2-settings") {
+        } else if !strong && !keyMatched && !matchedOn.contains("http2-settings") {
             return nil
         }
         // Something beyond method and target must agree.
         guard strong || matchedOn.count > 3 else { return nil }
-        let confidence = strong ? "high" : matchedOn.contains("http2-settings") ? "medium" : "low"
+        let confidence = strong ? "high" : keyMatched || matchedOn.contains("http2-settings") ? "medium" : "low"
         return Candidate(front: front.index, back: back.index, score: score, delay: max(0, delay),
                          matchedOn: matchedOn, confidence: confidence)
     }

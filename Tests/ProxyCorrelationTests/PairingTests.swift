@@ -210,6 +210,32 @@ final class PairingTests: XCTestCase {
         XCTAssertEqual(pairs(clockless, captures: ["front.pcap", "back.pcap"]).records.count, 0)
     }
 
+    /// The RFC 6455 sample key (which tools and test captures send) or a key seen more than
+    /// twice identifies no upgrade: such legs pair only as a proxy's legs otherwise would
+    /// (medium confidence), and never across two captures, where it cannot set the clock.
+    func testSampleOrRepeatedKeysAreNotUnique() {
+        let sample = "dGhlIHNhbXBsZSBub25jZQ=="
+        let sameCapture = pairs(entries([
+            Self.exchange(Self.front(50_000), Self.request(key: sample, at: 0, frame: 1), Self.response(101, at: 5, frame: 4)),
+            Self.exchange(Self.back(40_000), Self.request(key: sample, at: 1, frame: 2), Self.response(101, at: 4, frame: 3)),
+        ]))
+        XCTAssertEqual(sameCapture.records.map(\.confidence), ["medium"])
+        // Two unrelated captures a year apart, both using the sample key: no pair.
+        let unrelated = entries([Self.exchange(Self.front(50_000), Self.request(key: sample, at: 0, frame: 1),
+                                               Self.response(101, at: 5, frame: 2))], capture: "a.pcap")
+            + entries([Self.exchange(Self.back(40_000), Self.request(key: sample, at: 31_536_000_000, frame: 1),
+                                     Self.response(101, at: 31_536_000_004, frame: 2))], capture: "b.pcap")
+        XCTAssertEqual(pairs(unrelated, captures: ["a.pcap", "b.pcap"]).records.count, 0)
+        // A random key seen three times (a client that reuses it) is not unique either.
+        let key = "AAAAAAAAAAAAAAAAAAAAAA=="
+        let repeated = pairs(entries([
+            Self.exchange(Self.front(50_000), Self.request(key: key, at: 0, frame: 1), Self.response(101, at: 5, frame: 4)),
+            Self.exchange(Self.back(40_000), Self.request(key: key, at: 1, frame: 2), Self.response(101, at: 4, frame: 3)),
+            Self.exchange(Self.front(50_001), Self.request(key: key, at: 60_000, frame: 5), nil),
+        ]))
+        XCTAssertEqual(repeated.records.map(\.confidence), ["medium"])
+    }
+
     /// The tunnel rule needs the client's next message relayed byte for byte: a proxy that
     /// adds one header after the decline is not a tunnel.
     func testTunnelAfterDeclineNeedsAVerbatimRelay() {

@@ -16,7 +16,7 @@ final class ProxyPairsReportTests: XCTestCase {
         let rows = markdown.split(separator: "\n").filter { $0.hasPrefix("| GET /chat HTTP/1.1 |") }
         XCTAssertEqual(rows.count, 1)
         XCTAssertTrue(rows.first?.contains("declined 200") ?? false)
-        XCTAssertTrue(rows.first?.contains("high \\(sec-websocket-key") ?? false, String(rows.first ?? ""))
+        XCTAssertTrue(rows.first?.contains("medium \\(sec-websocket-key") ?? false, String(rows.first ?? ""))
         let html = report.html()
         XCTAssertTrue(html.contains("<section id=\"proxied\">"))
         XCTAssertTrue(html.contains("<td>GET /chat HTTP/1.1</td>"))

@@ -12,7 +12,7 @@ final class ProxyCaptureTests: XCTestCase {
     /// capture → pairs as "front outcome/back outcome confidence".
     static let expectedPairs: [String: [String]] = [
         "proxy-nginx-websocket.pcap": ["switched/switched high"],
-        "proxy-varnish-pipe-declined.pcap": ["declined/declined high"],
+        "proxy-varnish-pipe-declined.pcap": ["declined/declined medium"],
         "proxy-haproxy-h2c.pcap": ["switched/switched medium"],
         "proxy-nginx-no-upgrade-headers.pcap": ["declined/declined high"],
         "proxy-nginx-keepalive.pcap": [],
