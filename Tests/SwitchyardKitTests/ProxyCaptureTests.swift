@@ -118,7 +118,12 @@ final class ProxyCaptureTests: XCTestCase {
         try front.write(to: frontPath)
         try back.write(to: backPath)
 
-        let apart = try records([(frontPath, "front.pcap"), (backPath, "back.pcap")])
+        for jobs in [1, 2] {
+            try checkApart(try records([(frontPath, "front.pcap"), (backPath, "back.pcap")], jobs: jobs), single: pair)
+        }
+    }
+
+    private func checkApart(_ apart: [[String: Any]], single pair: [String: Any]) throws {
         let pairs = apart.filter { $0["type"] as? String == "proxied_upgrade" }
         XCTAssertEqual(pairs.count, 1)
         guard let found = pairs.first, let timing = found["timing"] as? [String: Any] else { return }
