@@ -12,7 +12,10 @@ public struct ProxyCorrelationOptions: Sendable {
     /// the front request is not its copy.
     public var maxForwardDelayNanos: Int64 = 30_000_000_000
     /// Candidate back legs looked at for one front leg (the nearest in time first).
-    public var maxCandidatesPerExchange = 256
+    public var maxCandidatesPerExchange = 64
+    /// Candidate back legs kept for one front leg (the best matched): bounds the pairing's
+    /// memory to a few entries per exchange.
+    public var keptCandidatesPerExchange = 8
 
     public init() {}
 }

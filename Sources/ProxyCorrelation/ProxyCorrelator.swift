@@ -56,6 +56,8 @@ public enum ProxyCorrelator {
         /// upgrade by themselves.
         var uniqueKey = false
         var uniqueSettings = false
+        /// Host, User-Agent and Origin, compared for every candidate.
+        var otherHeaders: [String?] = []
 
         var midpoint: Int64 {
             guard let responseNanos else { return requestNanos }
@@ -83,9 +85,7 @@ public enum ProxyCorrelator {
             items[index].responseNanos = items[index].responseNanos.map { $0 &+ offset }
         }
         var candidates = findCandidates(items, offsets: offsets, tolerances: tolerances, options: options)
-        candidates.sort {
-            ($0.score, -$0.delay, -$0.front, -$0.back) > ($1.score, -$1.delay, -$1.front, -$1.back)
-        }
+        candidates.sort(by: precedes)
         var used = Set<Int>()
         var output = Output()
         var pairs: [(Candidate, Int64)] = []
@@ -121,7 +121,8 @@ public enum ProxyCorrelator {
                         settings: exchange.request.value("http2-settings"),
                         requestNanos: exchange.request.timestamp.totalNanoseconds,
                         responseNanos: exchange.response?.timestamp.totalNanoseconds,
-                        method: exchange.request.method ?? "", target: exchange.request.target ?? "")
+                        method: exchange.request.method ?? "", target: exchange.request.target ?? "",
+                        otherHeaders: otherHeaderNames.map { exchange.request.value($0) })
         }
         // A fixed order whatever order the workers delivered in.
         items.sort {
@@ -142,6 +143,8 @@ public enum ProxyCorrelator {
         }
         return items
     }
+
+    static let otherHeaderNames = ["host", "user-agent", "origin"]
 
     /// RFC 6455 §1.3's example `Sec-WebSocket-Key`, which test tools and captures reuse.
     static let rfc6455SampleKey = "dGhlIHNhbXBsZSBub25jZQ=="
@@ -190,37 +193,42 @@ public enum ProxyCorrelator {
 
     static func findCandidates(_ items: [Item], offsets: [Int: Int64], tolerances: [Int: Int64],
                                options: ProxyCorrelationOptions) -> [Candidate] {
-        // Buckets: by Sec-WebSocket-Key, and by method and target (sorted by request time).
+        // Buckets: unique Sec-WebSocket-Keys (two exchanges each), and method and target
+        // (sorted by request time, so that a front leg looks only at the back legs just after it).
         var byKey: [String: [Int]] = [:]
         var byTarget: [String: [Int]] = [:]
         for item in items {
-            if let key = item.webSocketKey { byKey[key, default: []].append(item.index) }
+            if let key = item.webSocketKey, item.uniqueKey { byKey[key, default: []].append(item.index) }
             byTarget[item.method + " " + item.target, default: []].append(item.index)
         }
         for key in byTarget.keys { byTarget[key]!.sort { (items[$0].requestNanos, $0) < (items[$1].requestNanos, $1) } }
 
-        var candidates: [Candidate] = []
-        var seen = Set<[Int]>()
+        // Bounded work and memory: at most `maxCandidatesPerExchange` looked at and
+        // `keptCandidatesPerExchange` kept per front leg, whatever the traffic.
+        var perFront: [Int: [Candidate]] = [:]
+        var seen = Set<Int64>()
         func consider(_ front: Item, _ back: Item) {
-            guard front.index != back.index, !seen.contains([front.index, back.index]) else { return }
-            seen.insert([front.index, back.index])
-            if let candidate = score(front, back, offsets: offsets, tolerances: tolerances, options: options) {
-                candidates.append(candidate)
-            }
+            guard front.index != back.index, seen.insert(Int64(front.index) << 32 | Int64(back.index)).inserted,
+                  let candidate = score(front, back, offsets: offsets, tolerances: tolerances, options: options)
+            else { return }
+            perFront[front.index, default: []].append(candidate)
         }
-        for group in byKey.values where group.count > 1 {
-            for a in group { for b in group { consider(items[a], items[b]) } }
+        for group in byKey.values where group.count == 2 {
+            consider(items[group[0]], items[group[1]])
+            consider(items[group[1]], items[group[0]])
         }
         for group in byTarget.values where group.count > 1 {
             for (position, a) in group.enumerated() {
-                var looked = 0
-                var next = position + 1
                 // Equal times: look a little behind as well (the tolerance across captures).
-                var previous = position - 1
-                while previous >= 0, items[a].requestNanos - items[group[previous]].requestNanos <= 1_000_000 {
+                var previous = position - 1, looked = 0
+                while previous >= 0, looked < options.maxCandidatesPerExchange,
+                      items[a].requestNanos - items[group[previous]].requestNanos <= 1_000_000 {
                     consider(items[a], items[group[previous]])
                     previous -= 1
+                    looked += 1
                 }
+                var next = position + 1
+                looked = 0
                 while next < group.count, looked < options.maxCandidatesPerExchange {
                     let b = group[next]
                     if items[b].requestNanos - items[a].requestNanos > options.maxForwardDelayNanos { break }
@@ -230,7 +238,17 @@ public enum ProxyCorrelator {
                 }
             }
         }
+        var candidates: [Candidate] = []
+        for front in perFront.keys.sorted() {
+            let best = perFront[front]!.sorted(by: precedes).prefix(options.keptCandidatesPerExchange)
+            candidates.append(contentsOf: best)
+        }
         return candidates
+    }
+
+    /// Best first: higher score, then shorter delay, then a fixed order.
+    static func precedes(_ a: Candidate, _ b: Candidate) -> Bool {
+        (a.score, -a.delay, -a.front, -a.back) > (b.score, -b.delay, -b.front, -b.back)
     }
 
     static func score(_ front: Item, _ back: Item, offsets: [Int: Int64], tolerances: [Int: Int64],
@@ -273,8 +291,8 @@ public enum ProxyCorrelator {
         } else if !strong {
             return nil
         }
-        for name in ["host", "user-agent", "origin"] {
-            if let value = f.request.value(name), value == b.request.value(name) {
+        for (index, name) in otherHeaderNames.enumerated() {
+            if let value = front.otherHeaders[index], value == back.otherHeaders[index] {
                 matchedOn.append(name)
                 score += 5
             }

@@ -273,6 +273,29 @@ final class PairingTests: XCTestCase {
         XCTAssertEqual(result.records.first?.requestChanges.map(\.name), ["upgrade", "connection", "x-real-ip"])
     }
 
+    /// Many look-alike upgrades (one client program, one target, one settings value) through
+    /// a proxy: the candidates kept stay within a few per exchange, and every leg still pairs
+    /// with the nearest one in time.
+    func testLookAlikeUpgradesKeepFewCandidates() {
+        let settings = HTTPField(name: "HTTP2-Settings", value: "AAMAAABkAAQCAAAAAAIAAAAA")
+        var exchanges: [UpgradeExchange] = []
+        for i in 0..<150 {
+            let t = Int64(i) * 10
+            exchanges.append(Self.exchange(Self.front(UInt16(10_000 + i)),
+                                           Self.request("/", upgrade: "h2c", extra: [settings], at: t, frame: UInt64(4 * i)),
+                                           Self.response(101, upgrade: "h2c", at: t + 4, frame: UInt64(4 * i + 3))))
+            exchanges.append(Self.exchange(Self.back(UInt16(30_000 + i)),
+                                           Self.request("/", upgrade: "h2c", extra: [settings], at: t + 1, frame: UInt64(4 * i + 1)),
+                                           Self.response(101, upgrade: "h2c", at: t + 3, frame: UInt64(4 * i + 2))))
+        }
+        let items = ProxyCorrelator.makeItems(entries(exchanges), captureOrder: ["c"])
+        let candidates = ProxyCorrelator.findCandidates(items, offsets: [0: 0], tolerances: [0: 0], options: ProxyCorrelationOptions())
+        XCTAssertLessThanOrEqual(candidates.count, 8 * items.count)
+        let result = pairs(entries(exchanges))
+        XCTAssertEqual(result.records.count, 150)
+        XCTAssertTrue(result.records.allSatisfy { $0.back.requestFrame == $0.front.requestFrame + 1 })
+    }
+
     /// The collector's bound: past it exchanges are dropped and one limit finding names it.
     func testCollectorIsBounded() {
         let collector = ExchangeCollector(capture: "c", byteLimit: 1_000)
