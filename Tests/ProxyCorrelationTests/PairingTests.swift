@@ -256,6 +256,19 @@ final class PairingTests: XCTestCase {
         }
         XCTAssertEqual(run(relayed), ["proxy_tunnel_after_declined_upgrade"])
         XCTAssertEqual(run(rewritten), [])
+
+        // Non-HTTP bytes after the decline (WebSocket frames sent anyway), the same on both legs.
+        let frame: [UInt8] = [0x81, 0x85, 0x37, 0xFA, 0x21, 0x3D, 0x7F, 0x9F, 0x4D, 0x51, 0x58]
+        func runBytes(_ back: [UInt8]) -> [String] {
+            pairs(entries([
+                Self.exchange(Self.front(50_000), Self.request(key: "AAAAAAAAAAAAAAAAAAAAAA==", at: 0, frame: 1),
+                              Self.response(426, at: 5, frame: 4), followUp: .bytes(frame, frame: 5, timestamp: Self.time(6))),
+                Self.exchange(Self.back(40_000), Self.request(key: "AAAAAAAAAAAAAAAAAAAAAA==", at: 1, frame: 2),
+                              Self.response(426, at: 4, frame: 3), followUp: .bytes(back, frame: 6, timestamp: Self.time(7))),
+            ])).rules
+        }
+        XCTAssertEqual(runBytes(frame), ["proxy_tunnel_after_declined_upgrade"])
+        XCTAssertEqual(runBytes([0x81, 0x85, 0, 0, 0, 0]), [])
     }
 
     /// The proxy strips Upgrade and Connection but passes the key on: paired on the key, and

@@ -82,6 +82,22 @@ final class UpgradeExchangeTests: XCTestCase {
         }
     }
 
+    /// Non-HTTP bytes after a declined upgrade are its follow-up.
+    func testBytesAfterADeclineAreTheFollowUp() {
+        let steps: [(Direction, String)] = [
+            (.clientToServer, "GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\(key)\r\n"),
+            (.serverToClient, "HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nContent-Length: 0\r\n\r\n"),
+            (.clientToServer, "\u{1}\u{2}not http at all\r\n\r\n"),
+        ]
+        for chunk in [nil, 1] {
+            let exchanges = run(steps, chunk: chunk)
+            XCTAssertEqual(exchanges.map(\.outcome), [.declined(426)])
+            guard case .bytes(let bytes, let frame, _)? = exchanges.first?.followUp else { return XCTFail("no follow-up bytes") }
+            XCTAssertEqual(bytes.first, 1, "the bytes the parser rejected")
+            XCTAssertEqual(frame, 3)
+        }
+    }
+
     /// Requests that neither ask for an upgrade nor carry its headers are not handed over.
     func testPlainRequestsAreNotExchanges() {
         XCTAssertEqual(run([(.clientToServer, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
