@@ -16,6 +16,8 @@ public struct ProxyCorrelationOptions: Sendable {
     /// Candidate back legs kept for one front leg (the best matched): bounds the pairing's
     /// memory to a few entries per exchange.
     public var keptCandidatesPerExchange = 8
+    /// Rules switched off (`--rules -id`): not checked on the pairs.
+    public var disabledRules: Set<String> = []
 
     public init() {}
 }

@@ -102,7 +102,8 @@ public enum ProxyCorrelator {
             let tolerance = front.capture == back.capture ? 0 : max(tolerances[back.capture] ?? 0, tolerances[front.capture] ?? 0)
             let record = makeRecord(front, back, candidate, clockOffset: offset)
             output.findings.append((.proxiedUpgrade(record), front.captureName))
-            for violation in PairRules.check(front, back, tolerance: tolerance) {
+            for violation in PairRules.check(front, back, tolerance: tolerance)
+            where !options.disabledRules.contains(violation.rule.id) {
                 output.findings.append((.violation(violation), front.captureName))
             }
         }

@@ -19,6 +19,13 @@ public struct PipelineOptions: Sendable {
     public var proxy = ProxyCorrelationOptions()
     public init() {}
 
+    /// The pairing's options, with the rules switched off (`--rules -id`) as the analysis has them.
+    var pairing: ProxyCorrelationOptions {
+        var pairing = proxy
+        pairing.disabledRules = analysis.disabledRules
+        return pairing
+    }
+
     /// The options one analysis thread uses: its own head budget (`share` of the total).
     func forOneThread(share: Int = 1) -> PipelineOptions {
         var options = self
@@ -127,7 +134,7 @@ public func analyzeSource<Source: PacketSource>(
                                                               exchanges: exchanges))
     runPackets(&source, account: &account, limits: options.reassembly, consumer: &consumer,
                progress: progress, shouldStop: shouldStop)
-    sink.addExchanges([exchanges], capture: name, options: options.proxy)
+    sink.addExchanges([exchanges], capture: name, options: options.pairing)
     account.connections = consumer.connections
     account.gaps = consumer.gaps
     account.gapBytes = consumer.gapBytes

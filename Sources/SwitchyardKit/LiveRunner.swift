@@ -138,7 +138,7 @@ public func runLive(
     account.gapBytes = consumer.gapBytes
     sink.tally.http.add(consumer.inner.http)
     sink.tally.captures.append(account)
-    sink.addExchanges([exchanges], capture: name, options: options.proxy)
+    sink.addExchanges([exchanges], capture: name, options: options.pairing)
     return reason ?? .stopped
 }
 

@@ -77,7 +77,7 @@ public enum ParallelAnalysis {
         }
         // The two legs of a proxied upgrade may be in two workers: they are paired at the end
         // of the run, over every worker's exchanges (ProxyCorrelator).
-        sink.addExchanges(workers.map(\.exchanges), capture: name, options: options.proxy)
+        sink.addExchanges(workers.map(\.exchanges), capture: name, options: options.pairing)
         if !mergeRuns(runs, { sink.write($0) }) && account.error == nil {
             account.error = "records were lost: a temporary file of held records could not be read back"
         }

@@ -256,6 +256,15 @@ final class PairingTests: XCTestCase {
         }
         XCTAssertEqual(run(relayed), ["proxy_tunnel_after_declined_upgrade"])
         XCTAssertEqual(run(rewritten), [])
+        var off = ProxyCorrelationOptions()
+        off.disabledRules = ["proxy_tunnel_after_declined_upgrade"]
+        let disabled = ProxyCorrelator.correlate(entries([
+            Self.exchange(Self.front(50_000), Self.request(key: "AAAAAAAAAAAAAAAAAAAAAA==", at: 0, frame: 1),
+                          Self.response(200, at: 5, frame: 4), followUp: .request(next)),
+            Self.exchange(Self.back(40_000), Self.request(key: "AAAAAAAAAAAAAAAAAAAAAA==", at: 1, frame: 2),
+                          Self.response(200, at: 4, frame: 3), followUp: .request(relayed)),
+        ]), captureOrder: ["c"], options: off)
+        XCTAssertEqual(disabled.findings.count, 1, "the pair, without the switched-off rule")
 
         // Non-HTTP bytes after the decline (WebSocket frames sent anyway), the same on both legs.
         let frame: [UInt8] = [0x81, 0x85, 0x37, 0xFA, 0x21, 0x3D, 0x7F, 0x9F, 0x4D, 0x51, 0x58]
