@@ -59,6 +59,7 @@ SCENARIOS = [
     Scenario("proxy-nginx-websocket", "nginx_websocket", 2),
     Scenario("proxy-varnish-pipe-declined", "varnish_pipe_declined", 2),
     Scenario("proxy-haproxy-h2c", "haproxy_h2c", 2),
+    Scenario("proxy-nginx-websocket-h2c", "nginx_websocket_h2c", 2),
     Scenario("proxy-nginx-no-upgrade-headers", "nginx_no_upgrade_headers", 2),
     Scenario("proxy-nginx-keepalive", "nginx_keepalive", 3),
     Scenario("proxy-early-101", "early_101", 2),
@@ -286,6 +287,20 @@ def varnish_pipe_declined(front, back):
 def haproxy_h2c(front, back):
     """HAProxy forwards curl's Upgrade: h2c to nghttpx, which switches: the backend speaks
     HTTP/2 behind a proxy that now only tunnels (h2c smuggling, Bishop Fox 2020)."""
+    h2c_through(front, back, lambda root: start_haproxy(root, front, back))
+
+
+def nginx_websocket_h2c(front, back):
+    """The nginx set up for WebSocket (the negative control's configuration) passes any
+    Upgrade on, h2c included: nghttpx switches behind it (Bishop Fox's point about
+    `proxy_set_header Upgrade $http_upgrade`)."""
+    h2c_through(front, back, lambda root: start_nginx("nginx-websocket.conf", root, front, back),
+                stop_signal=signal.SIGQUIT)
+
+
+def h2c_through(front, back, start_proxy, stop_signal=signal.SIGUSR1):
+    """curl --http2 (Upgrade: h2c) through a proxy to nghttpx (h2c frontend) backed by
+    nghttpd; nghttpd's port is not captured."""
     with tempfile.TemporaryDirectory() as root:
         docroot = Path(root, "www")
         docroot.mkdir()
@@ -304,12 +319,12 @@ def haproxy_h2c(front, back):
                 f"--pid-file={root}/nghttpx.pid", "--errorlog-file=/dev/null", "--accesslog-file=/dev/null",
             ], stdout=null, stderr=null)
             mc.wait_listening(back, nghttpx)
-            proxy = start_haproxy(root, front, back)
+            proxy = start_proxy(root)
             subprocess.run(["curl", "-sS", "--http2", "--max-time", "5", "-o", "/dev/null",
                             f"http://127.0.0.1:{front}/index.html"], check=True, timeout=10, stdout=null)
         finally:
             if proxy is not None:
-                mc.stop(proxy, signal.SIGUSR1)
+                mc.stop(proxy, stop_signal)
             if nghttpx is not None:
                 mc.stop(nghttpx)
             mc.stop(nghttpd)

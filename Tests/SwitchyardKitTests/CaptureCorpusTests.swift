@@ -89,6 +89,10 @@ final class CaptureCorpusTests: XCTestCase {
         "proxy-varnish-pipe-declined.pcap": (["proxy_tunnel_after_declined_upgrade"], [], 2),
         "proxy-haproxy-h2c.pcap": (["h2c_upgrade_deprecated", "h2c_upgrade_deprecated", "proxy_h2c_upgrade_forwarded"],
                                    ["h2c", "h2c"], 0),
+        // The same nginx configuration as proxy-nginx-websocket passes Upgrade: h2c on; nghttpx switches
+        // although nginx's `Connection: upgrade` no longer names HTTP2-Settings.
+        "proxy-nginx-websocket-h2c.pcap": (["h2c_missing_connection_token", "h2c_upgrade_deprecated", "h2c_upgrade_deprecated",
+                                            "proxy_h2c_upgrade_forwarded"], ["h2c", "h2c"], 0),
         // nginx drops Upgrade/Connection: the backend gets a plain GET and answers 426 (without
         // Sec-WebSocket-Version, hence websocket_bad_version on the front leg, which has Upgrade).
         "proxy-nginx-no-upgrade-headers.pcap": (["proxy_upgrade_headers_altered", "websocket_bad_version"], [], 1),

@@ -14,6 +14,7 @@ final class ProxyCaptureTests: XCTestCase {
         "proxy-nginx-websocket.pcap": ["switched/switched high"],
         "proxy-varnish-pipe-declined.pcap": ["declined/declined medium"],
         "proxy-haproxy-h2c.pcap": ["switched/switched medium"],
+        "proxy-nginx-websocket-h2c.pcap": ["switched/switched medium"],
         "proxy-nginx-no-upgrade-headers.pcap": ["declined/declined high"],
         "proxy-nginx-keepalive.pcap": [],
         "proxy-early-101.pcap": ["switched/switched high"],
