@@ -64,6 +64,7 @@ SCENARIOS = [
     Scenario("proxy-nginx-keepalive", "nginx_keepalive", 3),
     Scenario("proxy-early-101", "early_101", 2),
     Scenario("proxy-switch-mismatch", "switch_mismatch", 2),
+    Scenario("proxy-blocks-after-101", "blocks_after_101", 2),
 ]
 
 
@@ -438,6 +439,27 @@ def switch_mismatch(front, back):
         subprocess.run(["curl", "-sS", "--http2", "--max-time", "5", "-o", "/dev/null",
                         f"http://127.0.0.1:{front}/echo"], timeout=10, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)   # fails by design: the backend speaks WebSocket
+        thread.join(10)
+    finally:
+        stop_backend()
+
+
+def blocks_after_101(front, back):
+    """A raw proxy (a WAF that decides late) forwards the client's WebSocket upgrade, gets the
+    backend's 101, and answers the client 403 instead; then it closes both connections."""
+    def handle(client, backend):
+        head, rest = read_head(client)
+        backend.sendall(head + rest)
+        answer, _ = read_head(backend)
+        assert answer.startswith(b"HTTP/1.1 101"), answer
+        client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        client.shutdown(socket.SHUT_WR)
+        backend.shutdown(socket.SHUT_WR)
+
+    stop_backend = websockets_echo_backend(back)
+    thread = misbehaving_proxy(front, back, handle)
+    try:
+        websocket_client(front, expect_switch=False)
         thread.join(10)
     finally:
         stop_backend()

@@ -8,6 +8,9 @@ extension Rule {
     public static let proxy101NotFromBackend = Rule(
         id: "proxy_101_not_from_backend", severity: .high, reference: "RFC 9110 §7.8, §15.2.2",
         summary: "The client got a 101 that the backend never sent, or before the backend sent it: the two ends disagree on the switch.")
+    public static let proxyBackendSwitchedAlone = Rule(
+        id: "proxy_backend_switched_alone", severity: .high, reference: "RFC 9110 §7.8, §15.2.2",
+        summary: "The backend switched protocols, but the client got no 101: the back connection speaks the new protocol while the client still speaks HTTP/1.1.")
     public static let proxyUpgradeHeadersAltered = Rule(
         id: "proxy_upgrade_headers_altered", severity: .medium, reference: "RFC 9110 §7.6.1, §7.8; RFC 6455 §4.1, §9.1",
         summary: "The proxy removed or changed Upgrade, the `upgrade` Connection option or a Sec-WebSocket-* header, so client and backend negotiated different things.")
@@ -20,7 +23,7 @@ extension Rule {
         summary: "Both legs switched, but to different protocols, or the bytes after the switch are different protocols on the two legs.")
 
     public static let proxyCatalogue: [Rule] = [
-        .proxyTunnelAfterDeclinedUpgrade, .proxy101NotFromBackend, .proxyUpgradeHeadersAltered,
+        .proxyTunnelAfterDeclinedUpgrade, .proxy101NotFromBackend, .proxyBackendSwitchedAlone, .proxyUpgradeHeadersAltered,
         .proxyH2CUpgradeForwarded, .proxySwitchedProtocolMismatch,
     ]
 }

@@ -63,6 +63,22 @@ enum PairRules {
             }
         }
 
+        // The converse: the backend switched and the client was told otherwise.
+        if case .switched(let backProtocol) = b.outcome {
+            switch f.outcome {
+            case .switched:
+                break
+            case .declined(let status):
+                report(.proxyBackendSwitchedAlone,
+                       "The backend switched to \(backProtocol), but the client got \(status) instead of a 101.",
+                       ["back_protocol": .text(backProtocol), "front_status": .integer(Int64(status))])
+            case .noAnswer:
+                report(.proxyBackendSwitchedAlone,
+                       "The backend switched to \(backProtocol), but the client got no answer.",
+                       ["back_protocol": .text(backProtocol), "front_status": .text("none")])
+            }
+        }
+
         let altered = negotiationChanges(f, b)
         if !altered.isEmpty {
             report(.proxyUpgradeHeadersAltered,

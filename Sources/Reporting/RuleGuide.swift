@@ -91,6 +91,10 @@ struct RuleGuide: Sendable {
             title: "The client's 101 did not come from the backend",
             why: "The client speaks the new protocol while the backend still reads HTTP/1.1, so the two ends interpret the same bytes differently.",
             remediation: "Relay the backend's 101 instead of answering the upgrade in the proxy, and only after it arrived."),
+        "proxy_backend_switched_alone": RuleGuide(
+            title: "The backend switched, the client did not",
+            why: "The back connection speaks the new protocol while the client and the proxy still expect HTTP/1.1; reusing it mixes protocols.",
+            remediation: "When the proxy refuses an upgrade the backend accepted, close the back connection instead of keeping or reusing it."),
         "proxy_upgrade_headers_altered": RuleGuide(
             title: "The proxy changed the upgrade negotiation",
             why: "Client and backend negotiated different protocols, keys or extensions; the handshake fails or each end assumes a different framing.",

@@ -210,6 +210,18 @@ final class PairingTests: XCTestCase {
         XCTAssertEqual(pairs(clockless, captures: ["front.pcap", "back.pcap"]).records.count, 0)
     }
 
+    /// The backend switched, the client was refused or got nothing: proxy_backend_switched_alone.
+    func testBackendSwitchedAlone() {
+        for front in [Self.response(403, at: 5, frame: 4), nil] {
+            let result = pairs(entries([
+                Self.exchange(Self.front(50_000), Self.request(key: "AAAAAAAAAAAAAAAAAAAAAA==", at: 0, frame: 1), front),
+                Self.exchange(Self.back(40_000), Self.request(key: "AAAAAAAAAAAAAAAAAAAAAA==", at: 1, frame: 2),
+                              Self.response(101, at: 4, frame: 3)),
+            ]))
+            XCTAssertEqual(result.rules, ["proxy_backend_switched_alone"])
+        }
+    }
+
     /// The RFC 6455 sample key (which tools and test captures send) or a key seen more than
     /// twice identifies no upgrade: such legs pair only as a proxy's legs otherwise would
     /// (medium confidence), and never across two captures, where it cannot set the clock.

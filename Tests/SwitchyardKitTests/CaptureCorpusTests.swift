@@ -99,6 +99,7 @@ final class CaptureCorpusTests: XCTestCase {
         "proxy-nginx-keepalive.pcap": ([], [], 0),
         // Misbehaving raw proxies (no real proxy does these).
         "proxy-early-101.pcap": (["proxy_101_not_from_backend"], ["websocket", "websocket"], 0),
+        "proxy-blocks-after-101.pcap": (["proxy_backend_switched_alone"], ["websocket"], 1),
         "proxy-switch-mismatch.pcap": (["h2c_upgrade_deprecated", "proxy_switched_protocol_mismatch",
                                         "proxy_upgrade_headers_altered", "switch_protocol_mismatch"],
                                        ["h2c", "websocket"], 0),

@@ -18,6 +18,7 @@ final class ProxyCaptureTests: XCTestCase {
         "proxy-nginx-no-upgrade-headers.pcap": ["declined/declined high"],
         "proxy-nginx-keepalive.pcap": [],
         "proxy-early-101.pcap": ["switched/switched high"],
+        "proxy-blocks-after-101.pcap": ["declined/switched high"],
         "proxy-switch-mismatch.pcap": ["switched/switched low"],
     ]
 
