@@ -23,10 +23,11 @@ let package = Package(
         .target(name: "UpgradeAnalysis", dependencies: ["HTTP1", "Findings", "StreamReassembly", "SwitchedProtocols"]),
         .target(name: "SwitchedProtocols", dependencies: ["Findings"]),
         .target(name: "Reporting", dependencies: ["Findings"]),
+        .target(name: "ProxyCorrelation", dependencies: ["UpgradeAnalysis", "Findings", "SwitchedProtocols", "HTTP1"]),
         .target(
             name: "SwitchyardKit",
             dependencies: ["PacketCapture", "PacketDecoding", "StreamReassembly", "HTTP1",
-                           "UpgradeAnalysis", "SwitchedProtocols", "Findings", "Reporting"]
+                           "UpgradeAnalysis", "SwitchedProtocols", "Findings", "Reporting", "ProxyCorrelation"]
         ),
         .executableTarget(name: "switchyard", dependencies: ["SwitchyardKit", "PacketCapture", "StreamReassembly", "Reporting", "Findings"]),
         .target(name: "TestSupport", dependencies: ["PacketCapture"]),
@@ -36,6 +37,7 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"]),
         .testTarget(name: "UpgradeAnalysisTests", dependencies: ["UpgradeAnalysis", "TestSupport"]),
         .testTarget(name: "FindingsTests", dependencies: ["Findings"]),
+        .testTarget(name: "ProxyCorrelationTests", dependencies: ["ProxyCorrelation", "UpgradeAnalysis", "HTTP1", "Findings", "PacketCapture", "PacketDecoding"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Findings"]),
         .testTarget(name: "SwitchedProtocolsTests", dependencies: ["SwitchedProtocols"], exclude: ["Fixtures"]),
         .testTarget(

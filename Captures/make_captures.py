@@ -449,8 +449,9 @@ def check_capture(path, scenario):
 
 # ---------------------------------------------------------------- capture driver
 
-def start_capture(scenario, port, out):
-    bpf = f"tcp port {port}"
+def start_capture(scenario, port, out, bpf=None):
+    """`bpf` replaces the filter `tcp port PORT` (make_proxy_captures.py captures two ports)."""
+    bpf = bpf or f"tcp port {port}"
     if scenario.fragments:
         bpf += " or (ip proto 6 and ip[6:2] & 0x1fff != 0)"
     if scenario.tunnel:
@@ -513,23 +514,29 @@ def main(argv):
         runner, host, port = argv[1], argv[2], int(argv[3])
         RUNNERS[runner](port, host)
         return 0
+    return cli(argv, SCENARIOS, make, "make_captures.py")
+
+
+def cli(argv, scenarios, make_one, script):
+    """The command line shared with make_proxy_captures.py: --list, or make the named
+    scenarios (all by default); a failed scenario leaves its old capture alone."""
     if argv[:1] == ["--list"]:
-        for s in SCENARIOS:
+        for s in scenarios:
             print(s.filename)
         return 0
-    by_name = {s.name: s for s in SCENARIOS}
+    by_name = {s.name: s for s in scenarios}
     names = [a.removesuffix(".pcapng").removesuffix(".pcap") for a in argv]
     unknown = [n for n in names if n not in by_name]
     if unknown:
         print(f"unknown scenario(s): {', '.join(unknown)}; see --list", file=sys.stderr)
         return 2
     if os.geteuid() != 0:
-        print("packet capture needs root: sudo /usr/bin/python3 Captures/make_captures.py", file=sys.stderr)
+        print(f"packet capture needs root: sudo /usr/bin/python3 Captures/{script}", file=sys.stderr)
         return 2
     failed = 0
-    for scenario in [by_name[n] for n in names] if names else SCENARIOS:
+    for scenario in [by_name[n] for n in names] if names else scenarios:
         try:
-            print(f"{scenario.filename}: {make(scenario)}", flush=True)
+            print(f"{scenario.filename}: {make_one(scenario)}", flush=True)
         except Exception as exc:  # noqa: BLE001 - report and go on with the others
             failed += 1
             print(f"{scenario.filename}: FAILED: {exc}", file=sys.stderr, flush=True)

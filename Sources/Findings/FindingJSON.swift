@@ -124,6 +124,8 @@ extension JSONWriter {
             key("server_to_client"); int(p.bytesServer)
             endObject()
             key("observed"); evidence(p.observed)
+        case .proxiedUpgrade(let p):
+            proxiedUpgrade(p)
         case .flow(let f):
             key("id"); int(f.id)
             key("connection"); connection(f.connection)

@@ -222,6 +222,7 @@ public enum Finding: Sendable {
     case flow(FlowRecord)
     case priorKnowledge(PriorKnowledgeRecord)
     case switchEnd(SwitchEndRecord)
+    case proxiedUpgrade(ProxiedUpgradeRecord)
 
     public var timestamp: Timestamp {
         switch self {
@@ -231,6 +232,7 @@ public enum Finding: Sendable {
         case .flow(let f): return f.firstTimestamp
         case .priorKnowledge(let p): return p.firstTimestamp
         case .switchEnd(let e): return e.lastTimestamp
+        case .proxiedUpgrade(let p): return p.front.requestTimestamp
         }
     }
 
@@ -242,6 +244,7 @@ public enum Finding: Sendable {
         case .flow: return "flow"
         case .priorKnowledge: return "prior_knowledge"
         case .switchEnd: return "switch_end"
+        case .proxiedUpgrade: return "proxied_upgrade"
         }
     }
 }

@@ -142,7 +142,7 @@ extension Rule {
         .httpMalformedMessage,
         .tcpOverlapConflict, .tcpBadChecksumIgnored, .tcpRSTIgnored, .tcpRSTNotHonoured, .tcpFINNotHonoured,
         .tcpUrgentData, .tcpSYNDataNotAcknowledged, .ipFragmentOverlapConflict, .analyzerLimitReached,
-    ] + webSocketCatalogue + http2Catalogue
+    ] + webSocketCatalogue + http2Catalogue + proxyCatalogue
 
     public static func named(_ id: String) -> Rule? { catalogue.first { $0.id == id } }
 }

@@ -7,17 +7,24 @@ struct KnownFields: OptionSet, Sendable {
     static let connection = KnownFields(rawValue: 1 << 2)
     static let upgrade = KnownFields(rawValue: 1 << 3)
     static let expect = KnownFields(rawValue: 1 << 4)
+    /// Asked for every request by the proxy correlation (UpgradeTracker.isExchangeCandidate).
+    static let secWebSocketKey = KnownFields(rawValue: 1 << 5)
+    static let http2Settings = KnownFields(rawValue: 1 << 6)
 
     /// The known name `name` is (ignoring ASCII case), or `[]` for any other name.
-    /// Lengths first: they differ, so at most one comparison is made.
+    /// Lengths first: they differ but for two pairs, so at most two comparisons are made.
     @inline(__always)
     static func classify(_ name: UnsafeRawBufferPointer) -> KnownFields {
         switch name.count {
         case 6: return equalsIgnoringCase(name, "expect") ? .expect : []
         case 7: return equalsIgnoringCase(name, "upgrade") ? .upgrade : []
         case 10: return equalsIgnoringCase(name, "connection") ? .connection : []
-        case 14: return equalsIgnoringCase(name, "content-length") ? .contentLength : []
-        case 17: return equalsIgnoringCase(name, "transfer-encoding") ? .transferEncoding : []
+        case 14:
+            if equalsIgnoringCase(name, "content-length") { return .contentLength }
+            return equalsIgnoringCase(name, "http2-settings") ? .http2Settings : []
+        case 17:
+            if equalsIgnoringCase(name, "transfer-encoding") { return .transferEncoding }
+            return equalsIgnoringCase(name, "sec-websocket-key") ? .secWebSocketKey : []
         default: return []
         }
     }

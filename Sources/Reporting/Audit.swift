@@ -364,6 +364,8 @@ public struct ReportLimits: Sendable, Equatable {
     public var shownGroups = 300
     public var shownServices = 100
     public var shownCaptures = 100
+    /// Proxied upgrades kept and shown as pairs (the rest are counted).
+    public var proxyPairs = 200
     /// Rows of those tables, and groups in full, in a printed copy (the screen shows the rest).
     public var printedGroups = 60
     public var printedServices = 40
@@ -406,6 +408,9 @@ struct AuditBuilder: Sendable {
     var priorExamples: SmallestList<ConnectionContext>
     var invalidLines = 0
     var ignoredRecords = 0
+    /// `proxied_upgrade` records: the first `limits.proxyPairs` in input order, and the count.
+    var proxyPairs: [ProxyPair] = []
+    var proxyPairCount = 0
     /// Handshake candidates for the example findings' connections (second pass).
     var contexts: [ConnectionKey: SmallestList<ConnectionContext>] = [:]
 
@@ -429,6 +434,9 @@ struct AuditBuilder: Sendable {
             if let item = FindingItem(record) { add(finding: item) }
         case "summary":
             scope.add(summary: record.value, captures: &captures)
+        case "proxied_upgrade":
+            proxyPairCount += 1
+            if proxyPairs.count < limits.proxyPairs, let pair = ProxyPair(record) { proxyPairs.append(pair) }
         default:
             if let context = ConnectionContext(record) { add(context: context) } else { ignoredRecords += 1 }
         }
@@ -658,6 +666,9 @@ struct Audit: Sendable {
     var invalidLines: Int
     var ignoredRecords: Int
     var baseline: BaselineComparison?
+    /// Proxied upgrades shown as pairs (the first ones of the input) and how many there were.
+    var proxyPairs: [ProxyPair]
+    var proxyPairCount: Int
 
     init(builder: AuditBuilder, baseline: BaselineBuilder?, options: ReportOptions) {
         var builder = builder
@@ -716,6 +727,8 @@ struct Audit: Sendable {
             }.map(\.name).prefix(5).map { $0 }
         }
 
+        proxyPairs = builder.proxyPairs
+        proxyPairCount = builder.proxyPairCount
         switchCount = builder.switchCount
         declinedCount = builder.declinedCount
         priorCount = builder.priorCount

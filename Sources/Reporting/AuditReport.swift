@@ -78,6 +78,9 @@ public struct AuditReportBuilder: Sendable {
             if let item = FindingItem(scanned, line: line) { builder.add(finding: item) }
         case "summary":
             builder.scope.add(summaryLine: line, captures: &builder.captures)
+        case "proxied_upgrade":
+            // Few and small: parsed in full, within the builder's bound.
+            if let value = JSONParser.parse(line), let record = ReportRecord(value) { builder.add(record) }
         default:
             if let context = ConnectionContext(scanned, line: line) { builder.add(context: context) } else { builder.ignoredRecords += 1 }
         }

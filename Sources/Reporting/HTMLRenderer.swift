@@ -43,6 +43,7 @@ struct HTMLRenderer {
         out += detailsSection()
         out += scopeSection()
         out += connectionsSection()
+        out += proxyPairsSection()
         out += aboutSection()
         out += "</main>\n"
         out += "<footer class=\"wrap\">Made by <code>switchyard report</code> from the JSON Lines output of <code>switchyard analyze</code>."

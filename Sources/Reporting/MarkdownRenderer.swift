@@ -30,6 +30,7 @@ struct MarkdownRenderer {
         out += summary(long: long)
         out += services(limit: long ? audit.limits.shownServices : Self.shortServices)
         out += baseline(long: long)
+        out += proxyPairs(limit: long ? audit.proxyPairs.count : Self.shortProxyPairs)
         if !long {
             out += "_Findings are grouped by rule and service; the full list, with examples and the `jq` filter for each group, is in the HTML report or `switchyard report --format markdown --long`._\n"
             return out

@@ -82,6 +82,31 @@ struct RuleGuide: Sendable {
             title: "426 Upgrade Required does not name the protocol",
             why: "The client is told to upgrade but not to what, so it cannot comply.",
             remediation: "Send an Upgrade header with the acceptable protocol(s) on every 426 response."),
+        // Proxied upgrades (both legs)
+        "proxy_tunnel_after_declined_upgrade": RuleGuide(
+            title: "Proxy tunnelled after the backend declined the upgrade",
+            why: "The client's later requests reach the backend through a raw tunnel, past the proxy's routing and access rules (WebSocket smuggling).",
+            remediation: "Tunnel only after the backend's 101 (in Varnish, do not `return (pipe)` for Upgrade requests whose answer is not checked); close the connection when the backend declines."),
+        "proxy_101_not_from_backend": RuleGuide(
+            title: "The client's 101 did not come from the backend",
+            why: "The client speaks the new protocol while the backend still reads HTTP/1.1, so the two ends interpret the same bytes differently.",
+            remediation: "Relay the backend's 101 instead of answering the upgrade in the proxy, and only after it arrived."),
+        "proxy_backend_switched_alone": RuleGuide(
+            title: "The backend switched, the client did not",
+            why: "The back connection speaks the new protocol while the client and the proxy still expect HTTP/1.1; reusing it mixes protocols.",
+            remediation: "When the proxy refuses an upgrade the backend accepted, close the back connection instead of keeping or reusing it."),
+        "proxy_upgrade_headers_altered": RuleGuide(
+            title: "The proxy changed the upgrade negotiation",
+            why: "Client and backend negotiated different protocols, keys or extensions; the handshake fails or each end assumes a different framing.",
+            remediation: "Forward Upgrade and Sec-WebSocket-* as the client sent them (nginx: `proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade;`)."),
+        "proxy_h2c_upgrade_forwarded": RuleGuide(
+            title: "h2c upgrade forwarded to the backend",
+            why: "After the backend switches to HTTP/2 the proxy only relays bytes: HTTP/2 requests bypass its rules (h2c smuggling).",
+            remediation: "Drop `Upgrade: h2c` and `HTTP2-Settings` at the proxy (HAProxy: `http-request del-header Upgrade if { req.hdr(upgrade) -i h2c }`), or disable h2c on the backend."),
+        "proxy_switched_protocol_mismatch": RuleGuide(
+            title: "The two legs switched to different protocols",
+            why: "The proxy joins two connections that speak different protocols, so each end misreads the other's bytes.",
+            remediation: "Relay upgrades unchanged, or terminate and re-originate the protocol properly in the proxy."),
         // HTTP/1.x syntax
         "http_obs_fold": RuleGuide(
             title: "Obsolete header line folding",

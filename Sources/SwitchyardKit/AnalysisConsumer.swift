@@ -1,6 +1,7 @@
 import Findings
 import PacketCapture
 import PacketDecoding
+import ProxyCorrelation
 import StreamReassembly
 import UpgradeAnalysis
 
@@ -9,6 +10,8 @@ struct AnalysisConsumer<Sink: FindingSink>: PipelineConsumer {
     var sink: Sink
     let capture: String
     let options: UpgradeAnalysisOptions
+    /// Keeps each connection's upgrade exchanges for the proxy correlation at the end of the run.
+    let exchanges: ExchangeCollector?
     /// Trackers by the reassembler's connection slot (`Connection.slot`): dense and reused
     /// only after `connectionClosed`, so an array index replaces a hash lookup per chunk.
     private var trackers: [UpgradeTracker?] = []
@@ -18,10 +21,11 @@ struct AnalysisConsumer<Sink: FindingSink>: PipelineConsumer {
     var http = HTTPStatistics()
     var connections: UInt64 = 0
 
-    init(sink: Sink, capture: String, options: UpgradeAnalysisOptions) {
+    init(sink: Sink, capture: String, options: UpgradeAnalysisOptions, exchanges: ExchangeCollector? = nil) {
         self.sink = sink
         self.capture = capture
         self.options = options
+        self.exchanges = exchanges
     }
 
     private mutating func drain(_ tracker: UpgradeTracker) {
@@ -44,7 +48,7 @@ struct AnalysisConsumer<Sink: FindingSink>: PipelineConsumer {
     }
 
     private mutating func makeTracker(_ connection: Connection) -> UpgradeTracker {
-        let tracker = UpgradeTracker(connection: ConnectionRef(connection), options: options)
+        let tracker = UpgradeTracker(connection: ConnectionRef(connection), options: options, exchangeObserver: exchanges)
         if connection.slot >= trackers.count {
             trackers.append(contentsOf: repeatElement(nil, count: connection.slot + 1 - trackers.count))
         }

@@ -2,6 +2,7 @@ import Findings
 import HTTP1
 import PacketCapture
 import PacketDecoding
+import ProxyCorrelation
 import StreamReassembly
 import UpgradeAnalysis
 
@@ -17,7 +18,16 @@ public struct PipelineOptions: Sendable {
     /// With `--jobs`, encoded records all workers may hold in memory before they spill sorted
     /// runs to a temporary file (records are written sorted when the capture ends).
     public var heldRecordBytes = 1 << 20
+    /// Pairing the legs of proxied upgrades (at the end of the run, over every capture).
+    public var proxy = ProxyCorrelationOptions()
     public init() {}
+
+    /// The pairing's options, with the rules switched off (`--rules -id`) as the analysis has them.
+    var pairing: ProxyCorrelationOptions {
+        var pairing = proxy
+        pairing.disabledRules = analysis.disabledRules
+        return pairing
+    }
 
     /// The options one analysis thread uses: its own head and early-data budgets (`share` of the totals).
     func forOneThread(share: Int = 1) -> PipelineOptions {
@@ -140,9 +150,12 @@ public func analyzeSource<Source: PacketSource>(
 ) {
     var account = CaptureAccount(name: name, format: format)
     let options = options.forOneThread()
-    var consumer = AccountingConsumer(inner: AnalysisConsumer(sink: sink, capture: name, options: options.analysis))
+    let exchanges = ExchangeCollector(capture: name, byteLimit: options.proxy.maxExchangeBytes)
+    var consumer = AccountingConsumer(inner: AnalysisConsumer(sink: sink, capture: name, options: options.analysis,
+                                                              exchanges: exchanges))
     runPackets(&source, account: &account, limits: options.reassembly, consumer: &consumer,
                progress: progress, shouldStop: shouldStop)
+    sink.addExchanges([exchanges], capture: name, options: options.pairing)
     account.connections = consumer.connections
     account.gaps = consumer.gaps
     account.gapBytes = consumer.gapBytes

@@ -1,6 +1,7 @@
 import Findings
 import PacketCapture
 import PacketDecoding
+import ProxyCorrelation
 import StreamReassembly
 import UpgradeAnalysis
 #if canImport(Glibc)
@@ -51,7 +52,9 @@ public func runLive(
     var analysis = options.analysis
     analysis.emitSwitchAtResponse = true
     var account = CaptureAccount(name: name, format: "live")
-    var consumer = AccountingConsumer(inner: AnalysisConsumer(sink: sink, capture: name, options: analysis))
+    let exchanges = ExchangeCollector(capture: name, byteLimit: options.proxy.maxExchangeBytes)
+    var consumer = AccountingConsumer(inner: AnalysisConsumer(sink: sink, capture: name, options: analysis,
+                                                              exchanges: exchanges))
     var decoder = PacketDecoder(verifiesChecksums: options.reassembly.checksums != .off)
     var reassembler = TCPReassembler(limits: options.reassembly)
     var packets: UInt64 = 0
@@ -140,6 +143,7 @@ public func runLive(
     account.gapBytes = consumer.gapBytes
     sink.tally.http.add(consumer.inner.http)
     sink.tally.captures.append(account)
+    sink.addExchanges([exchanges], capture: name, options: options.pairing)
     return reason ?? .stopped
 }
 

@@ -1,5 +1,6 @@
 import Findings
 import PacketCapture
+import ProxyCorrelation
 
 public enum OutputFormat: String, Sendable {
     case json
@@ -35,6 +36,10 @@ public final class OutputSink: FindingSink {
     /// asked for.
     public var jsonCopy: RecordStream?
     private var json = JSONWriter()
+    /// Upgrade exchanges of every capture so far, paired when the run ends (`writeSummary`).
+    private var exchanges: ExchangeCollector?
+    private var exchangeCaptures: [String] = []
+    private var proxyOptions = ProxyCorrelationOptions()
 
     public init(stream: RecordStream, format: OutputFormat, filter: FindingFilter = FindingFilter()) {
         self.stream = stream
@@ -83,7 +88,30 @@ public final class OutputSink: FindingSink {
         }
     }
 
+    /// Keeps a capture's upgrade exchanges (from one collector, or one per `--jobs` worker)
+    /// for the proxy correlation at the end of the run.
+    func addExchanges(_ collectors: [ExchangeCollector], capture: String, options: ProxyCorrelationOptions) {
+        let run = exchanges ?? ExchangeCollector(capture: "", byteLimit: options.maxExchangeBytes)
+        exchanges = run
+        proxyOptions = options
+        if !exchangeCaptures.contains(capture) { exchangeCaptures.append(capture) }
+        for collector in collectors { run.absorb(collector) }
+    }
+
+    /// Pairs the legs of proxied upgrades over every capture of the run and writes the
+    /// `proxied_upgrade` records and their findings, sorted by time (docs/OUTPUT.md).
+    func emitProxiedUpgrades() {
+        guard let run = exchanges else { return }
+        exchanges = nil
+        var found = ProxyCorrelator.correlate(run.entries, captureOrder: exchangeCaptures, options: proxyOptions).findings
+        if let limit = run.limitFinding() { found.append(limit) }
+        var records = found.compactMap { prepare($0.finding, capture: $0.capture, tally: &tally) }
+        records.sort(by: PreparedRecord.precedes)
+        for record in records { write(record) }
+    }
+
     public func writeSummary() {
+        emitProxiedUpgrades()
         json.reset()
         tally.writeSummary(into: &json)
         json.newline()

@@ -2,6 +2,7 @@ import Foundation
 import Findings
 import PacketCapture
 import PacketDecoding
+import ProxyCorrelation
 import StreamReassembly
 import UpgradeAnalysis
 
@@ -34,6 +35,7 @@ public enum ParallelAnalysis {
         workerOptions.reassembly.globalBufferBytes = max(0, options.reassembly.globalBufferBytes / jobs)
         workerOptions.reassembly.globalHistoryBytes = max(0, options.reassembly.globalHistoryBytes / jobs)
         workerOptions.heldRecordBytes = max(0, options.heldRecordBytes / jobs)
+        workerOptions.proxy.maxExchangeBytes = max(0, options.proxy.maxExchangeBytes / jobs)
         let stop = StopFlag()
         let workers = (0..<jobs).map {
             FileWorker(index: $0, of: jobs, capture: name, options: workerOptions.forOneThread(share: jobs),
@@ -73,6 +75,9 @@ public enum ParallelAnalysis {
             if let reason = worker.sink.held.spillError { spillWarning(reason) }
             runs += worker.sink.held.takeRuns()
         }
+        // The two legs of a proxied upgrade may be in two workers: they are paired at the end
+        // of the run, over every worker's exchanges (ProxyCorrelator).
+        sink.addExchanges(workers.map(\.exchanges), capture: name, options: options.pairing)
         if !mergeRuns(runs, { sink.write($0) }) && account.error == nil {
             account.error = "records were lost: a temporary file of held records could not be read back"
         }
@@ -144,6 +149,7 @@ final class FileWorker: @unchecked Sendable {
     let sink: CollectingSink
     var consumer: AccountingConsumer<AnalysisConsumer<CollectingSink>>
     var account: CaptureAccount
+    let exchanges: ExchangeCollector
     var failed = false
     private let limits: ReassemblyLimits
     private let stop: StopFlag
@@ -154,7 +160,9 @@ final class FileWorker: @unchecked Sendable {
         self.jobs = jobs
         self.stop = stop
         account = CaptureAccount(name: capture, format: "")
-        consumer = AccountingConsumer(inner: AnalysisConsumer(sink: sink, capture: capture, options: options.analysis))
+        exchanges = ExchangeCollector(capture: capture, byteLimit: options.proxy.maxExchangeBytes)
+        consumer = AccountingConsumer(inner: AnalysisConsumer(sink: sink, capture: capture, options: options.analysis,
+                                                              exchanges: exchanges))
         limits = options.reassembly
     }
 

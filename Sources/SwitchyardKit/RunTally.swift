@@ -102,6 +102,8 @@ public struct RunTally: Sendable {
     /// Connections that spoke a protocol from their first byte (HTTP/2 prior knowledge).
     public var priorKnowledgeByProtocol: [String: UInt64] = [:]
     public var violationsByRule: [String: UInt64] = [:]
+    /// `proxied_upgrade` records (pairs of legs).
+    public var proxiedUpgrades: UInt64 = 0
     public var violationsBySeverity: [String: UInt64] = [:]
     /// Findings not written because of --min-severity / --rules.
     public var suppressed: UInt64 = 0
@@ -120,6 +122,8 @@ public struct RunTally: Sendable {
             upgradesDeclined += 1
         case .priorKnowledge(let record):
             priorKnowledgeByProtocol[record.protocolName, default: 0] += 1
+        case .proxiedUpgrade:
+            proxiedUpgrades += 1
         case .flow, .switchEnd:
             break
         }
@@ -129,6 +133,7 @@ public struct RunTally: Sendable {
     mutating func addCounts(_ other: RunTally) {
         switchesByProtocol.merge(other.switchesByProtocol, uniquingKeysWith: +)
         upgradesDeclined += other.upgradesDeclined
+        proxiedUpgrades += other.proxiedUpgrades
         priorKnowledgeByProtocol.merge(other.priorKnowledgeByProtocol, uniquingKeysWith: +)
         violationsByRule.merge(other.violationsByRule, uniquingKeysWith: +)
         violationsBySeverity.merge(other.violationsBySeverity, uniquingKeysWith: +)
@@ -189,6 +194,8 @@ public struct RunTally: Sendable {
         json.key("switches"); json.int(switchesByProtocol.values.reduce(0, +))
         json.key("switches_by_protocol"); writeCounts(switchesByProtocol, into: &json)
         json.key("upgrades_declined"); json.int(upgradesDeclined)
+        // Only when pairs were found, so that runs without proxies keep their summary as it was.
+        if proxiedUpgrades > 0 { json.key("proxied_upgrades"); json.int(proxiedUpgrades) }
         json.key("prior_knowledge_by_protocol"); writeCounts(priorKnowledgeByProtocol, into: &json)
         json.key("violations"); json.int(violationsByRule.values.reduce(0, +))
         json.key("violations_by_severity"); writeCounts(violationsBySeverity, into: &json)

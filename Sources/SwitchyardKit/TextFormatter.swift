@@ -57,11 +57,31 @@ enum TextFormatter {
         case .priorKnowledge(let p):
             return safe("\(time) \(capture) \(connection(p.connection)) \(p.protocolName) with prior knowledge from frame "
                 + "\(p.firstFrame): \(p.bytesClient) bytes client->server, \(p.bytesServer) bytes server->client") + "\n"
+        case .proxiedUpgrade(let p):
+            return safe("\(time) \(capture) proxied upgrade \(p.front.requestLine): front \(connection(p.front.connection)) "
+                + "\(legOutcome(p.front)) <-> back \(connection(p.back.connection))"
+                + "\(p.back.capture == p.front.capture ? "" : " in " + p.back.capture) \(legOutcome(p.back)); "
+                + "forwarded after \(milliseconds(p.requestDelayNanos)); confidence \(p.confidence) "
+                + "(\(p.matchedOn.joined(separator: ", "))); \(p.requestChanges.count) request header change(s)") + "\n"
         case .flow(let f):
             return safe("\(capture) flow \(f.id) \(connection(f.connection)) \(f.state) "
                 + "c2s \(f.clientToServer.payloadBytes) bytes/\(f.clientToServer.packets) pkts, "
                 + "s2c \(f.serverToClient.payloadBytes) bytes/\(f.serverToClient.packets) pkts") + "\n"
         }
+    }
+
+    private static func legOutcome(_ leg: ProxiedUpgradeRecord.Leg) -> String {
+        let frames = "frame \(leg.requestFrame)" + (leg.responseFrame.map { "/\($0)" } ?? "")
+        switch leg.outcome {
+        case "switched": return "switched to \(leg.protocolName ?? "?") (\(frames))"
+        case "declined": return "declined \(leg.status ?? 0) (\(frames))"
+        default: return "no answer (\(frames))"
+        }
+    }
+
+    private static func milliseconds(_ nanos: Int64) -> String {
+        let tenths = nanos / 100_000
+        return "\(tenths / 10).\(abs(tenths % 10)) ms"
     }
 
     static func summary(_ tally: RunTally) -> String {

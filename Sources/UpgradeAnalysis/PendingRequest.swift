@@ -18,6 +18,8 @@ struct PendingRequest {
     var upgradeOffered: [String]
     var hasUpgradeHeader: Bool
     var expectsContinue: Bool
+    /// Handed to the exchange observer when answered (`UpgradeTracker.isExchangeCandidate`).
+    var isExchangeCandidate = false
     /// All header fields of requests that offer an upgrade (handshake checks).
     var fields: [HTTPField]? { hasUpgradeHeader ? head.fields : nil }
     var seen100 = false

@@ -52,10 +52,12 @@ extension UpgradeTracker {
                    ["connection": .texts(head.values("Connection"))])
         }
 
+        if hasOpenExchange { exchangeNextRequest(head) }
         let request = PendingRequest(
             sequence: nextSequence, head: head, frame: frame, timestamp: timestamp,
             method: head.method, version: head.version, upgradeOffered: upgrade, hasUpgradeHeader: hasUpgrade,
-            expectsContinue: head.listContains("Expect", token: "100-continue"))
+            expectsContinue: head.listContains("Expect", token: "100-continue"),
+            isExchangeCandidate: isExchangeCandidate(head, hasUpgrade: hasUpgrade, connectionUpgrade: connectionUpgrade))
         nextSequence &+= 1
         if pending.count < options.maxPendingRequests {
             pending.append(request)
@@ -233,6 +235,7 @@ extension UpgradeTracker {
     func reportDeclinedTunnel(_ direction: Direction, _ bytes: [UInt8]) {
         guard let declined, !declinedTunnelReported else { return }
         declinedTunnelReported = true
+        exchangeTunnelBytes(bytes)
         var evidence: Evidence = [
             "offered": .texts(declined.request.upgrade),
             "response_status": .integer(Int64(declined.response.status ?? 0)),

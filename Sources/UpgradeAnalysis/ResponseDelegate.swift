@@ -61,6 +61,7 @@ extension UpgradeTracker {
         guard !pending.isEmpty else { return .proceed }
         let request = pending.removeFirst()
         lastAnswered = (request.sequence, false)
+        exchangeAnswered(request, head, .declined(head.status))
         if request.hasUpgradeHeader {
             let response = MessageSummary(head: head, frame: frame, timestamp: timestamp)
             _ = checkHandshake(request, head)
@@ -156,6 +157,7 @@ extension UpgradeTracker {
 
         serverSwitched = true
         let protocolName = selected.first.map { ProtocolToken($0).name } ?? "unknown"
+        if let request { exchangeAnswered(request, head, .switched(protocolName)) }
         switchRecord = SwitchRecord(connection: connection, protocolName: protocolName, request: request?.summary,
                                     response: response, clientHandoffOffset: nil, serverHandoffOffset: streamOffset,
                                     lastTimestamp: timestamp)

@@ -13,6 +13,14 @@ import SwitchedProtocols
 public final class UpgradeTracker {
     public let connection: ConnectionRef
     let options: UpgradeAnalysisOptions
+    /// Gets the upgrade exchanges (`UpgradeExchange`) for the proxy correlation; nil: none kept.
+    let exchangeObserver: (any UpgradeExchangeObserver)?
+    /// The last answered candidate exchange, until its follow-up or the close.
+    var openExchange: UpgradeExchange? {
+        didSet { hasOpenExchange = openExchange != nil }
+    }
+    /// Asked for every request head: reading the optional itself copies the whole exchange.
+    var hasOpenExchange = false
 
     /// State touched for every chunk lives in memory the tracker owns, not in stored properties:
     /// every access to a class's stored `var` is checked for exclusivity at run time
@@ -117,9 +125,11 @@ public final class UpgradeTracker {
         didSet { hot.pointee.hasFindings = !outbox.isEmpty }
     }
 
-    public init(connection: ConnectionRef, options: UpgradeAnalysisOptions = UpgradeAnalysisOptions()) {
+    public init(connection: ConnectionRef, options: UpgradeAnalysisOptions = UpgradeAnalysisOptions(),
+                exchangeObserver: (any UpgradeExchangeObserver)? = nil) {
         self.connection = connection
         self.options = options
+        self.exchangeObserver = exchangeObserver
         hot = UnsafeMutablePointer.allocate(capacity: 1)
         hot.initialize(to: HotState(requestParser: HTTPMessageParser(role: .request, options: options.parser),
                                     responseParser: HTTPMessageParser(role: .response, options: options.parser)))
@@ -198,6 +208,7 @@ public final class UpgradeTracker {
         responseParser.releaseBudget()
         releaseHeld()
         checkServerPostSwitchBytes(final: true)
+        exchangeClose()
         guard switchRecord != nil || priorKnowledge else { return }
         let observed = finishPostSwitch()
         if var record = switchRecord {

@@ -121,6 +121,27 @@ final class CaptureCorpusTests: XCTestCase {
         // The same through Open vSwitch's userspace Geneve and Ethernet-over-GRE (full checksums).
         "tunnel-geneve-websocket.pcap": ([], ["websocket"], 0),
         "tunnel-gretap-websocket.pcap": ([], ["websocket"], 0),
+        // Through real proxies, both legs in one capture (make_proxy_captures.py; the pairs are
+        // checked in ProxyCaptureTests). nginx set up for WebSocket: two switches, no finding.
+        "proxy-nginx-websocket.pcap": ([], ["websocket", "websocket"], 0),
+        // Varnish pipes after aiohttp declined with 200; GET /internal then passes through the pipe.
+        "proxy-varnish-pipe-declined.pcap": (["proxy_tunnel_after_declined_upgrade"], [], 2),
+        "proxy-haproxy-h2c.pcap": (["h2c_upgrade_deprecated", "h2c_upgrade_deprecated", "proxy_h2c_upgrade_forwarded"],
+                                   ["h2c", "h2c"], 0),
+        // The same nginx configuration as proxy-nginx-websocket passes Upgrade: h2c on; nghttpx switches
+        // although nginx's `Connection: upgrade` no longer names HTTP2-Settings.
+        "proxy-nginx-websocket-h2c.pcap": (["h2c_missing_connection_token", "h2c_upgrade_deprecated", "h2c_upgrade_deprecated",
+                                            "proxy_h2c_upgrade_forwarded"], ["h2c", "h2c"], 0),
+        // nginx drops Upgrade/Connection: the backend gets a plain GET and answers 426 (without
+        // Sec-WebSocket-Version, hence websocket_bad_version on the front leg, which has Upgrade).
+        "proxy-nginx-no-upgrade-headers.pcap": (["proxy_upgrade_headers_altered", "websocket_bad_version"], [], 1),
+        "proxy-nginx-keepalive.pcap": ([], [], 0),
+        // Misbehaving raw proxies (no real proxy does these).
+        "proxy-early-101.pcap": (["proxy_101_not_from_backend"], ["websocket", "websocket"], 0),
+        "proxy-blocks-after-101.pcap": (["proxy_backend_switched_alone"], ["websocket"], 1),
+        "proxy-switch-mismatch.pcap": (["h2c_upgrade_deprecated", "proxy_switched_protocol_mismatch",
+                                        "proxy_upgrade_headers_altered", "switch_protocol_mismatch"],
+                                       ["h2c", "websocket"], 0),
     ]
 
     /// Every rule in the catalogue is shown by at least one capture of the corpus.

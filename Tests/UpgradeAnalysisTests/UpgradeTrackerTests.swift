@@ -64,7 +64,7 @@ private func runScript(_ steps: [Step], partial: Bool = false, chunk: Int? = nil
         case .violation(let v): outcome.rules.append(v.rule.id); outcome.violations.append(v)
         case .switched(let s): outcome.switches.append(s)
         case .upgradeDeclined(let d): outcome.declined.append(d)
-        case .flow, .priorKnowledge, .switchEnd: break
+        case .flow, .priorKnowledge, .switchEnd, .proxiedUpgrade: break
         }
     }
     return outcome
