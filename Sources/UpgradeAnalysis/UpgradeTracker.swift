@@ -64,6 +64,10 @@ public final class UpgradeTracker {
     var connectHeld: [UInt8] = []
     /// CONNECT tunnels opened inside each other on this connection.
     var connectDepth = 0
+    /// A SOCKS opening followed from the connection's first client byte (`SOCKSHandshake`);
+    /// once it reaches its tunnel, the tunnel is probed as a CONNECT tunnel is.
+    var socks: SOCKSHandshake?
+    var socksProbeOpen = true
     /// Bytes that decide what a CONNECT tunnel carries, and how deep tunnels may nest.
     static let connectProbeBytes = 16
     static let maximumConnectDepth = 4
@@ -227,6 +231,16 @@ public final class UpgradeTracker {
     // MARK: Client side
 
     func clientData(_ bytes: UnsafeRawBufferPointer) {
+        if socksProbeOpen, !bytes.isEmpty {
+            socksProbeOpen = false
+            if !connection.partial, clientMode == .http, !anyRequestSeen, SOCKSHandshake.mayStart(bytes[0]) {
+                socks = SOCKSHandshake()
+            }
+        }
+        if socks != nil {
+            socksClient(bytes)
+            return
+        }
         if connectProbe != nil {
             probeConnectTunnel(bytes)
             return
@@ -404,6 +418,10 @@ public final class UpgradeTracker {
     // MARK: Server side
 
     private func serverData(_ bytes: UnsafeRawBufferPointer) {
+        if socks != nil {
+            socksServer(bytes)
+            return
+        }
         if serverSwitched {
             postSwitchServer(bytes)
             return
@@ -452,6 +470,61 @@ public final class UpgradeTracker {
         prefaceProbe = []
         prefaceProbeOpen = !priorKnowledge && switchRecord == nil
         probe.withUnsafeBytes { clientData($0) }
+    }
+
+    /// Client bytes while a SOCKS opening is followed: past its tunnel, they are probed as a
+    /// CONNECT tunnel's; if the bytes are not a SOCKS opening after all, HTTP parsing takes the
+    /// rest as before.
+    private func socksClient(_ bytes: UnsafeRawBufferPointer) {
+        guard var handshake = socks else { return }
+        let used = handshake.client(bytes)
+        socks = handshake
+        let rest = UnsafeRawBufferPointer(rebasing: bytes[used...])
+        switch handshake.phase {
+        case .tunnel:
+            socks = nil
+            enterSOCKSTunnel()
+            if !rest.isEmpty { clientData(rest) }
+        case .notSOCKS:
+            socks = nil
+            if !rest.isEmpty { clientData(rest) }
+        case .refused:
+            socks = nil
+            tunnelOnly = true
+            clientMode = .ignored
+        default:
+            break
+        }
+    }
+
+    private func socksServer(_ bytes: UnsafeRawBufferPointer) {
+        guard var handshake = socks else { return }
+        let used = handshake.server(bytes)
+        socks = handshake
+        let rest = UnsafeRawBufferPointer(rebasing: bytes[used...])
+        switch handshake.phase {
+        case .tunnel:
+            socks = nil
+            enterSOCKSTunnel()
+            if !rest.isEmpty { serverData(rest) }
+        case .notSOCKS:
+            socks = nil
+            if !rest.isEmpty { serverData(rest) }
+        case .refused:
+            socks = nil
+            tunnelOnly = true
+            clientMode = .ignored
+        default:
+            break
+        }
+    }
+
+    /// The SOCKS proxy granted the connection: what follows is the tunnel, probed like a CONNECT
+    /// tunnel's (an HTTP request line starts parsing in it; anything else is left alone).
+    private func enterSOCKSTunnel() {
+        tunnelOnly = true
+        clientMode = .ignored
+        connectProbe = []
     }
 
     /// Called at the end of the client direction: a probe still short of bytes decides now.

@@ -483,4 +483,61 @@ final class NeverBlindTests: XCTestCase {
         XCTAssertEqual(outcome.statistics.nonHTTPDirections, 0)
         XCTAssertEqual(outcome.rules, [])
     }
+
+    // MARK: SOCKS (issue #13: HTTP through a SOCKS proxy was invisible)
+
+    private let innerRequest = "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"
+    private let innerResponse = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+    func testHTTPThroughSOCKS5WithPasswordIsParsedWhateverTheSegmentation() {
+        let host = Array("example.com".utf8)
+        let steps: [Step] = [
+            .clientBytes([5, 2, 0, 2]),                                   // methods: none, username/password
+            .serverBytes([5, 2]),
+            .clientBytes([1, 4] + Array("user".utf8) + [4] + Array("pass".utf8)),
+            .serverBytes([1, 0]),
+            .clientBytes([5, 1, 0, 3, UInt8(host.count)] + host + [0, 80]),
+            .serverBytes([5, 0, 0, 1, 10, 0, 0, 1, 0x1f, 0x90]),
+            .client(innerRequest),
+            .server(innerResponse),
+        ]
+        for size in [nil, 1, 2, 5] as [Int?] {
+            let outcome = runScript(steps, chunk: size)
+            XCTAssertEqual(outcome.statistics.requests, 1, "\(String(describing: size))")
+            XCTAssertEqual(outcome.statistics.responses, 1, "\(String(describing: size))")
+            XCTAssertEqual(outcome.rules, [], "\(String(describing: size))")
+        }
+    }
+
+    func testHTTPThroughSOCKS4aIsParsed() {
+        let outcome = runScript([
+            .clientBytes([4, 1, 0, 80, 0, 0, 0, 1] + Array("me".utf8) + [0] + Array("example.com".utf8) + [0]),
+            .serverBytes([0, 90, 0, 0, 0, 0, 0, 0]),
+            .client(innerRequest),
+            .server(innerResponse),
+        ], chunk: 3)
+        XCTAssertEqual(outcome.statistics.requests, 1)
+        XCTAssertEqual(outcome.statistics.responses, 1)
+    }
+
+    func testARefusedSOCKSRequestLeavesNothingToParse() {
+        let outcome = runScript([
+            .clientBytes([5, 1, 0]), .serverBytes([5, 0xff]),
+            .client(innerRequest),
+        ])
+        XCTAssertEqual(outcome.statistics.requests, 0)
+        XCTAssertEqual(outcome.rules, [])
+    }
+
+    func testBytesThatOnlyStartLikeSOCKSAreNotTakenForIt() {
+        let handshake = { () -> SOCKSHandshake.Phase in
+            var socks = SOCKSHandshake()
+            _ = [UInt8]([5, 0]).withUnsafeBytes { socks.client($0) }      // no methods: not SOCKS5
+            return socks.phase
+        }()
+        XCTAssertEqual(handshake, .notSOCKS)
+        var socks4 = SOCKSHandshake()
+        _ = [UInt8]([4, 9, 0, 80]).withUnsafeBytes { socks4.client($0) }   // command 9: not SOCKS4
+        XCTAssertEqual(socks4.phase, .notSOCKS)
+    }
 }
