@@ -238,7 +238,7 @@ public final class UpgradeTracker {
             }
         }
         if socks != nil {
-            socksClient(bytes)
+            socksData(bytes, fromClient: true)
             return
         }
         if connectProbe != nil {
@@ -419,7 +419,7 @@ public final class UpgradeTracker {
 
     private func serverData(_ bytes: UnsafeRawBufferPointer) {
         if socks != nil {
-            socksServer(bytes)
+            socksData(bytes, fromClient: false)
             return
         }
         if serverSwitched {
@@ -472,44 +472,21 @@ public final class UpgradeTracker {
         probe.withUnsafeBytes { clientData($0) }
     }
 
-    /// Client bytes while a SOCKS opening is followed: past its tunnel, they are probed as a
-    /// CONNECT tunnel's; if the bytes are not a SOCKS opening after all, HTTP parsing takes the
-    /// rest as before.
-    private func socksClient(_ bytes: UnsafeRawBufferPointer) {
+    /// Bytes of either direction while a SOCKS opening is followed: past its tunnel, they are
+    /// probed as a CONNECT tunnel's; if the bytes are not a SOCKS opening after all, HTTP parsing
+    /// takes the rest as before.
+    private func socksData(_ bytes: UnsafeRawBufferPointer, fromClient: Bool) {
         guard var handshake = socks else { return }
-        let used = handshake.client(bytes)
+        let used = fromClient ? handshake.client(bytes) : handshake.server(bytes)
         socks = handshake
         let rest = UnsafeRawBufferPointer(rebasing: bytes[used...])
         switch handshake.phase {
-        case .tunnel:
+        case .tunnel, .notSOCKS:
             socks = nil
-            enterSOCKSTunnel()
-            if !rest.isEmpty { clientData(rest) }
-        case .notSOCKS:
-            socks = nil
-            if !rest.isEmpty { clientData(rest) }
-        case .refused:
-            socks = nil
-            tunnelOnly = true
-            clientMode = .ignored
-        default:
-            break
-        }
-    }
-
-    private func socksServer(_ bytes: UnsafeRawBufferPointer) {
-        guard var handshake = socks else { return }
-        let used = handshake.server(bytes)
-        socks = handshake
-        let rest = UnsafeRawBufferPointer(rebasing: bytes[used...])
-        switch handshake.phase {
-        case .tunnel:
-            socks = nil
-            enterSOCKSTunnel()
-            if !rest.isEmpty { serverData(rest) }
-        case .notSOCKS:
-            socks = nil
-            if !rest.isEmpty { serverData(rest) }
+            if handshake.phase == .tunnel { enterSOCKSTunnel() }
+            if !rest.isEmpty {
+                if fromClient { clientData(rest) } else { serverData(rest) }
+            }
         case .refused:
             socks = nil
             tunnelOnly = true
