@@ -19,6 +19,9 @@ let package = Package(
         .target(name: "PacketDecoding", dependencies: ["PacketCapture"]),
         .target(name: "StreamReassembly", dependencies: ["PacketDecoding"]),
         .target(name: "HTTP1"),
+        // DEFLATE, zlib and gzip decoding: a leaf, so that capture reading (gzip files) and the
+        // post-switch decoders (permessage-deflate, SPDY/3) share one inflater.
+        .target(name: "Inflate"),
         .target(name: "Findings", dependencies: ["PacketDecoding"]),
         .target(name: "UpgradeAnalysis", dependencies: ["HTTP1", "Findings", "StreamReassembly", "SwitchedProtocols"]),
         .target(name: "SwitchedProtocols", dependencies: ["Findings"]),
@@ -36,6 +39,7 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"]),
         .testTarget(name: "UpgradeAnalysisTests", dependencies: ["UpgradeAnalysis", "TestSupport"]),
         .testTarget(name: "FindingsTests", dependencies: ["Findings"]),
+        .testTarget(name: "InflateTests", dependencies: ["Inflate"], exclude: ["Fixtures"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Findings"]),
         .testTarget(name: "SwitchedProtocolsTests", dependencies: ["SwitchedProtocols"], exclude: ["Fixtures"]),
         .testTarget(
