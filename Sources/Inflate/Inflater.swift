@@ -539,10 +539,10 @@ public final class Inflater {
             endBlock(sink)
             return nil
         }
+        drop(length)  // before an error too: its offset is the fast path's, which has consumed the code
         if entry & DeflateHuffmanTable.invalidFlag != 0 {
             throw InflateError(.invalidSymbol, offset: currentOffset(position), "literal/length code 286 or 287, or an unused code")
         }
-        drop(length)
         let lengthExtra = Int((entry >> 8) & 0xF)
         guard bitCount >= lengthExtra else { return restore(savedBits, savedCount) }
         let matchLength = Int(entry >> 16) + Int(bits & ((1 << UInt64(lengthExtra)) - 1))
@@ -862,7 +862,7 @@ public final class Inflater {
 
     /// Offset in the compressed stream of the byte holding the next unread bit.
     private func currentOffset(_ position: Int) -> UInt64 {
-        totalIn &+ UInt64(position) &- UInt64(bitCount >> 3)
+        ((totalIn &+ UInt64(position)) &* 8 &- UInt64(bitCount)) / 8
     }
 
     // MARK: Output

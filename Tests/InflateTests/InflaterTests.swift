@@ -200,6 +200,24 @@ final class InflaterTests: XCTestCase {
         expectError(.invalidSymbol, distance30.bytes + [0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
     }
 
+    /// Fuzzing found the fast path (8+ input bytes left) and the slow path reporting an
+    /// invalid code at different offsets.
+    func testErrorOffsetsDoNotDependOnTheCuts() {
+        var writer = BitWriter()
+        writer.write(1, 1); writer.write(1, 2)
+        for byte in Array("abcdef".utf8) { writer.fixedSymbol(Int(byte)) }
+        writer.fixedSymbol(287)
+        let bytes = writer.bytes + Array(repeating: 0, count: 16)
+        var offsets: Set<UInt64> = []
+        for size in [bytes.count, 1, 3, 8] {
+            let run = feed(Inflater(format: .raw), pieces(bytes, size: size))
+            XCTAssertEqual(run.error?.kind, .invalidSymbol)
+            XCTAssertEqual(run.output, Array("abcdef".utf8))
+            if let offset = run.error?.offset { offsets.insert(offset) }
+        }
+        XCTAssertEqual(offsets, [7])
+    }
+
     func testDistanceTooFarBack() {
         var writer = BitWriter()
         writer.write(1, 1); writer.write(1, 2)
