@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "Inflate"),
         .target(name: "Findings", dependencies: ["PacketDecoding"]),
         .target(name: "UpgradeAnalysis", dependencies: ["HTTP1", "Findings", "StreamReassembly", "SwitchedProtocols"]),
-        .target(name: "SwitchedProtocols", dependencies: ["Findings"]),
+        .target(name: "SwitchedProtocols", dependencies: ["Findings", "Inflate"]),
         .target(name: "Reporting", dependencies: ["Findings"]),
         .target(
             name: "SwitchyardKit",

@@ -3,6 +3,7 @@ import HTTP1
 import PacketCapture
 import PacketDecoding
 import StreamReassembly
+import SwitchedProtocols
 import UpgradeAnalysis
 
 /// Limits and options shared by every command that reads captures.
@@ -11,6 +12,9 @@ public struct PipelineOptions: Sendable {
     public var analysis = UpgradeAnalysisOptions()
     /// HTTP header bytes all connections may buffer at once (unfinished heads).
     public var maxBufferedHeadBytes = 64 << 20
+    /// Memory all permessage-deflate inflaters may hold at once (about 72 KiB per inflating
+    /// direction at the default window: some 900 directions).
+    public var maxInflaterMemoryBytes = 64 << 20
     /// With `--jobs`, encoded records all workers may hold in memory before they spill sorted
     /// runs to a temporary file (records are written sorted when the capture ends).
     public var heldRecordBytes = 1 << 20
@@ -20,6 +24,7 @@ public struct PipelineOptions: Sendable {
     func forOneThread(share: Int = 1) -> PipelineOptions {
         var options = self
         options.analysis.parser.budget = HeadBudget(limit: maxBufferedHeadBytes / max(1, share))
+        options.analysis.webSocket.inflaterMemory = InflaterMemoryBudget(limit: maxInflaterMemoryBytes / max(1, share))
         return options
     }
 }

@@ -2,6 +2,7 @@ import Findings
 import PacketCapture
 import PacketDecoding
 import StreamReassembly
+import SwitchedProtocols
 import UpgradeAnalysis
 #if canImport(Glibc)
 import Glibc
@@ -50,6 +51,7 @@ public func runLive(
     let name = capture.options.interface
     var analysis = options.analysis
     analysis.emitSwitchAtResponse = true
+    analysis.webSocket.inflaterMemory = InflaterMemoryBudget(limit: options.maxInflaterMemoryBytes)
     var account = CaptureAccount(name: name, format: "live")
     var consumer = AccountingConsumer(inner: AnalysisConsumer(sink: sink, capture: name, options: analysis))
     var decoder = PacketDecoder()

@@ -5,7 +5,7 @@ import SwitchyardKit
 struct AnalysisArguments {
     static let valued: Set<String> = ["format", "output", "min-severity", "rules", "fail-on", "max-head-bytes",
                                       "connection-buffer", "global-buffer", "max-connections", "idle-timeout",
-                                      "max-buffered-heads"]
+                                      "max-buffered-heads", "max-inflated-message", "max-inflater-memory"]
 
     var options = PipelineOptions()
     var filter = FindingFilter()
@@ -19,6 +19,10 @@ struct AnalysisArguments {
         if let n = try parsed.integer("max-connections", range: 1...(1 << 26)) { options.reassembly.maxConnections = n }
         if let n = try parsed.integer("max-buffered-heads", range: 0...(1 << 40)) { options.maxBufferedHeadBytes = n }
         if let n = try parsed.integer("idle-timeout", range: 1...(1 << 31)) { options.reassembly.idleTimeoutSeconds = Int64(n) }
+        if let n = try parsed.integer("max-inflated-message", range: 1...(1 << 40)) {
+            options.analysis.webSocket.maxInflatedMessageBytes = n
+        }
+        if let n = try parsed.integer("max-inflater-memory", range: 0...(1 << 40)) { options.maxInflaterMemoryBytes = n }
         if let text = parsed.value("min-severity") {
             guard let severity = Severity(name: text) else {
                 throw Arguments.UsageError(message: "--min-severity takes info, low, medium or high")

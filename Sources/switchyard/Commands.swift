@@ -38,6 +38,8 @@ let usage = """
       --max-connections N      connections tracked at once (default 65536)
       --max-buffered-heads N   HTTP header bytes buffered over all connections (default 67108864)
       --idle-timeout S         seconds of capture time before an idle connection closes (default 120)
+      --max-inflated-message N bytes a permessage-deflate message may inflate to (default 8388608)
+      --max-inflater-memory N  memory of all WebSocket inflaters at once (default 67108864)
     flows options:
       --write-streams DIR      write each direction's reassembled bytes under DIR/<capture>/
       --gap-fill none|zero     leave gaps out of stream files (default) or fill them with zeros
