@@ -77,12 +77,12 @@ enum DeflateHuffmanTable {
                       into table: UnsafeMutablePointer<UInt32>, capacity: Int) throws(BuildFailure) {
         var lengthCount = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         var offsets = lengthCount
-        var sorted = [UInt16](repeating: 0, count: 288)
         try withUnsafeMutableBytes(of: &lengthCount) { (countBytes) throws(BuildFailure) in
             let counts = countBytes.bindMemory(to: Int.self)
             try withUnsafeMutableBytes(of: &offsets) { (offsetBytes) throws(BuildFailure) in
                 let offsets = offsetBytes.bindMemory(to: Int.self)
-                try sorted.withUnsafeMutableBufferPointer { (sorted) throws(BuildFailure) in
+                // On the stack: a table is built for every dynamic block.
+                try withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 288) { (sorted) throws(BuildFailure) in
                     try build(lengths: lengths, count: count, kind: kind, primaryBits: primaryBits, into: table,
                               capacity: capacity, counts: counts, offsets: offsets, sorted: sorted.baseAddress!)
                 }

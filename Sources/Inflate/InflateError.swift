@@ -45,3 +45,22 @@ public struct InflateError: Error, Sendable, Equatable, CustomStringConvertible 
 
     public var description: String { "\(kind.rawValue) at byte \(offset): \(detail)" }
 }
+
+extension InflateError.Kind {
+    /// What the kind means, in a few words (for findings that keep only the kind).
+    public var summary: String {
+        switch self {
+        case .invalidBlockType: return "a block of the reserved type 3"
+        case .badStoredLength: return "a stored block whose LEN and NLEN disagree"
+        case .badCodeLengths: return "code lengths that make no usable prefix code"
+        case .invalidSymbol: return "a code no symbol may use"
+        case .distanceTooFarBack: return "a match reaching before the window"
+        case .badHeader: return "a zlib or gzip header a decoder refuses"
+        case .wrongDictionary: return "a missing or wrong preset dictionary"
+        case .checksumMismatch: return "a checksum that does not match the data"
+        case .lengthMismatch: return "a length that does not match the data"
+        case .trailingData: return "bytes after the last member"
+        case .truncated: return "an unfinished stream"
+        }
+    }
+}

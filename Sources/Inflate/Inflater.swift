@@ -137,8 +137,9 @@ public final class Inflater {
         windowSize = 1 << self.windowBits
         self.dictionary = dictionary
         bufferLimit = windowSize + max(windowSize, 8192)
+        // Not zeroed: nothing is read before it is written (a match reads only bytes before
+        // `out`, checked against the history), and zeroing cost a memset per WebSocket direction.
         buffer = .allocate(capacity: bufferLimit + Self.padding)
-        buffer.initialize(repeating: 0, count: bufferLimit + Self.padding)
         let tableCount = DeflateHuffmanTable.literalLengthCapacity + DeflateHuffmanTable.distanceCapacity
             + DeflateHuffmanTable.codeLengthCapacity
         tables = .allocate(capacity: tableCount)

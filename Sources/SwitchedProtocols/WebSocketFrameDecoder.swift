@@ -422,7 +422,21 @@ public struct WebSocketFrameDecoder {
         var done = 0
         while done < slice.count && messageInflating {
             let count = min(slice.count - done, MessageInflater.scratchSize)
-            for i in 0..<count { scratch[i] = slice[done + i] ^ maskByte(maskKey, maskPhase + done + i) }
+            // Eight bytes at a time: the key repeated from this piece's phase, in memory order.
+            var pattern: UInt64 = 0
+            withUnsafeMutableBytes(of: &pattern) { raw in
+                for j in 0..<8 { raw[j] = maskByte(maskKey, maskPhase + done + j) }
+            }
+            var i = 0
+            while count - i >= 8 {
+                let word = slice.loadUnaligned(fromByteOffset: done + i, as: UInt64.self) ^ pattern
+                scratch.storeBytes(of: word, toByteOffset: i, as: UInt64.self)
+                i += 8
+            }
+            while i < count {
+                scratch[i] = slice[done + i] ^ maskByte(maskKey, maskPhase + done + i)
+                i += 1
+            }
             done += count
             inflatePiece(UnsafeRawBufferPointer(rebasing: scratch[0..<count]), header)
         }
@@ -458,7 +472,7 @@ public struct WebSocketFrameDecoder {
             // .streamEnd: a BFINAL block ended the message's stream; bytes after it are ignored
             // (RFC 7692 §7.2.3.4 lets them be padding), the next message starts a new stream.
         case .failure(let error):
-            push(.issue(.inflateFailed(error, messageOffset: error.offset &- messageCompressedStart), header))
+            push(.issue(.inflateFailed(error.kind, messageOffset: error.offset &- messageCompressedStart), header))
             abandonMessage(inflation, "inflation failed at offset \(header.offset)")
         }
     }
