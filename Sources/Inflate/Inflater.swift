@@ -24,6 +24,23 @@
 /// time and can stop anywhere.
 ///
 /// A final class: the state is large and lives in manually allocated memory owned here.
+///
+/// Reading a gzip file in pieces (a `.pcap.gz` reader, issue #17), each read buffer fed until it
+/// is used up, the output bounded per call by the room the reader has:
+///
+/// ```swift
+/// let inflater = Inflater(format: .gzip)
+/// var rest = UnsafeRawBufferPointer(rebasing: readBuffer[..<filled])
+/// repeat {
+///     let result = try inflater.inflate(rest, maxOutput: room) { bytes in append(bytes) }
+///     rest = UnsafeRawBufferPointer(rebasing: rest[result.consumed...])
+///     // .outputLimitReached: drain, then loop; .needsInput: read more; .streamEnd: a member ended
+/// } while !rest.isEmpty
+/// try inflater.finish()  // at end of file: `truncated` if the last member is incomplete
+/// ```
+///
+/// (`trailingData` is thrown for bytes after a member that do not start another one; gzip(1)
+/// and zlib's gzread ignore such bytes, so a capture reader may treat it as the end.)
 public final class Inflater {
     public enum Format: Sendable, Equatable {
         /// Bare DEFLATE blocks (permessage-deflate, RFC 7692 §7.2).
