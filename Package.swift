@@ -19,9 +19,12 @@ let package = Package(
         .target(name: "PacketDecoding", dependencies: ["PacketCapture"]),
         .target(name: "StreamReassembly", dependencies: ["PacketDecoding"]),
         .target(name: "HTTP1"),
+        // DEFLATE, zlib and gzip decoding: a leaf, so that capture reading (gzip files) and the
+        // post-switch decoders (permessage-deflate, SPDY/3) share one inflater.
+        .target(name: "Inflate"),
         .target(name: "Findings", dependencies: ["PacketDecoding"]),
         .target(name: "UpgradeAnalysis", dependencies: ["HTTP1", "Findings", "StreamReassembly", "SwitchedProtocols"]),
-        .target(name: "SwitchedProtocols", dependencies: ["Findings"]),
+        .target(name: "SwitchedProtocols", dependencies: ["Findings", "Inflate"]),
         .target(name: "Reporting", dependencies: ["Findings"]),
         .target(name: "ProxyCorrelation", dependencies: ["UpgradeAnalysis", "Findings", "SwitchedProtocols", "HTTP1"]),
         .target(
@@ -38,6 +41,7 @@ let package = Package(
         .testTarget(name: "UpgradeAnalysisTests", dependencies: ["UpgradeAnalysis", "TestSupport"]),
         .testTarget(name: "FindingsTests", dependencies: ["Findings"]),
         .testTarget(name: "ProxyCorrelationTests", dependencies: ["ProxyCorrelation", "UpgradeAnalysis", "HTTP1", "Findings", "PacketCapture", "PacketDecoding"]),
+        .testTarget(name: "InflateTests", dependencies: ["Inflate"], exclude: ["Fixtures"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Findings"]),
         .testTarget(name: "SwitchedProtocolsTests", dependencies: ["SwitchedProtocols"], exclude: ["Fixtures"]),
         .testTarget(

@@ -135,6 +135,9 @@ SCENARIOS = [
     Scenario("websocket-bad-control-frame", "websocket_bad_control_frame"),
     Scenario("websocket-non-minimal-length", "websocket_non_minimal_length"),
     Scenario("websocket-bad-fragmentation", "websocket_bad_fragmentation"),
+    # permessage-deflate agreed, then a message that does not inflate / inflates past 8 MiB.
+    Scenario("websocket-inflate-failed", "websocket_inflate_failed"),
+    Scenario("websocket-decompression-bomb", "websocket_decompression_bomb"),
     # h2c and HTTP/2.
     Scenario("h2c-missing-client-preface", "h2c_missing_client_preface"),
     Scenario("h2c-server-first-frame-not-settings", "h2c_server_first_frame_not_settings"),

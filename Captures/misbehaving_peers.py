@@ -1178,16 +1178,17 @@ def websocket_extension_not_offered(port, host):
 
 # ---------------------------------------------------------------- WebSocket frame rule breakers
 
-def _ws_server_rejects_fresh_mask(port, host, client_frame, code):
-    """As _ws_server_rejects, but the client's close uses a second mask key."""
+def _ws_server_rejects_fresh_mask(port, host, client_frame, code, extra=(), reply=WS_101):
+    """As _ws_server_rejects, but the client's close uses a second mask key; `extra` request
+    header lines and the 101 `reply` can be given (permessage-deflate)."""
     def server(s):
         s.read_head()
-        s.send(WS_101)
+        s.send(reply)
         s.read_exact(len(client_frame))
         ws_server_fail(s, code)
 
     def client(c):
-        c.send(ws_request(host, port))
+        c.send(ws_request(host, port, extra=extra))
         c.read_head()
         c.send(client_frame)
         ws_client_answer_fail(c, mask=MASK2)
@@ -1197,6 +1198,29 @@ def _ws_server_rejects_fresh_mask(port, host, client_frame, code):
 
 def websocket_rsv_without_extension(port, host):
     _ws_server_rejects_fresh_mask(port, host, ws_frame(0x1, b"hello", MASK, rsv=0b100), 1002)
+
+
+# permessage-deflate offered and accepted bare.
+DEFLATE_OFFER = ["Sec-WebSocket-Extensions: permessage-deflate"]
+WS_101_DEFLATE = WS_101.replace(b"\r\n\r\n", b"\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
+
+
+def websocket_inflate_failed(port, host):
+    # RSV1 text frame whose payload 0xff 0xff starts a block of type 3 (reserved, RFC 1951
+    # §3.2.3); the server closes with 1007 (invalid frame payload data) as Python websockets does.
+    _ws_server_rejects_fresh_mask(port, host, ws_frame(0x1, b"\xff\xff", MASK, rsv=0b100), 1007,
+                                  DEFLATE_OFFER, WS_101_DEFLATE)
+
+
+def websocket_decompression_bomb(port, host):
+    # 9 MiB of zeros, compressed by zlib (raw, sync flush, tail removed: RFC 7692 §7.2.1), about
+    # 9 KB on the wire; the server closes with 1009 (message too big).
+    import zlib
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    payload = compressor.compress(bytes(9 << 20)) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    assert payload.endswith(b"\x00\x00\xff\xff")
+    _ws_server_rejects_fresh_mask(port, host, ws_frame(0x1, payload[:-4], MASK, rsv=0b100), 1009,
+                                  DEFLATE_OFFER, WS_101_DEFLATE)
 
 
 def websocket_non_minimal_length(port, host):

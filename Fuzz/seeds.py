@@ -261,6 +261,37 @@ def http2_seeds():
     return seeds
 
 
+def inflate_seeds():
+    """Streams by Python's zlib (the test vectors and a few more), each under a few modes."""
+    import base64
+    import json
+    import zlib
+    fixtures = os.path.join(ROOT, "Tests", "InflateTests", "Fixtures")
+    streams = []
+    with open(os.path.join(fixtures, "vectors.jsonl")) as f:
+        for line in f:
+            vector = json.loads(line)
+            if vector["dictionary"]:
+                continue
+            data = base64.b64decode(vector["compressed"])[:30000]
+            fmt = {"raw": 0, "zlib": 1, "gzip": 2}[vector["format"]]
+            streams.append((fmt | (vector["window_bits"] - 8) << 2, data))
+    with open(os.path.join(fixtures, "messages.jsonl")) as f:
+        for line in f:
+            sequence = json.loads(line)
+            payload = b"".join(base64.b64decode(m["compressed"]) + b"\x00\x00\xff\xff" for m in sequence["messages"])
+            streams.append(((sequence["window_bits"] - 8) << 2, payload[:30000]))
+    dictionary = b"GET / HTTP/1.1\r\nHost: example\r\nUpgrade: websocket\r\n"
+    c = zlib.compressobj(9, zlib.DEFLATED, -15, zdict=dictionary)
+    streams.append((3 | 7 << 2, c.compress(dictionary + b"Connection: Upgrade\r\n") + c.flush()))
+    streams.append((7 << 2, zlib.compress(bytes(200000), 9)[2:-4]))  # small bomb
+    seeds = []
+    for number, (mode, data) in enumerate(streams):
+        for budget in (0, 2, 4, 7):
+            seeds.append(bytes([mode | budget << 5, number & 0xFF]) + data)
+    return seeds
+
+
 def main():
     target, outdir, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
     os.makedirs(outdir, exist_ok=True)
@@ -279,6 +310,8 @@ def main():
                     seeds.append(b"\x0b" + struct.pack(">H", link & 0xFFFF) + frame)
     elif target == "reassembly":
         seeds += reassembly_seeds()
+    elif target == "inflate":
+        seeds += inflate_seeds()
     else:
         followed = [follow(path, stream) for path, stream in streams()]
         followed = [chunks for chunks in followed if chunks]

@@ -58,6 +58,12 @@ extension Rule {
     public static let websocketInvalidUTF8 = Rule(
         id: "websocket_invalid_utf8", severity: .low, reference: "RFC 6455 §5.6, §8.1",
         summary: "A text message or close reason that is not valid UTF-8.")
+    public static let websocketInflateFailed = Rule(
+        id: "websocket_inflate_failed", severity: .medium, reference: "RFC 7692 §7.2.2; RFC 1951",
+        summary: "A permessage-deflate message that does not inflate; the receiver must fail the connection, and with context takeover no later message of that direction can be read.")
+    public static let websocketDecompressionBomb = Rule(
+        id: "websocket_decompression_bomb", severity: .medium, reference: "RFC 7692 §7.2.2; RFC 6455 §10.4",
+        summary: "A permessage-deflate message inflates past the per-message budget (--max-inflated-message, default 8 MiB): a decompression bomb for a receiver without a limit.")
     public static let websocketWeakMask = Rule(
         id: "websocket_weak_mask", severity: .medium, reference: "RFC 6455 §5.3, §10.3",
         summary: "A client masking key that is all zeros or repeats the previous frame's key, so masking protects nothing.")
@@ -70,5 +76,6 @@ extension Rule {
         .websocketUnmaskedClientFrame, .websocketMaskedServerFrame, .websocketRSVWithoutExtension,
         .websocketReservedOpcode, .websocketBadControlFrame, .websocketNonMinimalLength,
         .websocketBadFragmentation, .websocketBadClose, .websocketInvalidUTF8, .websocketWeakMask,
+        .websocketInflateFailed, .websocketDecompressionBomb,
     ]
 }

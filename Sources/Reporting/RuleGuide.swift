@@ -266,6 +266,14 @@ struct RuleGuide: Sendable {
             title: "Predictable WebSocket masking key",
             why: "The masking key must come from a strong source of entropy, or masking protects nothing against cache poisoning.",
             remediation: "Use a fresh random masking key for every client frame."),
+        "websocket_inflate_failed": RuleGuide(
+            title: "Compressed WebSocket message that does not inflate",
+            why: "The receiver must fail the connection; one that carries on has read something else than the sender meant, and every later message that shares the compression context is unreadable.",
+            remediation: "Fix the sender's permessage-deflate: compress each message with a sync flush, strip only the 00 00 ff ff tail, and keep the agreed window size."),
+        "websocket_decompression_bomb": RuleGuide(
+            title: "WebSocket message inflating past the size budget",
+            why: "A few kilobytes that inflate to megabytes exhaust the memory of a receiver that has no limit on inflated messages.",
+            remediation: "Enforce a maximum inflated message size on receivers (for example websockets' max_size, ws's maxPayload) and close connections that exceed it."),
         // HTTP/2 and h2c
         "h2c_bad_settings_header": RuleGuide(
             title: "Invalid HTTP2-Settings in an h2c upgrade",

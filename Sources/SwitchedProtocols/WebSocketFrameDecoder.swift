@@ -1,3 +1,5 @@
+import Inflate
+
 /// What the frame decoder reports, in stream order.
 public enum WebSocketFrameEvent: Sendable, Equatable {
     /// A header was read; its payload follows.
@@ -9,7 +11,8 @@ public enum WebSocketFrameEvent: Sendable, Equatable {
     /// (unmasked) payload, its first 125 bytes at most.
     case frameEnd(WebSocketFrameHeader)
     /// A data message ended with this frame (FIN). `compressed`: its first frame set RSV bits
-    /// of a negotiated extension (permessage-deflate), so its text was not validated.
+    /// of a negotiated extension (permessage-deflate); its text was validated only if it was
+    /// inflated (`WebSocketFrameDecoder.inflatedMessages`).
     case messageEnd(opcode: UInt8, length: UInt64, compressed: Bool)
     /// A gap outside a payload of known length: the decoder lost frame sync at `offset` and
     /// ignores the rest of this direction.
@@ -24,7 +27,13 @@ public enum WebSocketFrameEvent: Sendable, Equatable {
 /// are not copied, except control payloads (at most 125 bytes, for close codes and reasons).
 /// Text payloads are unmasked on the fly while validated, so a data frame costs no heap
 /// allocation and a declared 2^63-byte payload is only a counter.
-public struct WebSocketFrameDecoder: Sendable {
+///
+/// permessage-deflate (RFC 7692): when `Configuration.inflation` is set, a message whose first
+/// frame has RSV1 is unmasked into a 4 KiB buffer and inflated, with the empty-block tail
+/// 00 00 ff ff appended at its end (§7.2.2); the UTF-8 check and the first-message bytes then
+/// apply to the inflated text. The inflater is made at the first compressed message.
+/// Not `Sendable`: it owns that inflater (a class); each decoder stays on its thread.
+public struct WebSocketFrameDecoder {
     public struct Configuration: Sendable, Equatable {
         /// Client frames must be masked, server frames must not (RFC 6455 §5.1).
         public var fromClient: Bool
@@ -33,15 +42,23 @@ public struct WebSocketFrameDecoder: Sendable {
         /// permessage-deflate is the only extension: RSV1 is legal on first data frames only.
         public var permessageDeflateOnly: Bool
 
-        public init(fromClient: Bool, allowedRSVBits: UInt8 = 0, permessageDeflateOnly: Bool = false) {
+        /// Inflate compressed messages (permessage-deflate); nil: count them only.
+        public var inflation: WebSocketInflation?
+
+        public init(fromClient: Bool, allowedRSVBits: UInt8 = 0, permessageDeflateOnly: Bool = false,
+                    inflation: WebSocketInflation? = nil) {
             self.fromClient = fromClient
             self.allowedRSVBits = allowedRSVBits
             self.permessageDeflateOnly = permessageDeflateOnly
+            self.inflation = inflation
         }
 
-        public init(fromClient: Bool, negotiation: WebSocketNegotiation) {
+        public init(fromClient: Bool, negotiation: WebSocketNegotiation,
+                    maxInflatedMessageBytes: Int = WebSocketInflation.defaultMaxMessageBytes) {
             self.init(fromClient: fromClient, allowedRSVBits: negotiation.allowedRSVBits,
-                      permessageDeflateOnly: negotiation.permessageDeflate != nil && !negotiation.hasUnknownExtension)
+                      permessageDeflateOnly: negotiation.permessageDeflate != nil && !negotiation.hasUnknownExtension,
+                      inflation: WebSocketInflation(fromClient: fromClient, negotiation: negotiation,
+                                                    maxMessageBytes: maxInflatedMessageBytes))
         }
     }
 
@@ -82,6 +99,20 @@ public struct WebSocketFrameDecoder: Sendable {
     private var firstMessageDone = false
     public static let firstMessageBytesKept = 64
 
+    // permessage-deflate.
+    private let inflaterMemory: InflaterMemoryBudget?
+    private var messageInflater: MessageInflater?
+    /// The current message is being inflated.
+    private var messageInflating = false
+    private var messageInflatedBytes: UInt64 = 0
+    private var messageCompressedStart: UInt64 = 0
+    /// Compressed messages inflated to their end, and their inflated bytes.
+    public private(set) var inflatedMessages: UInt64 = 0
+    public private(set) var inflatedBytes: UInt64 = 0
+    /// Why this direction stopped inflating (a failure with context takeover loses the window
+    /// every later message builds on), with the stream offset; nil while it inflates.
+    public private(set) var inflationStopped: String?
+
     private var closeSent = false
     private var dataAfterCloseReported = false
     private var previousMaskKey: UInt32?
@@ -90,8 +121,9 @@ public struct WebSocketFrameDecoder: Sendable {
     private var pending: [WebSocketFrameEvent] = []
     private var pendingHead = 0
 
-    public init(configuration: Configuration) {
+    public init(configuration: Configuration, inflaterMemory: InflaterMemoryBudget? = nil) {
         self.configuration = configuration
+        self.inflaterMemory = inflaterMemory
         controlBuffer = []
         controlBuffer.reserveCapacity(125)
         pending.reserveCapacity(16)
@@ -151,7 +183,11 @@ public struct WebSocketFrameDecoder: Sendable {
             remaining -= length
             payloadPosition &+= length
             if header.isControl { controlLost = true }
-            if header.isData && !frameOrphan { messageValidating = false; messageLength &+= length }
+            if header.isData && !frameOrphan {
+                messageValidating = false
+                messageLength &+= length
+                if messageInflating { stopInflating("a gap inside a compressed message at offset \(offset &- length)") }
+            }
             if remaining == 0 { finishFrame(header) }
             return
         }
@@ -273,7 +309,11 @@ public struct WebSocketFrameDecoder: Sendable {
                 messageOpcode = header.opcode
                 messageLength = 0
                 messageTransformed = header.rsv & configuration.allowedRSVBits != 0
-                messageValidating = header.opcode == 1 && !messageTransformed
+                messageInflating = false
+                if messageTransformed && header.rsv & 0b100 != 0, let inflation = configuration.inflation {
+                    startInflating(inflation, header)
+                }
+                messageValidating = header.opcode == 1 && (!messageTransformed || messageInflating)
                 messageValidator.reset()
             }
         }
@@ -300,6 +340,9 @@ public struct WebSocketFrameDecoder: Sendable {
                 let reason = UnsafeRawBufferPointer(rebasing: slice[skip...])
                 closeValidator.validate(reason, maskKey: header.maskKey, maskPhase: (phase + skip) & 3)
             }
+        } else if header.isData && !frameOrphan && messageInflating {
+            messageLength &+= UInt64(count)
+            inflate(slice, maskKey: header.maskKey, maskPhase: phase, header)
         } else if header.isData && !frameOrphan {
             if !firstMessageDone && !messageTransformed && firstMessageBytes.count < Self.firstMessageBytesKept {
                 let keep = min(count, Self.firstMessageBytesKept - firstMessageBytes.count)
@@ -333,6 +376,7 @@ public struct WebSocketFrameDecoder: Sendable {
             }
         }
         let endsMessage = header.isData && !frameOrphan && header.fin
+        if endsMessage && messageInflating { finishInflating(header) }
         if endsMessage && messageValidating && messageValidator.isValid && !messageValidator.finish() {
             push(.issue(.invalidUTF8(offset: messageValidator.failureOffset ?? 0, inCloseReason: false), header))
         }
@@ -344,6 +388,117 @@ public struct WebSocketFrameDecoder: Sendable {
         }
         current = nil
         frameOrphan = false
+    }
+
+    // MARK: permessage-deflate (RFC 7692 §7.2.2)
+
+    private mutating func startInflating(_ inflation: WebSocketInflation, _ header: WebSocketFrameHeader) {
+        guard inflationStopped == nil else { return }
+        if messageInflater == nil {
+            guard let made = MessageInflater(inflation, budget: inflaterMemory) else {
+                inflationStopped = "the inflater memory limit was reached at offset \(header.offset)"
+                push(.issue(.inflaterMemoryExhausted(limit: inflaterMemory?.limit ?? 0), header))
+                return
+            }
+            messageInflater = made
+        }
+        guard let inflater = messageInflater?.inflater else { return }
+        if !inflation.contextTakeover {
+            inflater.reset()
+        } else if inflater.isFinished {
+            // The previous message ended with a BFINAL block: a new stream, same window.
+            inflater.reset(keepingWindow: true)
+        }
+        messageInflating = true
+        messageInflatedBytes = 0
+        messageCompressedStart = inflater.totalIn
+    }
+
+    /// Unmasks `slice` piece by piece into the scratch buffer and inflates it.
+    private mutating func inflate(_ slice: UnsafeRawBufferPointer, maskKey: UInt32, maskPhase: Int,
+                                  _ header: WebSocketFrameHeader) {
+        guard let messageInflater else { return }
+        let scratch = messageInflater.scratch
+        var done = 0
+        while done < slice.count && messageInflating {
+            let count = min(slice.count - done, MessageInflater.scratchSize)
+            // Eight bytes at a time: the key repeated from this piece's phase, in memory order.
+            var pattern: UInt64 = 0
+            withUnsafeMutableBytes(of: &pattern) { raw in
+                for j in 0..<8 { raw[j] = maskByte(maskKey, maskPhase + done + j) }
+            }
+            var i = 0
+            while count - i >= 8 {
+                let word = slice.loadUnaligned(fromByteOffset: done + i, as: UInt64.self) ^ pattern
+                scratch.storeBytes(of: word, toByteOffset: i, as: UInt64.self)
+                i += 8
+            }
+            while i < count {
+                scratch[i] = slice[done + i] ^ maskByte(maskKey, maskPhase + done + i)
+                i += 1
+            }
+            done += count
+            inflatePiece(UnsafeRawBufferPointer(rebasing: scratch[0..<count]), header)
+        }
+    }
+
+    private static let emptyBlockTail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
+
+    /// The message's last frame ended: the sender removed the tail of its sync flush, the
+    /// receiver appends it (RFC 7692 §7.2.2).
+    private mutating func finishInflating(_ header: WebSocketFrameHeader) {
+        Self.emptyBlockTail.withUnsafeBytes { inflatePiece($0, header) }
+        guard messageInflating else { return }
+        messageInflating = false
+        inflatedMessages &+= 1
+    }
+
+    private mutating func inflatePiece(_ piece: UnsafeRawBufferPointer, _ header: WebSocketFrameHeader) {
+        guard let messageInflater, let inflation = configuration.inflation else { return }
+        let inflater = messageInflater.inflater
+        let budget = UInt64(inflation.maxMessageBytes)
+        let attempt = Result { () throws(InflateError) in
+            try inflater.inflate(piece, maxOutput: Int(clamping: budget &- messageInflatedBytes)) { output in
+                acceptInflated(output, header)
+            }
+        }
+        switch attempt {
+        case .success(let result):
+            if result.status == .outputLimitReached {
+                push(.issue(.decompressionBomb(limit: inflation.maxMessageBytes,
+                                               compressedBytes: inflater.totalIn &- messageCompressedStart), header))
+                abandonMessage(inflation, "a message exceeded the inflated-size budget at offset \(header.offset)")
+            }
+            // .streamEnd: a BFINAL block ended the message's stream; bytes after it are ignored
+            // (RFC 7692 §7.2.3.4 lets them be padding), the next message starts a new stream.
+        case .failure(let error):
+            push(.issue(.inflateFailed(error.kind, messageOffset: error.offset &- messageCompressedStart), header))
+            abandonMessage(inflation, "inflation failed at offset \(header.offset)")
+        }
+    }
+
+    private mutating func acceptInflated(_ output: UnsafeRawBufferPointer, _ header: WebSocketFrameHeader) {
+        messageInflatedBytes &+= UInt64(output.count)
+        inflatedBytes &+= UInt64(output.count)
+        if !firstMessageDone && firstMessageBytes.count < Self.firstMessageBytesKept {
+            firstMessageBytes.append(contentsOf: output.prefix(Self.firstMessageBytesKept - firstMessageBytes.count))
+        }
+        if messageValidating && messageValidator.isValid && !messageValidator.validate(output) {
+            push(.issue(.invalidUTF8(offset: messageValidator.failureOffset ?? 0, inCloseReason: false), header))
+        }
+    }
+
+    /// The rest of this message is not inflated (nor its text checked); with context takeover
+    /// no later message of this direction can be either.
+    private mutating func abandonMessage(_ inflation: WebSocketInflation, _ reason: String) {
+        messageInflating = false
+        messageValidating = false
+        if inflation.contextTakeover { inflationStopped = reason }
+    }
+
+    private mutating func stopInflating(_ reason: String) {
+        guard let inflation = configuration.inflation else { return }
+        abandonMessage(inflation, reason)
     }
 
     @inline(__always)

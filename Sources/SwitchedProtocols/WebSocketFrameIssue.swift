@@ -1,4 +1,5 @@
 import Findings
+import Inflate
 
 /// A framing rule broken in one frame (RFC 6455 §5, §7.4, §8.1). Payloads are plain integers
 /// so that reporting an issue never allocates in the decoder.
@@ -25,6 +26,14 @@ public enum WebSocketFrameIssue: Sendable, Equatable {
     case invalidUTF8(offset: UInt64, inCloseReason: Bool)
     case zeroMaskKey
     case repeatedMaskKey(UInt32)
+    /// A permessage-deflate message that does not inflate (RFC 7692 §7.2.2, RFC 1951);
+    /// `messageOffset` counts the message's compressed bytes.
+    /// (The kind only, not the `InflateError`, whose text would make every event costly to copy.)
+    case inflateFailed(InflateError.Kind, messageOffset: UInt64)
+    /// A message inflating past `limit` bytes after `compressedBytes` compressed ones.
+    case decompressionBomb(limit: Int, compressedBytes: UInt64)
+    /// No inflater could be made: the inflater memory of all connections is spent.
+    case inflaterMemoryExhausted(limit: Int)
 
     public var rule: Rule {
         switch self {
@@ -38,6 +47,9 @@ public enum WebSocketFrameIssue: Sendable, Equatable {
         case .closeOneBytePayload, .closeCode, .dataAfterClose: return .websocketBadClose
         case .invalidUTF8: return .websocketInvalidUTF8
         case .zeroMaskKey, .repeatedMaskKey: return .websocketWeakMask
+        case .inflateFailed: return .websocketInflateFailed
+        case .decompressionBomb: return .websocketDecompressionBomb
+        case .inflaterMemoryExhausted: return .analyzerLimitReached
         }
     }
 
@@ -88,6 +100,12 @@ public enum WebSocketFrameIssue: Sendable, Equatable {
             return "The client masked a \(frame) with an all-zero key, which leaves the payload in clear."
         case .repeatedMaskKey(let key):
             return "The client reused masking key 0x\(Self.hex32(key)) on consecutive frames; keys must be unpredictable."
+        case .inflateFailed(let kind, let offset):
+            return "A compressed message does not inflate (\(kind.rawValue) at byte \(offset) of the message: \(kind.summary)); a receiver must fail the connection."
+        case .decompressionBomb(let limit, let compressed):
+            return "A compressed message inflates to more than \(limit) bytes from \(compressed) compressed bytes; the rest of it was not inflated or checked."
+        case .inflaterMemoryExhausted(let limit):
+            return "The inflaters of all WebSocket connections hold \(limit) bytes, the limit: this direction's compressed messages are counted, not inflated."
         }
     }
 
@@ -104,6 +122,13 @@ public enum WebSocketFrameIssue: Sendable, Equatable {
             return ["utf8_error_offset": .integer(Int64(clamping: offset)), "in_close_reason": .flag(inCloseReason)]
         case .repeatedMaskKey(let key): return ["mask_key": .text(Self.hex32(key))]
         case .zeroMaskKey: return ["mask_key": .text("00000000")]
+        case .inflateFailed(let kind, let offset):
+            return ["inflate_error": .text(kind.rawValue), "compressed_offset": .integer(Int64(clamping: offset))]
+        case .decompressionBomb(let limit, let compressed):
+            return ["limit": .text("max_inflated_message_bytes"), "max": .integer(Int64(limit)),
+                    "compressed_bytes": .integer(Int64(clamping: compressed))]
+        case .inflaterMemoryExhausted(let limit):
+            return ["limit": .text("inflater_memory"), "max": .integer(Int64(limit))]
         default: return [:]
         }
     }

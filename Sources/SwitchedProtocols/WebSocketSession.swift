@@ -13,7 +13,8 @@ public struct WebSocketDirectionStatistics: Sendable, Equatable {
     /// Complete data messages (by their first frame's opcode) and control frames.
     public var messagesByOpcode: [UInt64] = Array(repeating: 0, count: 16)
     public var payloadBytes: UInt64 = 0
-    /// Messages whose first frame set a negotiated RSV bit (permessage-deflate): not UTF-8-checked.
+    /// Messages whose first frame set a negotiated RSV bit (permessage-deflate); those inflated
+    /// are counted by the decoder (`inflatedMessages`) and UTF-8-checked after inflation.
     public var compressedMessages: UInt64 = 0
     /// The first Close frame this side sent.
     public var closeCode: UInt16?
@@ -37,10 +38,19 @@ public struct WebSocketDirectionStatistics: Sendable, Equatable {
 ///
 /// A final class so the caller can keep one per connection and feed it from stream callbacks.
 public final class WebSocketSession {
-    public struct Limits: Sendable, Equatable {
+    public struct Limits: Sendable {
         public var maxFindingsPerRule: Int
-        public init(maxFindingsPerRule: Int = 100) {
+        /// Inflated bytes per permessage-deflate message (`websocket_decompression_bomb` beyond).
+        public var maxInflatedMessageBytes: Int
+        /// Shared by the sessions of one analysis thread; nil: no bound across connections.
+        public var inflaterMemory: InflaterMemoryBudget?
+
+        public init(maxFindingsPerRule: Int = 100,
+                    maxInflatedMessageBytes: Int = WebSocketInflation.defaultMaxMessageBytes,
+                    inflaterMemory: InflaterMemoryBudget? = nil) {
             self.maxFindingsPerRule = maxFindingsPerRule
+            self.maxInflatedMessageBytes = maxInflatedMessageBytes
+            self.inflaterMemory = inflaterMemory
         }
     }
 
@@ -65,8 +75,12 @@ public final class WebSocketSession {
         self.negotiation = negotiation
         self.connection = connection
         self.limits = limits
-        clientDecoder = WebSocketFrameDecoder(configuration: .init(fromClient: true, negotiation: negotiation))
-        serverDecoder = WebSocketFrameDecoder(configuration: .init(fromClient: false, negotiation: negotiation))
+        clientDecoder = WebSocketFrameDecoder(
+            configuration: .init(fromClient: true, negotiation: negotiation, maxInflatedMessageBytes: limits.maxInflatedMessageBytes),
+            inflaterMemory: limits.inflaterMemory)
+        serverDecoder = WebSocketFrameDecoder(
+            configuration: .init(fromClient: false, negotiation: negotiation, maxInflatedMessageBytes: limits.maxInflatedMessageBytes),
+            inflaterMemory: limits.inflaterMemory)
     }
 
     // MARK: Input
@@ -133,7 +147,8 @@ public final class WebSocketSession {
 
     public var hasViolations: Bool { !outbox.isEmpty }
 
-    /// The first bytes of each direction's first uncompressed data message, unmasked.
+    /// The first bytes of each direction's first data message, unmasked (and inflated, when it
+    /// was compressed with permessage-deflate and could be inflated).
     public var firstMessageBytes: (client: [UInt8], server: [UInt8]) {
         (clientDecoder.firstMessageBytes, serverDecoder.firstMessageBytes)
     }
@@ -154,7 +169,8 @@ public final class WebSocketSession {
     /// For the switch record's "observed" evidence. Zero counts are left out.
     public var summary: Evidence {
         var evidence = negotiation.evidence
-        for (prefix, statistics) in [("client", clientStatistics), ("server", serverStatistics)] {
+        for (prefix, statistics, decoder) in [("client", clientStatistics, clientDecoder),
+                                              ("server", serverStatistics, serverDecoder)] {
             evidence.append("\(prefix)_frames", .integer(Int64(clamping: statistics.frames)))
             for opcode in 0..<16 where statistics.framesByOpcode[opcode] > 0 {
                 evidence.append("\(prefix)_frames_\(WebSocketFrameHeader.opcodeName(UInt8(opcode)))",
@@ -171,6 +187,11 @@ public final class WebSocketSession {
             if statistics.compressedMessages > 0 || negotiation.permessageDeflate != nil {
                 evidence.append("\(prefix)_compressed_messages", .integer(Int64(clamping: statistics.compressedMessages)))
             }
+            if decoder.configuration.inflation != nil && statistics.compressedMessages > 0 {
+                evidence.append("\(prefix)_inflated_messages", .integer(Int64(clamping: decoder.inflatedMessages)))
+                evidence.append("\(prefix)_inflated_bytes", .integer(Int64(clamping: decoder.inflatedBytes)))
+            }
+            if let reason = decoder.inflationStopped { evidence.append("\(prefix)_inflation_stopped", .text(reason)) }
             if let code = statistics.closeCode { evidence.append("\(prefix)_close_code", .integer(Int64(code))) }
             if statistics.sentClose && statistics.closeCode == nil { evidence.append("\(prefix)_close_code", .text("none")) }
             if let reason = statistics.closeReason, !reason.isEmpty { evidence.append("\(prefix)_close_reason", .text(reason)) }

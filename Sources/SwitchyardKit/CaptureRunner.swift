@@ -4,6 +4,7 @@ import PacketCapture
 import PacketDecoding
 import ProxyCorrelation
 import StreamReassembly
+import SwitchedProtocols
 import UpgradeAnalysis
 
 /// Limits and options shared by every command that reads captures.
@@ -15,6 +16,9 @@ public struct PipelineOptions: Sendable {
     /// Client bytes all connections may hold while their upgrade requests await an answer
     /// (`UpgradeAnalysisOptions.maxHeldBytes` is the per-connection share).
     public var maxHeldEarlyBytes = 64 << 20
+    /// Memory all permessage-deflate inflaters may hold at once (about 72 KiB per inflating
+    /// direction at the default window: some 900 directions).
+    public var maxInflaterMemoryBytes = 64 << 20
     /// With `--jobs`, encoded records all workers may hold in memory before they spill sorted
     /// runs to a temporary file (records are written sorted when the capture ends).
     public var heldRecordBytes = 1 << 20
@@ -34,6 +38,7 @@ public struct PipelineOptions: Sendable {
         var options = self
         options.analysis.parser.budget = HeadBudget(limit: maxBufferedHeadBytes / max(1, share))
         options.analysis.heldBudget = HeadBudget(limit: maxHeldEarlyBytes / max(1, share))
+        options.analysis.webSocket.inflaterMemory = InflaterMemoryBudget(limit: maxInflaterMemoryBytes / max(1, share))
         return options
     }
 }

@@ -3,6 +3,7 @@ import PacketCapture
 import PacketDecoding
 import ProxyCorrelation
 import StreamReassembly
+import SwitchedProtocols
 import UpgradeAnalysis
 #if canImport(Glibc)
 import Glibc
@@ -51,6 +52,7 @@ public func runLive(
     let name = capture.options.interface
     var analysis = options.analysis
     analysis.emitSwitchAtResponse = true
+    analysis.webSocket.inflaterMemory = InflaterMemoryBudget(limit: options.maxInflaterMemoryBytes)
     var account = CaptureAccount(name: name, format: "live")
     let exchanges = ExchangeCollector(capture: name, byteLimit: options.proxy.maxExchangeBytes)
     var consumer = AccountingConsumer(inner: AnalysisConsumer(sink: sink, capture: name, options: analysis,

@@ -65,7 +65,8 @@ extension UpgradeTracker {
         switch protocolName {
         case "websocket":
             let negotiation = checkHandshake(request, response) ?? WebSocketNegotiation()
-            postSwitch = .websocket(WebSocketSession(negotiation: negotiation, connection: connection))
+            postSwitch = .websocket(WebSocketSession(negotiation: negotiation, connection: connection,
+                                                     limits: options.webSocket))
             switchRecord?.observed.append("negotiated", .object(negotiation.evidence))
         case "h2c":
             var settings: [HTTP2Setting] = []

@@ -592,6 +592,8 @@ public struct UpgradeAnalysisOptions: Sendable {
     public var emitSwitchAtResponse = false
     /// Rules switched off (`--rules -id`).
     public var disabledRules: Set<String> = []
+    /// WebSocket sessions' limits: findings per rule, inflated bytes per message, inflater memory.
+    public var webSocket = WebSocketSession.Limits()
 
     public init() {}
 

@@ -6,7 +6,8 @@ import SwitchyardKit
 struct AnalysisArguments {
     static let valued: Set<String> = ["format", "output", "min-severity", "rules", "fail-on", "max-head-bytes",
                                       "connection-buffer", "global-buffer", "max-connections", "idle-timeout",
-                                      "max-buffered-heads", "checksums", "max-held-early-data"]
+                                      "max-buffered-heads", "checksums", "max-held-early-data",
+                                      "max-inflated-message", "max-inflater-memory"]
 
     var options = PipelineOptions()
     var filter = FindingFilter()
@@ -27,6 +28,10 @@ struct AnalysisArguments {
             }
             options.reassembly.checksums = policy
         }
+        if let n = try parsed.integer("max-inflated-message", range: 1...(1 << 40)) {
+            options.analysis.webSocket.maxInflatedMessageBytes = n
+        }
+        if let n = try parsed.integer("max-inflater-memory", range: 0...(1 << 40)) { options.maxInflaterMemoryBytes = n }
         if let text = parsed.value("min-severity") {
             guard let severity = Severity(name: text) else {
                 throw Arguments.UsageError(message: "--min-severity takes info, low, medium or high")

@@ -42,6 +42,8 @@ let usage = """
       --idle-timeout S         seconds of capture time before an idle connection closes (default 120)
       --checksums MODE         auto (default): drop packets with a wrong IPv4/TCP checksum unless the
                                capture shows checksum offload; on: drop every wrong checksum; off: ignore
+      --max-inflated-message N bytes a permessage-deflate message may inflate to (default 8388608)
+      --max-inflater-memory N  memory of all WebSocket inflaters at once (default 67108864)
     flows options:
       --write-streams DIR      write each direction's reassembled bytes under DIR/<capture>/
       --gap-fill none|zero     leave gaps out of stream files (default) or fill them with zeros

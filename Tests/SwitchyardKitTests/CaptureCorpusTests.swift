@@ -109,6 +109,8 @@ final class CaptureCorpusTests: XCTestCase {
         "websocket-bad-control-frame.pcap": (["websocket_bad_control_frame"], ["websocket"], 0),
         "websocket-non-minimal-length.pcap": (["websocket_non_minimal_length"], ["websocket"], 0),
         "websocket-bad-fragmentation.pcap": (["websocket_bad_fragmentation"], ["websocket"], 0),
+        "websocket-inflate-failed.pcap": (["websocket_inflate_failed"], ["websocket"], 0),
+        "websocket-decompression-bomb.pcap": (["websocket_decompression_bomb"], ["websocket"], 0),
         "h2c-missing-client-preface.pcap": (["h2c_missing_client_preface", "h2c_upgrade_deprecated"], ["h2c"], 0),
         "h2c-server-first-frame-not-settings.pcap":
             (["h2c_server_first_frame_not_settings", "h2c_upgrade_deprecated"], ["h2c"], 0),
