@@ -79,7 +79,12 @@ public func fuzzReassembly(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             let value = UInt8(truncatingIfNeeded: dataStart &+ UInt32(index))
             payload[index] = corrupt ? value ^ 0x5A : value
         }
-        if corrupt { consumer.contentsUnreliable = true }
+        // The endpoint view: a checksum verdict and, with URG, an urgent pointer from bits the
+        // segment already carries (the urgent byte leaves the stream, so contents stop matching
+        // sequence numbers; a dropped bad-checksum segment is a loss like any other).
+        let checksum: ChecksumStatus = [.notVerified, .valid, .offloadPartial, .badTCP][Int(UInt8(bitPattern: Int8(ackDelta))) & 3]
+        let urgentPointer: UInt16 = flags.contains(.urg) ? UInt16(length / 2 + 1) : 0
+        if corrupt || urgentPointer > 0 { consumer.contentsUnreliable = true }
         var end = dataStart &+ UInt32(length) &+ UInt32(missing)
         if flags.contains(.fin) { end &+= 1 }
         cursors[slot] = end
@@ -95,7 +100,8 @@ public func fuzzReassembly(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             withExactCopy(UnsafeRawBufferPointer(rebasing: buffer[0..<length])) { bytes in
                 let segment = TCPSegment(source: reverse ? server : client, destination: reverse ? client : server,
                                          sequenceNumber: sequence, acknowledgmentNumber: acknowledgment,
-                                         flags: flags, window: 65535, payload: bytes, missingPayloadLength: missing)
+                                         flags: flags, window: 65535, payload: bytes, missingPayloadLength: missing,
+                                         urgentPointer: urgentPointer, checksum: checksum)
                 reassembler.process(segment, frame: frame, timestamp: timestamp, into: &consumer)
             }
         }
