@@ -55,12 +55,7 @@ extension TCPReassembler {
         if side.pointee.badChecksumData == nil, side.pointee.initialized, segment.missingPayloadLength == 0,
            !flags.contains(.syn), !flags.contains(.fin), !flags.contains(.rst), segment.payload.count > 0,
            side.pointee.offset(of: segment.sequenceNumber) == side.pointee.next, side.pointee.buffer.isEmpty {
-            let cost = segment.payload.count + BufferedChunk.overheadBytes
-            if connection.pointee.bufferedBytes + cost <= limits.connectionBufferBytes,
-               statistics.bufferedBytes + cost <= limits.globalBufferBytes {
-                connection.pointee.bufferedBytes += cost
-                statistics.bufferedBytes += cost
-                statistics.peakBufferedBytes = max(statistics.peakBufferedBytes, statistics.bufferedBytes)
+            if chargeHeld(connection, cost: segment.payload.count + BufferedChunk.overheadBytes) {
                 side.pointee.badChecksumData = HeldBytes(bytes: Array(segment.payload),
                                                          length: Int64(segment.payload.count),
                                                          frame: frame, timestamp: timestamp)
@@ -228,9 +223,7 @@ extension TCPReassembler {
                                                  missing: Int64, frame: UInt64, timestamp: Timestamp,
                                                  _ consumer: inout C) -> Bool {
         guard side.pointee.synData == nil, missing == 0, payload.count > 0 else { return false }
-        let cost = payload.count + BufferedChunk.overheadBytes
-        guard connection.pointee.bufferedBytes + cost <= limits.connectionBufferBytes,
-              statistics.bufferedBytes + cost <= limits.globalBufferBytes else {
+        guard chargeHeld(connection, cost: payload.count + BufferedChunk.overheadBytes) else {
             reportLimit(connection, direction, "reassembly_global_buffer",
                         "no room to hold the SYN's \(payload.count) bytes until the SYN-ACK; delivered them unchecked",
                         frame, timestamp, &consumer)
@@ -238,9 +231,6 @@ extension TCPReassembler {
         }
         side.pointee.synData = HeldBytes(bytes: Array(payload), length: Int64(payload.count), frame: frame,
                                            timestamp: timestamp)
-        connection.pointee.bufferedBytes += cost
-        statistics.bufferedBytes += cost
-        statistics.peakBufferedBytes = max(statistics.peakBufferedBytes, statistics.bufferedBytes)
         return true
     }
 
@@ -411,12 +401,7 @@ extension TCPReassembler {
         let from = fin + (held?.length ?? 0)
         guard start <= from, start + Int64(payload.count) > from else { return }
         let piece = payload[Int(from - start)...]
-        let cost = piece.count + (held == nil ? BufferedChunk.overheadBytes : 0)
-        guard connection.pointee.bufferedBytes + cost <= limits.connectionBufferBytes,
-              statistics.bufferedBytes + cost <= limits.globalBufferBytes else { return }
-        connection.pointee.bufferedBytes += cost
-        statistics.bufferedBytes += cost
-        statistics.peakBufferedBytes = max(statistics.peakBufferedBytes, statistics.bufferedBytes)
+        guard chargeHeld(connection, cost: piece.count + (held == nil ? BufferedChunk.overheadBytes : 0)) else { return }
         if held == nil {
             side.pointee.dataPastFIN = HeldBytes(bytes: Array(piece), length: Int64(piece.count), frame: frame,
                                                  timestamp: timestamp)
@@ -424,6 +409,17 @@ extension TCPReassembler {
             side.pointee.dataPastFIN!.bytes.append(contentsOf: piece)
             side.pointee.dataPastFIN!.length += Int64(piece.count)
         }
+    }
+
+    /// Charges bytes held aside (SYN data, data past a FIN, bad-checksum data) against the same
+    /// limits as out-of-order data; false, charging nothing, when they do not fit.
+    mutating func chargeHeld(_ connection: ConnectionPointer, cost: Int) -> Bool {
+        guard connection.pointee.bufferedBytes + cost <= limits.connectionBufferBytes,
+              statistics.bufferedBytes + cost <= limits.globalBufferBytes else { return false }
+        connection.pointee.bufferedBytes += cost
+        statistics.bufferedBytes += cost
+        statistics.peakBufferedBytes = max(statistics.peakBufferedBytes, statistics.bufferedBytes)
+        return true
     }
 
     /// Releases held bytes' charge against the buffer limits.
