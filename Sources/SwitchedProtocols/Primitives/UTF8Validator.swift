@@ -39,7 +39,8 @@ public struct UTF8Validator: Sendable, Equatable {
         }
         let key = (UInt8(truncatingIfNeeded: maskKey >> 24), UInt8(truncatingIfNeeded: maskKey >> 16),
                    UInt8(truncatingIfNeeded: maskKey >> 8), UInt8(truncatingIfNeeded: maskKey))
-        // The key as 8 bytes in memory order, one word per phase, for the ASCII fast path.
+        // The key as 8 bytes in memory order, one word per phase, for the ASCII fast path
+        // (`pattern(_:at:)` picks the word for a position).
         var patterns: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         if bytes.count >= 8 && maskKey != 0 {
             withUnsafeMutableBytes(of: &patterns) { raw in
@@ -54,13 +55,7 @@ public struct UTF8Validator: Sendable, Equatable {
             if needed == 0 && total - index >= 32 {
                 // Text is mostly ASCII: 32 bytes per step while it lasts (advancing by a multiple
                 // of 4 keeps the mask phase, so one pattern serves all four words).
-                let pattern: UInt64
-                switch index & 3 {
-                case 0: pattern = patterns.0
-                case 1: pattern = patterns.1
-                case 2: pattern = patterns.2
-                default: pattern = patterns.3
-                }
+                let pattern = Self.pattern(patterns, at: index)
                 var ascii = true
                 while total - index >= 32 {
                     let a = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
@@ -76,13 +71,7 @@ public struct UTF8Validator: Sendable, Equatable {
                 if ascii { continue }
             }
             if needed == 0 && total - index >= 8 {
-                let pattern: UInt64
-                switch index & 3 {
-                case 0: pattern = patterns.0
-                case 1: pattern = patterns.1
-                case 2: pattern = patterns.2
-                default: pattern = patterns.3
-                }
+                let pattern = Self.pattern(patterns, at: index)
                 let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) ^ pattern
                 if word & 0x8080_8080_8080_8080 == 0 {
                     index += 8
@@ -130,6 +119,17 @@ public struct UTF8Validator: Sendable, Equatable {
         failureOffset = count &+ UInt64(index)
         count &+= UInt64(total)
         return false
+    }
+
+    /// The mask word for the bytes starting at `index` (the key's phase there is `index & 3`).
+    @inline(__always)
+    private static func pattern(_ patterns: (UInt64, UInt64, UInt64, UInt64), at index: Int) -> UInt64 {
+        switch index & 3 {
+        case 0: return patterns.0
+        case 1: return patterns.1
+        case 2: return patterns.2
+        default: return patterns.3
+        }
     }
 
     @inline(__always)
