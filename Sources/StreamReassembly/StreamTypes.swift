@@ -241,6 +241,9 @@ public struct ReassemblyLimits: Sendable {
     /// Which checksums a packet must pass to be believed. Not a limit, but a policy on what
     /// the reassembler believes; it lives here so one value configures reassembly.
     public var checksums = ChecksumPolicy.auto
+    /// The decoder's IP defragmentation bounds, carried here so that one value configures
+    /// everything below the HTTP layer of a run (`--max-fragment-datagrams`, `--max-fragment-bytes`).
+    public var fragments = FragmentLimits()
     /// `segmentNotBelieved` and `urgentData` findings per connection; further ones are only
     /// counted in `ReassemblyStatistics`.
     public var disbeliefFindingsPerConnection = 8

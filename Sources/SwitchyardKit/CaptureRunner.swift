@@ -62,7 +62,7 @@ func runPackets<Source: PacketSource, Consumer: PipelineConsumer>(
     consumer: inout Consumer, progress: ProgressHandler?, shouldStop: () -> Bool = { false },
     reportsDecodeNotices: Bool = true, keep: (TCPSegment) -> Bool = { _ in true }
 ) {
-    var decoder = PacketDecoder(verifiesChecksums: limits.checksums != .off)
+    var decoder = PacketDecoder(verifiesChecksums: limits.checksums != .off, fragmentLimits: limits.fragments)
     var reassembler = TCPReassembler(limits: limits)
     var clock = IdleClock(confirmSeconds: limits.idleTimeoutSeconds)
     var packets: UInt64 = 0

@@ -57,7 +57,8 @@ public func runLive(
     let exchanges = ExchangeCollector(capture: name, byteLimit: options.proxy.maxExchangeBytes)
     var consumer = AccountingConsumer(inner: AnalysisConsumer(sink: sink, capture: name, options: analysis,
                                                               exchanges: exchanges))
-    var decoder = PacketDecoder(verifiesChecksums: options.reassembly.checksums != .off)
+    var decoder = PacketDecoder(verifiesChecksums: options.reassembly.checksums != .off,
+                                fragmentLimits: options.reassembly.fragments)
     var reassembler = TCPReassembler(limits: options.reassembly)
     var packets: UInt64 = 0
     var bytes: UInt64 = 0

@@ -7,7 +7,8 @@ struct AnalysisArguments {
     static let valued: Set<String> = ["format", "output", "min-severity", "rules", "fail-on", "max-head-bytes",
                                       "connection-buffer", "global-buffer", "max-connections", "idle-timeout",
                                       "max-buffered-heads", "checksums", "max-held-early-data",
-                                      "max-inflated-message", "max-inflater-memory"]
+                                      "max-inflated-message", "max-inflater-memory",
+                                      "max-fragment-datagrams", "max-fragment-bytes"]
 
     var options = PipelineOptions()
     var filter = FindingFilter()
@@ -22,6 +23,10 @@ struct AnalysisArguments {
         if let n = try parsed.integer("max-buffered-heads", range: 0...(1 << 40)) { options.maxBufferedHeadBytes = n }
         if let n = try parsed.integer("max-held-early-data", range: 0...(1 << 40)) { options.maxHeldEarlyBytes = n }
         if let n = try parsed.integer("idle-timeout", range: 1...(1 << 31)) { options.reassembly.idleTimeoutSeconds = Int64(n) }
+        if let n = try parsed.integer("max-fragment-datagrams", range: 1...(1 << 24)) {
+            options.reassembly.fragments.maxDatagrams = n
+        }
+        if let n = try parsed.integer("max-fragment-bytes", range: 0...(1 << 34)) { options.reassembly.fragments.maxHeldBytes = n }
         if let text = parsed.value("checksums") {
             guard let policy = ChecksumPolicy(rawValue: text) else {
                 throw Arguments.UsageError(message: "--checksums takes auto, on or off")

@@ -40,6 +40,8 @@ let usage = """
       --max-buffered-heads N   HTTP header bytes buffered over all connections (default 67108864)
       --max-held-early-data N  client bytes held before upgrade answers, all connections (default 67108864)
       --idle-timeout S         seconds of capture time before an idle connection closes (default 120)
+      --max-fragment-datagrams N  IP datagrams reassembled at once (default 1024)
+      --max-fragment-bytes N   IP fragment bytes held over all datagrams (default 4194304)
       --checksums MODE         auto (default): drop packets with a wrong IPv4/TCP checksum unless the
                                capture shows checksum offload; on: drop every wrong checksum; off: ignore
       --max-inflated-message N bytes a permessage-deflate message may inflate to (default 8388608)

@@ -43,6 +43,23 @@ final class CommandLineTests: XCTestCase {
 
     private var goodCapture: String { TestPaths.captures.appendingPathComponent("http-101-unsolicited.pcap").path }
 
+    /// The endpoint-view options reach the decoder and reassembler: no room for fragments makes
+    /// the defragmenter report its limit; `--checksums` takes only its three values.
+    func testFragmentAndChecksumOptions() throws {
+        let capture = TestPaths.captures.appendingPathComponent("ip-fragment-overlap-conflict.pcap").path
+        let limited = try run(["analyze", "--quiet", "--fail-on", "never", "--max-fragment-bytes", "0", capture])
+        XCTAssertEqual(limited.status, 0, limited.stderr)
+        XCTAssertTrue(limited.stdout.contains("\"limit\":\"ip_fragment_bytes\""), limited.stdout)
+        let normal = try run(["analyze", "--quiet", "--fail-on", "never", capture])
+        XCTAssertFalse(normal.stdout.contains("\"limit\":\"ip_fragment_bytes\""))
+        let bad = try run(["analyze", "--checksums", "maybe", capture])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("--checksums takes auto, on or off"), bad.stderr)
+        let off = try run(["analyze", "--quiet", "--fail-on", "never", "--checksums", "off",
+                           TestPaths.captures.appendingPathComponent("tcp-bad-checksum-fake-response.pcap").path])
+        XCTAssertFalse(off.stdout.contains("tcp_bad_checksum_ignored"), "checksums off believes every packet")
+    }
+
     func testBadInputsEachGetOneLineAndGoodOnesAreStillAnalysed() throws {
         let missing = scratch.appendingPathComponent("missing.pcap").path
         let emptyDirectory = scratch.appendingPathComponent("empty")
