@@ -117,6 +117,7 @@ SCENARIOS = [
     Scenario("tcp-bad-checksum-fake-response", "tcp_bad_checksum_fake_response"),
     Scenario("tcp-rst-ignored", "tcp_rst_ignored", resets=2),
     Scenario("tcp-rst-not-honoured", "tcp_rst_not_honoured", resets=1, drops_ttl1=True),
+    Scenario("tcp-low-ttl-data", "tcp_low_ttl_data", drops_ttl1=True),
     Scenario("tcp-fin-not-honoured", "tcp_fin_not_honoured", extra_fins=1, drops_ttl1=True),
     Scenario("tcp-urgent-data", "tcp_urgent_data"),
     Scenario("tcp-syn-data-not-acknowledged", "tcp_syn_data_not_acknowledged", extra_syns=1),

@@ -1436,6 +1436,26 @@ def tcp_bad_checksum_fake_response(port, host):
         sniffer.close()
 
 
+def tcp_low_ttl_data(port, host):
+    """Before its real 101, the server process injects, at its own next sequence number, a
+    `200 OK` with IP TTL 1 and a correct checksum; the drop rule on lo stops it after tcpdump saw
+    it, as the last router before the client would (the insertion attack of Ptacek and Newsham).
+    The real 101 then takes those sequence numbers, with the usual TTL."""
+    request = ws_request(host, port)
+    sniffer = _lo_sniffer()
+
+    def forge_200(s, head):
+        seen, seq = _server_to_client(sniffer, port, request)
+        _inject(sniffer, _reply_packet(seen, seq, TCP_PSH | TCP_ACK, FAKE_200, ttl=1))
+        time.sleep(0.1)
+
+    try:
+        with dropping_ttl1_on_lo(), _lo_routes_injected_packets():
+            _ws_session_pair(port, host, request, after_request=forge_200)
+    finally:
+        sniffer.close()
+
+
 def tcp_rst_ignored(port, host):
     """After its 101, the server process injects two RSTs toward the client: one in the
     window but 1000 past RCV.NXT (the client's kernel sends a challenge ACK, RFC 5961 §3.2),

@@ -98,10 +98,12 @@ public func fuzzReassembly(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
         payload.withUnsafeBytes { buffer in
             withExactCopy(UnsafeRawBufferPointer(rebasing: buffer[0..<length])) { bytes in
-                let segment = TCPSegment(source: reverse ? server : client, destination: reverse ? client : server,
+                var segment = TCPSegment(source: reverse ? server : client, destination: reverse ? client : server,
                                          sequenceNumber: sequence, acknowledgmentNumber: acknowledgment,
                                          flags: flags, window: 65535, payload: bytes, missingPayloadLength: missing,
                                          urgentPointer: urgentPointer, checksum: checksum)
+                // One segment in four of a direction's later ones comes with a low TTL.
+                segment.ttl = UInt8(truncatingIfNeeded: sequenceDelta) & 0xC0 == 0xC0 ? 1 : 64
                 reassembler.process(segment, frame: frame, timestamp: timestamp, into: &consumer)
             }
         }

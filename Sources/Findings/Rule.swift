@@ -22,6 +22,9 @@ extension Rule {
     public static let tcpBadChecksumIgnored = Rule(
         id: "tcp_bad_checksum_ignored", severity: .high, reference: "RFC 1122 §3.2.1.2, §4.2.2.7; RFC 9293 §3.1",
         summary: "A packet with a wrong checksum, which its receiver drops, would have changed the stream; it was not believed.")
+    public static let tcpLowTTLDataIgnored = Rule(
+        id: "tcp_low_ttl_data_ignored", severity: .high, reference: "RFC 9293 §3.10.7.4; Ptacek & Newsham 1998 §3.1",
+        summary: "Data sent with a lower IP TTL than the rest of its direction was replaced by other bytes, or never acknowledged: it expired before the receiver, and only monitors saw it.")
     public static let tcpRSTIgnored = Rule(
         id: "tcp_rst_ignored", severity: .medium, reference: "RFC 5961 §3.2; RFC 9293 §3.10.7",
         summary: "An RST the receiver refuses (outside the window, off the expected sequence number, or not acknowledging the SYN) was not believed.")
@@ -140,7 +143,7 @@ extension Rule {
         .httpContentLengthWithTransferEncoding, .httpLenientVersion, .httpStatusLineWhitespace,
         .httpLenientStatusCode, .httpHeaderLineWithoutColon, .httpInvalidFieldName, .httpNotHTTP,
         .httpMalformedMessage,
-        .tcpOverlapConflict, .tcpBadChecksumIgnored, .tcpRSTIgnored, .tcpRSTNotHonoured, .tcpFINNotHonoured,
+        .tcpOverlapConflict, .tcpBadChecksumIgnored, .tcpLowTTLDataIgnored, .tcpRSTIgnored, .tcpRSTNotHonoured, .tcpFINNotHonoured,
         .tcpUrgentData, .tcpSYNDataNotAcknowledged, .ipFragmentOverlapConflict, .analyzerLimitReached,
     ] + webSocketCatalogue + http2Catalogue + proxyCatalogue
 

@@ -358,6 +358,7 @@ public struct PacketDecoder {
             if sum.folded != 0xffff { payload.badIPv4Header = true }
         }
         payload.lengthFromFrame = lengthFromFrame
+        payload.ttl = bytes[start + 8]
         // MF set or a non-zero offset: a fragment (RFC 791 §3.2), reassembled by the caller.
         let fragment = bytes.u16(start + 6)
         if fragment & 0x3fff != 0 { return ipv4Fragment(bytes, start, fragment, source, destination, payload) }
@@ -397,6 +398,7 @@ public struct PacketDecoder {
         var payload = region.inner(start: start + 40, capturedEnd: min(region.capturedEnd, start + 40 + payloadLength),
                                    wireLength: payloadLength)
         payload.lengthFromFrame = lengthFromFrame
+        payload.ttl = bytes[start + 7]
         return ipv6Chain(bytes, nextHeader, source, destination, payload)
     }
 
@@ -499,6 +501,7 @@ public struct PacketDecoder {
             urgentPointer: bytes.u16(start + 18),
             checksum: region.verify ? checksumStatus(bytes, sourceAddress, destinationAddress, region) : .notVerified)
         segment.framePaddingRemoved = paddingRemoved
+        segment.ttl = region.ttl
         return .tcp(segment)
     }
 
@@ -555,6 +558,8 @@ struct Region {
     var badIPv4Header = false
     /// The IP length field was zero (segmentation offload, jumbogram): the length came from the frame.
     var lengthFromFrame = false
+    /// The IPv4 TTL or IPv6 hop limit of the innermost IP header so far.
+    var ttl: UInt8 = 0
     /// An IPv6 routing header still had segments left, so the pseudo-header's destination is unknown.
     var unknownPseudoDestination = false
 

@@ -44,6 +44,8 @@ public struct TCPSegment {
     /// The decoder took a minimum frame's Ethernet padding out of a bare ACK's payload
     /// (`PacketDecoder.maximumFramePadding`).
     public var framePaddingRemoved = false
+    /// The IPv4 TTL or IPv6 hop limit the packet had at the capture point (0: unknown).
+    public var ttl: UInt8 = 0
 
     public init(source: Endpoint, destination: Endpoint, sequenceNumber: UInt32,
                 acknowledgmentNumber: UInt32, flags: TCPFlags, window: UInt16,

@@ -161,6 +161,10 @@ struct RuleGuide: Sendable {
             title: "Packet with a wrong checksum would have changed the stream",
             why: "Every endpoint drops it, but a monitor that believes it sees data, a reset or an end that never happened: a classic way to fake or hide an exchange from an IDS.",
             remediation: "Investigate the sender or the path that damaged it; keep checksum verification on in monitors (Suricata checksum-validation, Zeek ignore_checksums=F)."),
+        "tcp_low_ttl_data_ignored": RuleGuide(
+            title: "Data that expired before the receiver",
+            why: "A segment sent with a TTL just large enough to pass the monitor but not reach the host makes a monitor read bytes the endpoint never got, then the real ones are ignored as retransmissions: the classic insertion attack.",
+            remediation: "Find the sender of the short-TTL packets; normalise TTLs at the perimeter, or place monitors where they see what the hosts see."),
         "tcp_rst_ignored": RuleGuide(
             title: "RST the receiver refuses",
             why: "An RST off the expected sequence number (RFC 5961) closes nothing at the endpoint, but a monitor that trusts it stops watching the connection: blind-reset evasion.",

@@ -57,6 +57,9 @@ struct StreamSide {
     /// bytes take its place (then it was dropped, `tcp_bad_checksum_ignored`).
     var badChecksumData: HeldBytes?
     var badChecksumEvidence: IgnoredSegment?
+    /// The IP TTL of this direction's first packet (its SYN, usually): data arriving with a TTL
+    /// below it is held like bad-checksum data, until the receiver's ACK or other bytes decide.
+    var usualTTL: UInt8 = 0
     /// Out-of-order data waiting for the bytes before it (every chunk after `next`).
     var buffer = OutOfOrderBuffer()
     var history = DeliveredHistory()

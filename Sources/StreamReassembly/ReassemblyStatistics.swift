@@ -20,6 +20,10 @@ public struct ReassemblyStatistics: Sendable, Equatable {
     /// In-order data with a wrong checksum that the receiver then acknowledged (so it got it
     /// intact: rewritten after the capture point), delivered after all.
     public var badChecksumAcknowledged: UInt64 = 0
+    /// In-order data with a TTL below its direction's: held, then dropped (replaced or never
+    /// acknowledged) or delivered (acknowledged).
+    public var lowTTLDataDropped: UInt64 = 0
+    public var lowTTLDataAcknowledged: UInt64 = 0
     /// Segments with a wrong checksum believed because `auto` took their direction for one
     /// whose checksums are offloaded.
     public var segmentsBelievedDespiteChecksum: UInt64 = 0

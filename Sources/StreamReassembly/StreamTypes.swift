@@ -163,6 +163,10 @@ public struct IgnoredSegment: Sendable {
         case resetNotAtExpectedSequence = "reset_not_at_expected_sequence"
         /// An RST in SYN-SENT that does not acknowledge the SYN (RFC 9293 §3.10.7.3).
         case resetNotAcknowledgingSYN = "reset_not_acknowledging_syn"
+        /// Data sent with an IP TTL (hop limit) below the rest of its direction's, which other
+        /// bytes then replaced, or which the receiver never acknowledged: it expired on the way
+        /// (the low-TTL evasion of Ptacek and Newsham, 1998) and only monitors saw it.
+        case ttlBelowDirection = "ttl_below_direction"
     }
     public var reason: Reason
     public var sequenceNumber: UInt32

@@ -66,16 +66,45 @@ extension TCPReassembler {
         reportNotBelieved(connection, index, ignored, frame: frame, timestamp: timestamp, &consumer)
     }
 
+    /// In-order data whose TTL is below its direction's (checked by the caller): held in the
+    /// bad-checksum slot, with the same outcomes. False when it is not in-order data, the slot
+    /// is taken or there is no room; the segment is then processed as any other.
+    mutating func holdLowTTLData(_ segment: TCPSegment, _ connection: ConnectionPointer, _ index: Int,
+                                 start: Int64, frame: UInt64, timestamp: Timestamp) -> Bool {
+        let side = connection.side(index)
+        let flags = segment.flags
+        guard side.pointee.badChecksumData == nil, segment.missingPayloadLength == 0, segment.payload.count > 0,
+              !flags.contains(.syn), !flags.contains(.fin), !flags.contains(.rst),
+              start == side.pointee.next, side.pointee.buffer.isEmpty,
+              chargeHeld(connection, cost: segment.payload.count + BufferedChunk.overheadBytes) else { return false }
+        side.pointee.badChecksumData = HeldBytes(bytes: Array(segment.payload), length: Int64(segment.payload.count),
+                                                 frame: frame, timestamp: timestamp)
+        let direction = connection.pointee.direction(ofSide: index).name
+        side.pointee.badChecksumEvidence = IgnoredSegment(
+            reason: .ttlBelowDirection, sequenceNumber: segment.sequenceNumber,
+            expectedSequenceNumber: side.pointee.sequenceNumber(at: side.pointee.next), flags: flags,
+            checksum: segment.checksum, payloadPrefix: Array(segment.payload.prefix(16)),
+            payloadLength: segment.payload.count,
+            effect: "it would have added \(segment.payload.count) bytes to the \(direction) stream at offset "
+                + "\(side.pointee.next) (IP TTL \(segment.ttl), the direction's \(side.pointee.usualTTL))")
+        return true
+    }
+
     /// The receiver acknowledged the bytes of a held bad-checksum segment (nothing else took
     /// their place): it received them intact, so they are delivered.
     mutating func acceptHeldBadChecksumData<C: StreamConsumer>(_ connection: ConnectionPointer, _ side: SidePointer,
                                                                _ direction: Direction, acknowledged: Int64,
                                                                _ consumer: inout C) {
         guard let held = side.pointee.badChecksumData, acknowledged >= side.pointee.next + held.length else { return }
+        let reason = side.pointee.badChecksumEvidence?.reason
         releaseHeld(connection, &side.pointee.badChecksumData)
         side.pointee.badChecksumEvidence = nil
-        statistics.segmentsDroppedBadChecksum -= 1
-        statistics.badChecksumAcknowledged += 1
+        if reason == .ttlBelowDirection {
+            statistics.lowTTLDataAcknowledged += 1
+        } else {
+            statistics.segmentsDroppedBadChecksum -= 1
+            statistics.badChecksumAcknowledged += 1
+        }
         held.bytes.withUnsafeBytes { bytes in
             processData(connection, side, direction, start: side.pointee.next, payload: bytes, missing: 0,
                         frame: held.frame, timestamp: held.timestamp, &consumer)
@@ -90,6 +119,7 @@ extension TCPReassembler {
         guard let held = side.pointee.badChecksumData, var ignored = side.pointee.badChecksumEvidence else { return }
         releaseHeld(connection, &side.pointee.badChecksumData)
         side.pointee.badChecksumEvidence = nil
+        if ignored.reason == .ttlBelowDirection { statistics.lowTTLDataDropped += 1 }
         if let replacement {
             let count = min(replacement.count, held.bytes.count)
             if count == held.bytes.count && held.bytes.elementsEqual(replacement.prefix(count)) { return }

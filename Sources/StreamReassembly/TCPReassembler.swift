@@ -402,6 +402,7 @@ public struct TCPReassembler: ~Copyable {
         }
         if segment.checksum == .valid || segment.checksum == .offloadPartial { side.pointee.sawValidChecksum = true }
         side.pointee.advertisedWindow = segment.window
+        if side.pointee.usualTTL == 0 { side.pointee.usualTTL = segment.ttl }
         if flags.contains(.ack) { side.pointee.lastAcknowledgmentNumber = segment.acknowledgmentNumber }
         if let pending = connection.pointee.pendingReset, pending.senderSide == index, !flags.contains(.rst) {
             // A host that reset a connection sends nothing more on it but RSTs (RFC 9293
@@ -492,6 +493,10 @@ public struct TCPReassembler: ~Copyable {
             let skip = Int(side.pointee.next - start)
             settleHeldBadChecksumData(connection, side, replacement: UnsafeRawBufferPointer(
                 rebasing: segment.payload[skip...]), &consumer)
+        }
+        if side.pointee.usualTTL > 1, segment.ttl != 0, segment.ttl < side.pointee.usualTTL - 1,
+           holdLowTTLData(segment, connection, index, start: start, frame: frame, timestamp: timestamp) {
+            return   // decided by the receiver's ACK or by the bytes that take its place
         }
         if side.pointee.unacknowledgedSYNData != nil && hasData {
             compareWithUnacknowledgedSYNData(connection, side, direction, start: start, payload: segment.payload,

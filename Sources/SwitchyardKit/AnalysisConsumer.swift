@@ -164,6 +164,9 @@ extension Violation {
                 rule = .tcpBadChecksumIgnored
                 evidence.append("checksum", .text(ignored.checksum.name))
                 what = "A packet with a wrong checksum (\(ignored.checksum.name)) was not believed"
+            case .ttlBelowDirection:
+                rule = .tcpLowTTLDataIgnored
+                what = "Data sent with a lower IP TTL than the rest of its direction never reached the receiver"
             case .resetOutOfWindow, .resetNotAtExpectedSequence, .resetNotAcknowledgingSYN:
                 rule = .tcpRSTIgnored
                 what = "An RST at sequence number \(ignored.sequenceNumber) was not believed (\(ignored.reason.rawValue))"

@@ -37,6 +37,8 @@ public struct CaptureAccount: Sendable {
 public struct TCPDisbelief: Sendable, Equatable {
     public var badChecksum: UInt64 = 0
     public var badChecksumAcknowledged: UInt64 = 0
+    public var lowTTLDataDropped: UInt64 = 0
+    public var lowTTLDataAcknowledged: UInt64 = 0
     public var believedDespiteChecksum: UInt64 = 0
     public var resetsIgnored: UInt64 = 0
     public var resetsNotHonoured: UInt64 = 0
@@ -51,6 +53,8 @@ public struct TCPDisbelief: Sendable, Equatable {
     init(_ statistics: ReassemblyStatistics, clockSteps: UInt64) {
         badChecksum = statistics.segmentsDroppedBadChecksum
         badChecksumAcknowledged = statistics.badChecksumAcknowledged
+        lowTTLDataDropped = statistics.lowTTLDataDropped
+        lowTTLDataAcknowledged = statistics.lowTTLDataAcknowledged
         believedDespiteChecksum = statistics.segmentsBelievedDespiteChecksum
         resetsIgnored = statistics.resetsIgnored
         resetsNotHonoured = statistics.resetsNotHonoured
@@ -63,6 +67,8 @@ public struct TCPDisbelief: Sendable, Equatable {
     mutating func add(_ other: TCPDisbelief, countingClock: Bool = true) {
         badChecksum += other.badChecksum
         badChecksumAcknowledged += other.badChecksumAcknowledged
+        lowTTLDataDropped += other.lowTTLDataDropped
+        lowTTLDataAcknowledged += other.lowTTLDataAcknowledged
         believedDespiteChecksum += other.believedDespiteChecksum
         resetsIgnored += other.resetsIgnored
         resetsNotHonoured += other.resetsNotHonoured
@@ -80,6 +86,8 @@ public struct TCPDisbelief: Sendable, Equatable {
         json.key("bad_checksum_dropped"); json.int(badChecksum)
         json.key("bad_checksum_acknowledged"); json.int(badChecksumAcknowledged)
         json.key("bad_checksum_believed_as_offload"); json.int(believedDespiteChecksum)
+        json.key("low_ttl_data_dropped"); json.int(lowTTLDataDropped)
+        json.key("low_ttl_data_acknowledged"); json.int(lowTTLDataAcknowledged)
         json.key("rst_ignored"); json.int(resetsIgnored)
         json.key("rst_not_honoured"); json.int(resetsNotHonoured)
         json.key("fin_not_honoured"); json.int(finsNotHonoured)

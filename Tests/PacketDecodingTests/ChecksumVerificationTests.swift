@@ -146,7 +146,7 @@ final class ChecksumVerificationTests: XCTestCase {
         var verdicts: [ChecksumStatus: Int] = [:]
         let forged: [String: (valid: Int, bad: Int)] = [
             "tcp-overlap-conflict.pcap": (1, 0), "tcp-rst-ignored.pcap": (2, 0), "tcp-rst-not-honoured.pcap": (1, 0),
-            "tcp-fin-not-honoured.pcap": (1, 0), "tcp-syn-data-not-acknowledged.pcap": (1, 0),
+            "tcp-fin-not-honoured.pcap": (1, 0), "tcp-low-ttl-data.pcap": (1, 0), "tcp-syn-data-not-acknowledged.pcap": (1, 0),
             "tcp-bad-checksum-fake-response.pcap": (0, 1),
             "tunnel-geneve-websocket.pcap": (14, 0), "tunnel-gretap-websocket.pcap": (14, 0),
         ]

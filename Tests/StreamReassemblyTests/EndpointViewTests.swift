@@ -108,6 +108,28 @@ final class EndpointViewTests: XCTestCase {
         XCTAssertEqual(lax.events.count, 3)
     }
 
+    // MARK: Low TTL (the insertion attack)
+
+    func testDataWithALowerTTLReplacedByOtherBytesIsNotBelieved() {
+        let fake = t.s(0, "HTTP/1.1 200 OK\r\n\r\n").with { $0.ttl = 1 }
+        let real = t.s(0, "HTTP/1.1 101 Switching Protocols\r\n\r\n")
+        let (_, reassembler) = check(hs + [t.c(0, "GET"), fake, real], [
+            opened1, .data(1, c2s, "GET", frame: 4), .notBelieved(1, s2c, "ttl_below_direction", frame: 5),
+            .data(1, s2c, "HTTP/1.1 101 Switching Protocols\r\n\r\n", frame: 6), .closed(1, .endOfInput),
+        ])
+        XCTAssertEqual(reassembler.statistics.lowTTLDataDropped, 1)
+        XCTAssertEqual(reassembler.statistics.bufferedBytes, 0)
+    }
+
+    func testDataWithALowerTTLThatTheReceiverAcknowledgesIsDelivered() {
+        // A path change (fewer hops left) is not an attack when the receiver takes the bytes.
+        let (consumer, reassembler) = check(hs + [t.s(0, "OK").with { $0.ttl = 50 }, t.c(0, ack: 2)], [
+            opened1, .data(1, s2c, "OK", frame: 4), .closed(1, .endOfInput),
+        ])
+        XCTAssertEqual(consumer.findings.count, 0)
+        XCTAssertEqual(reassembler.statistics.lowTTLDataAcknowledged, 1)
+    }
+
     // MARK: Resets
 
     func testAnRSTOutsideTheWindowIsIgnored() {

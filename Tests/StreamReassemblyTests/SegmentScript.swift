@@ -20,6 +20,7 @@ struct Seg {
     var seconds: Int64?
     var checksum = ChecksumStatus.notVerified
     var urgentPointer: UInt16 = 0
+    var ttl: UInt8 = 64
 
     /// The same segment sent the other way.
     var reversed: Seg {
@@ -87,11 +88,12 @@ func reassemble(_ segments: [Seg], limits: ReassemblyLimits = ReassemblyLimits()
     for (index, segment) in segments.enumerated() {
         let frame = UInt64(index + 1)
         segment.payload.withUnsafeBytes { payload in
-            let tcp = TCPSegment(source: segment.source, destination: segment.destination,
+            var tcp = TCPSegment(source: segment.source, destination: segment.destination,
                                  sequenceNumber: segment.sequence, acknowledgmentNumber: segment.acknowledgment,
                                  flags: segment.flags, window: 65535, payload: payload,
                                  missingPayloadLength: segment.missing, urgentPointer: segment.urgentPointer,
                                  checksum: segment.checksum)
+            tcp.ttl = segment.ttl
             reassembler.process(tcp, frame: frame, timestamp: timestamp(of: segment, frame: frame), into: &consumer)
         }
     }

@@ -73,6 +73,8 @@ final class CaptureCorpusTests: XCTestCase {
         // Two RSTs, each reported: in the window but off RCV.NXT, and far outside the window.
         "tcp-rst-ignored.pcap": (["tcp_rst_ignored", "tcp_rst_ignored"], ["websocket"], 0),
         "tcp-rst-not-honoured.pcap": (["tcp_rst_not_honoured"], ["websocket"], 0),
+        // A forged 200 with IP TTL 1 (dropped on lo after tcpdump saw it) before the real 101.
+        "tcp-low-ttl-data.pcap": (["tcp_low_ttl_data_ignored"], ["websocket"], 0),
         "tcp-fin-not-honoured.pcap": (["tcp_fin_not_honoured"], ["websocket"], 0),
         "tcp-urgent-data.pcap": (["tcp_urgent_data"], ["websocket"], 0),
         "tcp-syn-data-not-acknowledged.pcap": (["tcp_syn_data_not_acknowledged"], ["websocket"], 0),
