@@ -216,29 +216,19 @@ extension TCPReassembler {
         }
         connection.pointee.pendingReset = PendingReset(senderSide: index, sequenceNumber: sequence, frame: frame,
                                                        timestamp: timestamp, nanos: nowNanos)
-        if resetQueue.count - resetQueueHead >= max(limits.maxConnections, 1) {
-            // Full: the oldest waits for its connection's idle timeout, eviction or the end.
-            resetQueueHead += 1
-        }
-        resetQueue.append((connection.pointee.key, connection.pointee.info.id, nowNanos))
+        resetQueue.append(.init(key: connection.pointee.key, id: connection.pointee.info.id, nanos: nowNanos,
+                                extra: ()), capacity: limits.maxConnections)
     }
 
     /// Closes the connections whose believed RST was not contradicted within the hold.
     mutating func commitHeldResets<C: StreamConsumer>(_ consumer: inout C) {
-        while resetQueueHead < resetQueue.count {
-            let entry = resetQueue[resetQueueHead]
-            guard nowNanos &- entry.nanos > resetHoldNanos else { break }
-            resetQueueHead += 1
+        while let entry = resetQueue.popExpired(now: nowNanos, holdNanos: resetHoldNanos) {
             let slot = table.find(entry.key)
             guard slot != ConnectionTable.none else { continue }
             let connection = table.pointer(slot)
             guard connection.pointee.id == entry.id, !connection.pointee.isClosed,
                   let pending = connection.pointee.pendingReset, pending.nanos == entry.nanos else { continue }
             close(connection, .reset, frame: pending.frame, timestamp: pending.timestamp, &consumer)
-        }
-        if resetQueueHead > 1024 && resetQueueHead * 2 > resetQueue.count {
-            resetQueue.removeFirst(resetQueueHead)
-            resetQueueHead = 0
         }
     }
 
@@ -392,34 +382,25 @@ extension TCPReassembler {
             return
         }
         side.pointee.finHeldSince = nowNanos
-        if finQueue.count - finQueueHead >= 2 * max(limits.maxConnections, 1) {
-            finQueueHead += 1   // the oldest then ends at its connection's close
-        }
-        finQueue.append((connection.pointee.key, connection.pointee.info.id, index, nowNanos))
+        finQueue.append(.init(key: connection.pointee.key, id: connection.pointee.info.id, nanos: nowNanos,
+                              extra: index), capacity: 2 * max(limits.maxConnections, 1))
     }
 
     /// Ends the directions whose FIN waited for longer than the hold without a contradiction.
     mutating func commitHeldFINs<C: StreamConsumer>(_ consumer: inout C) {
-        while finQueueHead < finQueue.count {
-            let entry = finQueue[finQueueHead]
-            guard nowNanos &- entry.nanos > resetHoldNanos else { break }
-            finQueueHead += 1
+        while let entry = finQueue.popExpired(now: nowNanos, holdNanos: resetHoldNanos) {
             let slot = table.find(entry.key)
             guard slot != ConnectionTable.none else { continue }
             let connection = table.pointer(slot)
-            let side = connection.side(entry.side)
+            let side = connection.side(entry.extra)
             guard connection.pointee.id == entry.id, !connection.pointee.isClosed,
                   side.pointee.finHeldSince == entry.nanos else { continue }
-            let direction = connection.pointee.direction(ofSide: entry.side)
+            let direction = connection.pointee.direction(ofSide: entry.extra)
             endDirection(connection, side, direction, &consumer)
             if connection.pointee.side0.ended && connection.pointee.side1.ended {
                 close(connection, .fin, frame: connection.pointee.lastFrame, timestamp: connection.pointee.lastTimestamp,
                       &consumer)
             }
-        }
-        if finQueueHead > 1024 && finQueueHead * 2 > finQueue.count {
-            finQueue.removeFirst(finQueueHead)
-            finQueueHead = 0
         }
     }
 

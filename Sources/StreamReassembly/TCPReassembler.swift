@@ -30,15 +30,12 @@ public struct TCPReassembler: ~Copyable {
     var nowNanos: Int64 { clock.nowNanos }
     /// Connections closed by FIN/RST, in closing order, to be forgotten after the linger
     /// (by key and id, so the queue keeps no connection alive; at most `maxConnections` long).
-    private var closedQueue: [(key: FlowKey, id: ConnectionID, closedNanos: Int64)] = []
-    private var closedQueueHead = 0
-    /// Believed RSTs waiting for `resetHoldSeconds` (by key and id, like `closedQueue`; an
-    /// entry whose connection's pending reset changed since is stale and skipped).
-    var resetQueue: [(key: FlowKey, id: ConnectionID, nanos: Int64)] = []
-    var resetQueueHead = 0
-    /// FINs reached in sequence, waiting for their receiver's ACK (see `reachFIN`).
-    var finQueue: [(key: FlowKey, id: ConnectionID, side: Int, nanos: Int64)] = []
-    var finQueueHead = 0
+    private var closedQueue = DeadlineQueue<Void>()
+    /// Believed RSTs waiting for `resetHoldSeconds` (see `PendingReset`).
+    var resetQueue = DeadlineQueue<Void>()
+    /// FINs reached in sequence, waiting for their receiver's ACK (see `reachFIN`); the extra
+    /// value is the FIN's side.
+    var finQueue = DeadlineQueue<Int>()
     let resetHoldNanos: Int64
     private let closedLingerNanos: Int64
     private let idleTimeoutNanos: UInt64
@@ -257,19 +254,12 @@ public struct TCPReassembler: ~Copyable {
 
     /// Drops closed connections whose linger is over (if the table still holds them).
     mutating func forgetLingeringClosed() {
-        while closedQueueHead < closedQueue.count {
-            let entry = closedQueue[closedQueueHead]
-            guard nowNanos &- entry.closedNanos > closedLingerNanos else { break }
-            closedQueueHead += 1
+        while let entry = closedQueue.popExpired(now: nowNanos, holdNanos: closedLingerNanos) {
             let slot = table.find(entry.key)
             if slot != ConnectionTable.none {
                 let connection = table.pointer(slot)
                 if connection.pointee.isClosed && connection.pointee.id == entry.id { remove(connection) }
             }
-        }
-        if closedQueueHead > 1024 && closedQueueHead * 2 > closedQueue.count {
-            closedQueue.removeFirst(closedQueueHead)
-            closedQueueHead = 0
         }
     }
 
@@ -359,10 +349,8 @@ public struct TCPReassembler: ~Copyable {
         connection.pointee.isClosed = true
         statistics.connectionsOpen -= 1
         if reason == .fin || reason == .reset {
-            if closedQueue.count - closedQueueHead >= max(limits.maxConnections, 1) {
-                closedQueueHead += 1   // the oldest then leaves by idle timeout or table eviction
-            }
-            closedQueue.append((connection.pointee.key, connection.pointee.info.id, nowNanos))
+            closedQueue.append(.init(key: connection.pointee.key, id: connection.pointee.info.id, nanos: nowNanos,
+                                     extra: ()), capacity: limits.maxConnections)
         }
         let client = connection.side(for: .clientToServer), server = connection.side(for: .serverToClient)
         consumer.connectionClosed(ConnectionSummary(
