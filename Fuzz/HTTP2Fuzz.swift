@@ -116,7 +116,8 @@ private func runSession(_ steps: [ChunkStep], afterUpgrade: Bool, settings: [HTT
         }
         violations += session.takeViolations()
     }
-    let summary = session.finish()
+    session.finish()
+    let summary = session.summary
     violations += session.takeViolations()
     return Outcome(client: session.client.statistics, server: session.server.statistics,
                    clientStop: session.client.stopReason, serverStop: session.server.stopReason,

@@ -3,14 +3,6 @@ import HTTP1
 import PacketCapture
 import SwitchedProtocols
 
-/// The decoder that follows the connection after the switch, chosen by the agreed protocol.
-enum PostSwitchAnalyzer {
-    case none
-    case websocket(WebSocketSession)
-    case http2(HTTP2Session)
-    case dockerMultiplexed(DockerStreamDecoder)
-}
-
 /// Holds a direction's first post-switch bytes until they show whether they fit the agreed
 /// protocol: bytes that are plainly another protocol are not decoded as the agreed one (that
 /// would only report noise) — `switch_protocol_mismatch` says what they are instead.
@@ -22,76 +14,41 @@ struct SniffGate {
 }
 
 extension UpgradeTracker {
-    // MARK: Choosing the analyzer
+    // MARK: Choosing the session
 
-    static func handshakeMessage(_ head: HTTPMessageHead) -> WebSocketHandshakeMessage {
-        WebSocketHandshakeMessage(method: head.kind == .request ? head.method : nil, version: head.version.description,
-                                  status: head.kind == .response ? head.status : nil,
-                                  headers: head.fields.map { (name: $0.name, value: $0.value) })
+    static func handshakeMessage(_ head: HTTPMessageHead) -> HandshakeMessage {
+        HandshakeMessage(method: head.kind == .request ? head.method : nil, version: head.version.description,
+                         status: head.kind == .response ? head.status : nil,
+                         headers: head.fields.map { (name: $0.name, value: $0.value) })
     }
 
-    static func handshakeMessage(_ request: PendingRequest) -> WebSocketHandshakeMessage? {
-        guard let fields = request.fields else { return nil }
-        return WebSocketHandshakeMessage(method: request.method, version: request.version.description, status: nil,
-                                         headers: fields.map { (name: $0.name, value: $0.value) })
+    /// The exchange as the switched protocols' table sees it; `response` is the head just parsed
+    /// (in the current frame).
+    func switchContext(_ request: PendingRequest?, _ response: HTTPMessageHead, selected: String) -> SwitchContext {
+        var limits = SwitchedSessionLimits()
+        limits.webSocket = options.webSocket
+        return SwitchContext(connection: connection, selectedToken: selected, protocolName: ProtocolToken(selected).name,
+                             request: request.flatMap { request in request.fields.map { _ in Self.handshakeMessage(request.head) } },
+                             requestFrame: request?.frame ?? frame, requestTimestamp: request?.timestamp ?? timestamp,
+                             response: Self.handshakeMessage(response), responseFrame: frame, responseTimestamp: timestamp,
+                             limits: limits)
     }
 
-    /// Whether the exchange is a WebSocket opening handshake (RFC 6455 §4): a 101 that selects
-    /// websocket, or a refusal of a request that offered it.
-    static func isWebSocket(_ request: PendingRequest?, _ response: HTTPMessageHead) -> Bool {
-        if response.status == 101 {
-            return response.listMembers("Upgrade").first.map { ProtocolToken($0).name == "websocket" } ?? false
-        }
-        return request?.upgradeOffered.contains { ProtocolToken($0).name == "websocket" } ?? false
+    /// A final response refused an upgrade offer: the offered protocols' own handshake rules
+    /// still apply (`SwitchedProtocolTable.checkRefusal`).
+    func checkRefusedUpgrade(_ request: PendingRequest, _ response: HTTPMessageHead) {
+        let offered = request.upgradeOffered.map { ProtocolToken($0).name }
+        take(SwitchedProtocolTable.checkRefusal(offered: offered, switchContext(request, response, selected: "")))
     }
 
-    /// Checks a WebSocket handshake (101 or refusal) and reports what is wrong.
-    func checkHandshake(_ request: PendingRequest?, _ response: HTTPMessageHead) -> WebSocketNegotiation? {
-        guard Self.isWebSocket(request, response) else { return nil }
-        let result = WebSocketHandshakeCheck.check(request: request.flatMap(Self.handshakeMessage),
-                                                   response: Self.handshakeMessage(response))
-        for finding in result.findings {
-            let frame = finding.concernsResponse ? self.frame : (request?.frame ?? self.frame)
-            let time = finding.concernsResponse ? timestamp : (request?.timestamp ?? timestamp)
-            take([finding.violation(frame: frame, timestamp: time, connection: connection)])
-        }
-        return result.negotiation
-    }
-
-    /// Chooses the post-switch analyzer once the 101 is parsed.
-    func startPostSwitchAnalysis(_ request: PendingRequest?, _ response: HTTPMessageHead, protocolName: String) {
+    /// Starts the session the table names for the protocol the 101 selected.
+    func startPostSwitchAnalysis(_ request: PendingRequest?, _ response: HTTPMessageHead) {
         let selected = response.listMembers("Upgrade").first ?? ""
         expectedAfterSwitch = ProtocolSniffer.expectedProtocol(forUpgradeToken: selected)
-        switch protocolName {
-        case "websocket":
-            let negotiation = checkHandshake(request, response) ?? WebSocketNegotiation()
-            postSwitch = .websocket(WebSocketSession(negotiation: negotiation, connection: connection,
-                                                     limits: options.webSocket))
-            switchRecord?.observed.append("negotiated", .object(negotiation.evidence))
-        case "h2c":
-            var settings: [HTTP2Setting] = []
-            if let request, let fields = request.fields {
-                let check = H2CUpgradeCheck.check(requestHeaders: fields.map { (name: $0.name, value: $0.value) },
-                                                  frame: request.frame, timestamp: request.timestamp,
-                                                  connection: connection)
-                take(check.violations)
-                settings = check.settings
-                for entry in check.evidence.entries { switchRecord?.observed.append(entry.key, entry.value) }
-            }
-            postSwitch = .http2(HTTP2Session(connection: connection, afterUpgrade: true, upgradeSettings: settings))
-        case "tcp":
-            // Docker's attach/exec hijack (`Upgrade: tcp`): the Content-Type says how stdout and
-            // stderr are carried.
-            let contentType = response.values("Content-Type").first?.lowercased() ?? ""
-            if contentType.hasPrefix("application/vnd.docker.multiplexed-stream") {
-                postSwitch = .dockerMultiplexed(DockerStreamDecoder(connection: connection))
-                switchRecord?.observed.append("docker_stream", .text("multiplexed"))
-            } else if contentType.hasPrefix("application/vnd.docker.raw-stream") {
-                switchRecord?.observed.append("docker_stream", .text("raw"))
-            }
-        default:
-            break
-        }
+        let start = SwitchedProtocolTable.start(switchContext(request, response, selected: selected))
+        take(start.violations)
+        switchRecord?.observed.entries.append(contentsOf: start.evidence.entries)
+        session = start.session
     }
 
     /// Prior-knowledge HTTP/2 (RFC 9113 §3.3): the client's first bytes are the preface.
@@ -100,7 +57,7 @@ extension UpgradeTracker {
         serverSwitched = true
         clientMode = .switched
         expectedAfterSwitch = .http2
-        postSwitch = .http2(HTTP2Session(connection: connection, afterUpgrade: false))
+        session = SwitchedProtocolTable.startPriorKnowledgeHTTP2(connection: connection)
     }
 
     // MARK: Feeding
@@ -182,29 +139,9 @@ extension UpgradeTracker {
     }
 
     private func deliver(fromClient: Bool, _ bytes: UnsafeRawBufferPointer) {
-        switch postSwitch {
-        case .none:
-            return
-        case .websocket(let session):
-            if fromClient {
-                session.clientData(bytes, frame: frame, timestamp: timestamp)
-            } else {
-                session.serverData(bytes, frame: frame, timestamp: timestamp)
-            }
-            if session.hasViolations { take(session.takeViolations()) }
-        case .http2(let session):
-            if fromClient {
-                session.clientData(bytes, frame: frame, timestamp: timestamp)
-            } else {
-                session.serverData(bytes, frame: frame, timestamp: timestamp)
-            }
-            take(session.takeViolations())
-        case .dockerMultiplexed(var decoder):
-            guard !fromClient else { return }   // the client sends raw stdin
-            decoder.feed(bytes, frame: frame, timestamp: timestamp)
-            take(decoder.takeViolations())
-            postSwitch = .dockerMultiplexed(decoder)
-        }
+        guard let session else { return }
+        session.data(fromClient: fromClient, bytes, frame: frame, timestamp: timestamp)
+        if session.hasViolations { take(session.takeViolations()) }
     }
 
     func postSwitchGap(fromClient: Bool, length: UInt64) {
@@ -214,24 +151,9 @@ extension UpgradeTracker {
             if fromClient { clientGate.state = .suppressed } else { serverGate.state = .suppressed }
             return
         }
-        switch postSwitch {
-        case .none:
-            return
-        case .websocket(let session):
-            session.gap(fromClient: fromClient, length: length, frame: frame, timestamp: timestamp)
-            if session.hasViolations { take(session.takeViolations()) }
-        case .http2(let session):
-            if fromClient {
-                session.clientGap(length: length, frame: frame, timestamp: timestamp)
-            } else {
-                session.serverGap(length: length, frame: frame, timestamp: timestamp)
-            }
-            take(session.takeViolations())
-        case .dockerMultiplexed(var decoder):
-            guard !fromClient else { return }
-            decoder.gap(length: length)
-            postSwitch = .dockerMultiplexed(decoder)
-        }
+        guard let session else { return }
+        session.gap(fromClient: fromClient, length: length, frame: frame, timestamp: timestamp)
+        if session.hasViolations { take(session.takeViolations()) }
     }
 
     // MARK: Checks on what was seen
@@ -292,23 +214,10 @@ extension UpgradeTracker {
         if clientGate.state == .suppressed || serverGate.state == .suppressed {
             observed.append("not_decoded", .text("bytes after the switch do not fit the agreed protocol; not decoded as it"))
         }
-        switch postSwitch {
-        case .none:
-            break
-        case .websocket(let session):
+        if let session {
             session.finish()
             take(session.takeViolations())
-            observed.append("websocket", .object(session.summary))
-            if let inner = session.observedInner { observed.append("observed_inner", .object(inner.evidence)) }
-        case .http2(let session):
-            session.finish()
-            take(session.takeViolations())
-            observed.append("http2", .object(session.summary))
-        case .dockerMultiplexed(var decoder):
-            decoder.finish()
-            take(decoder.takeViolations())
-            observed.append("docker", .object(decoder.summary))
-            postSwitch = .dockerMultiplexed(decoder)
+            observed.entries.append(contentsOf: session.evidence.entries)
         }
         return observed
     }

@@ -64,7 +64,7 @@ extension UpgradeTracker {
         exchangeAnswered(request, head, .declined(head.status))
         if request.hasUpgradeHeader {
             let response = MessageSummary(head: head, frame: frame, timestamp: timestamp)
-            _ = checkHandshake(request, head)
+            checkRefusedUpgrade(request, head)
             outbox.append(.upgradeDeclined(UpgradeDeclinedRecord(connection: connection, request: request.summary,
                                                                  response: response)))
             declined = (request.summary, response)
@@ -161,7 +161,7 @@ extension UpgradeTracker {
         switchRecord = SwitchRecord(connection: connection, protocolName: protocolName, request: request?.summary,
                                     response: response, clientHandoffOffset: nil, serverHandoffOffset: streamOffset,
                                     lastTimestamp: timestamp)
-        startPostSwitchAnalysis(request, head, protocolName: protocolName)
+        startPostSwitchAnalysis(request, head)
         switchClientSide(request)
         // Live output: the record leaves now, with both hand-off offsets known (the client's is
         // still unknown only when the request body has not ended yet).

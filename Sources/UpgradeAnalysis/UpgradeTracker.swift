@@ -88,7 +88,8 @@ public final class UpgradeTracker {
 
     /// The switch record being built (emitted at connection close).
     var switchRecord: SwitchRecord?
-    var postSwitch = PostSwitchAnalyzer.none
+    /// The switched protocol's decoder (`SwitchedProtocolTable`); nil when none follows it.
+    var session: (any SwitchedSession)?
     /// What the agreed protocol's bytes look like, when a sniffer can recognise them.
     var expectedAfterSwitch: ObservedProtocol?
     var clientGate = SniffGate()

@@ -4,12 +4,12 @@ import XCTest
 
 final class WebSocketHandshakeCheckTests: XCTestCase {
     /// RFC 6455 §1.2's example handshake.
-    static let request = WebSocketHandshakeMessage(method: "GET", version: "HTTP/1.1", headers: [
+    static let request = HandshakeMessage(method: "GET", version: "HTTP/1.1", headers: [
         ("Host", "server.example.com"), ("Upgrade", "websocket"), ("Connection", "Upgrade"),
         ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Origin", "http://example.com"),
         ("Sec-WebSocket-Protocol", "chat, superchat"), ("Sec-WebSocket-Version", "13"),
     ])
-    static let response = WebSocketHandshakeMessage(version: "HTTP/1.1", status: 101, headers: [
+    static let response = HandshakeMessage(version: "HTTP/1.1", status: 101, headers: [
         ("Upgrade", "websocket"), ("Connection", "Upgrade"),
         ("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), ("Sec-WebSocket-Protocol", "chat"),
     ])
@@ -26,8 +26,8 @@ final class WebSocketHandshakeCheckTests: XCTestCase {
         XCTAssertEqual(result.negotiation.allowedRSVBits, 0)
     }
 
-    func with(_ message: WebSocketHandshakeMessage, method: String? = nil, version: String? = nil,
-              removing: String? = nil, adding: [(String, String)] = []) -> WebSocketHandshakeMessage {
+    func with(_ message: HandshakeMessage, method: String? = nil, version: String? = nil,
+              removing: String? = nil, adding: [(String, String)] = []) -> HandshakeMessage {
         var copy = message
         if let method { copy.method = method }
         if let version { copy.version = version }
@@ -41,7 +41,7 @@ final class WebSocketHandshakeCheckTests: XCTestCase {
         let request = Self.request
         let response = Self.response
         let newKey = "AQIDBAUGBwgJCgsMDQ4PEA=="  // base64 of 16 bytes 1…16
-        let cases: [(String, WebSocketHandshakeMessage?, WebSocketHandshakeMessage, [String])] = [
+        let cases: [(String, HandshakeMessage?, HandshakeMessage, [String])] = [
             ("POST", with(request, method: "POST"), response, ["websocket_bad_handshake_method"]),
             ("lowercase get", with(request, method: "get"), response, ["websocket_bad_handshake_method"]),
             ("HTTP/1.0", with(request, version: "HTTP/1.0"), response, ["websocket_bad_handshake_method"]),
@@ -93,11 +93,11 @@ final class WebSocketHandshakeCheckTests: XCTestCase {
              with(response, adding: [("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits=10")]),
              ["websocket_extension_not_offered"]),
             ("426 without versions", request,
-             WebSocketHandshakeMessage(version: "HTTP/1.1", status: 426, headers: [("Upgrade", "websocket")]),
+             HandshakeMessage(version: "HTTP/1.1", status: 426, headers: [("Upgrade", "websocket")]),
              ["websocket_bad_version"]),
             ("400 to version 8 without versions",
              with(request, removing: "Sec-WebSocket-Version", adding: [("Sec-WebSocket-Version", "8")]),
-             WebSocketHandshakeMessage(version: "HTTP/1.1", status: 400, headers: []),
+             HandshakeMessage(version: "HTTP/1.1", status: 400, headers: []),
              // The server's refusal lists no versions, and the client asked for 8 (§4.1: 13).
              ["websocket_bad_version", "websocket_bad_version"]),
         ]
@@ -126,24 +126,24 @@ final class WebSocketHandshakeCheckTests: XCTestCase {
         // RFC 6455 §4.4's example: the server answers with the versions it supports, which is
         // right; the client's version 8 is still not the 13 that §4.1 requires.
         for response in [
-            WebSocketHandshakeMessage(version: "HTTP/1.1", status: 426, headers: [("Sec-WebSocket-Version", "13, 8, 7")]),
-            WebSocketHandshakeMessage(version: "HTTP/1.1", status: 426,
+            HandshakeMessage(version: "HTTP/1.1", status: 426, headers: [("Sec-WebSocket-Version", "13, 8, 7")]),
+            HandshakeMessage(version: "HTTP/1.1", status: 426,
                                       headers: [("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Version", "8, 7")]),
-            WebSocketHandshakeMessage(version: "HTTP/1.1", status: 400, headers: [("Sec-WebSocket-Version", "13")]),
+            HandshakeMessage(version: "HTTP/1.1", status: 400, headers: [("Sec-WebSocket-Version", "13")]),
         ] {
             let findings = WebSocketHandshakeCheck.check(request: version8, response: response).findings
             XCTAssertEqual(findings.map(\.rule.id), ["websocket_bad_version"])
             XCTAssertEqual(findings.map(\.concernsResponse), [false])
         }
-        let version13Refused = WebSocketHandshakeMessage(version: "HTTP/1.1", status: 426,
+        let version13Refused = HandshakeMessage(version: "HTTP/1.1", status: 426,
                                                          headers: [("Sec-WebSocket-Version", "13")])
         XCTAssertEqual(WebSocketHandshakeCheck.check(request: Self.request, response: version13Refused).findings.map(\.rule.id), [])
         // A non-101, non-version refusal of a bad request is the server doing its job.
-        let refused = WebSocketHandshakeMessage(version: "HTTP/1.1", status: 400, headers: [])
+        let refused = HandshakeMessage(version: "HTTP/1.1", status: 400, headers: [])
         XCTAssertEqual(WebSocketHandshakeCheck.check(request: with(Self.request, method: "POST", removing: "Sec-WebSocket-Key"),
                                                      response: refused).findings.map(\.rule.id), [])
         // A 426 listing something that is not a version.
-        let junk = WebSocketHandshakeMessage(version: "HTTP/1.1", status: 426, headers: [("Sec-WebSocket-Version", "latest")])
+        let junk = HandshakeMessage(version: "HTTP/1.1", status: 426, headers: [("Sec-WebSocket-Version", "latest")])
         XCTAssertEqual(WebSocketHandshakeCheck.check(request: version8, response: junk).findings.map(\.rule.id),
                        ["websocket_bad_version", "websocket_bad_version"])
     }
@@ -155,10 +155,10 @@ final class WebSocketHandshakeCheckTests: XCTestCase {
     }
 
     func testHeaderNamesAreCaseInsensitiveAndValuesTrimmed() {
-        let request = WebSocketHandshakeMessage(method: "GET", version: "HTTP/1.1", headers: [
+        let request = HandshakeMessage(method: "GET", version: "HTTP/1.1", headers: [
             ("sec-websocket-key", "  dGhlIHNhbXBsZSBub25jZQ==\t"), ("SEC-WEBSOCKET-VERSION", "13"),
         ])
-        let response = WebSocketHandshakeMessage(version: "HTTP/1.1", status: 101, headers: [
+        let response = HandshakeMessage(version: "HTTP/1.1", status: 101, headers: [
             ("sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo= "),
         ])
         XCTAssertEqual(WebSocketHandshakeCheck.check(request: request, response: response).findings.map(\.rule.id), [])
@@ -199,7 +199,7 @@ final class WebSocketHandshakeCheckTests: XCTestCase {
         let summary = MessageSummary(method: "GET", target: "/", version: "HTTP/1.1", upgrade: ["websocket"],
                                      headers: [("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="), ("sec-websocket-version", "13")],
                                      frame: 4, timestamp: .zero)
-        let request = WebSocketHandshakeMessage(summary)
+        let request = HandshakeMessage(summary)
         XCTAssertEqual(request.values("sec-websocket-key"), ["dGhlIHNhbXBsZSBub25jZQ=="])
         XCTAssertEqual(WebSocketHandshakeCheck.check(request: request, response: Self.response).findings.map(\.rule.id),
                        ["websocket_subprotocol_not_offered"])

@@ -56,7 +56,7 @@ final class WebSocketRealCaptureTests: XCTestCase {
     static let manifest = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/captures-real/MANIFEST.tsv")
 
-    static func head(_ name: String) throws -> WebSocketHandshakeMessage {
+    static func head(_ name: String) throws -> HandshakeMessage {
         let text = String(decoding: try Data(contentsOf: fixtures.appendingPathComponent(name)), as: UTF8.self)
         let lines = text.components(separatedBy: "\r\n").filter { !$0.isEmpty }
         let start = lines[0].split(separator: " ", maxSplits: 2).map(String.init)
@@ -66,9 +66,9 @@ final class WebSocketRealCaptureTests: XCTestCase {
             headers.append((name: String(line[..<colon]), value: String(line[line.index(after: colon)...])))
         }
         if start[0].hasPrefix("HTTP/") {
-            return WebSocketHandshakeMessage(version: start[0], status: Int(start[1]), headers: headers)
+            return HandshakeMessage(version: start[0], status: Int(start[1]), headers: headers)
         }
-        return WebSocketHandshakeMessage(method: start[0], version: start[2], headers: headers)
+        return HandshakeMessage(method: start[0], version: start[2], headers: headers)
     }
 
     struct Outcome: Equatable {

@@ -155,11 +155,11 @@ final class WebSocketSessionTests: XCTestCase {
     }
 
     func testHandshakeFeedsTheSession() {
-        let request = WebSocketHandshakeMessage(method: "GET", version: "HTTP/1.1", headers: [
+        let request = HandshakeMessage(method: "GET", version: "HTTP/1.1", headers: [
             ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13"),
             ("Sec-WebSocket-Extensions", "permessage-deflate"),
         ])
-        let response = WebSocketHandshakeMessage(version: "HTTP/1.1", status: 101, headers: [
+        let response = HandshakeMessage(version: "HTTP/1.1", status: 101, headers: [
             ("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), ("Sec-WebSocket-Extensions", "permessage-deflate"),
         ])
         let check = WebSocketHandshakeCheck.check(request: request, response: response)

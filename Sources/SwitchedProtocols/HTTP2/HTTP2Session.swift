@@ -101,13 +101,13 @@ public final class HTTP2Session {
         server.gap(length: length)
     }
 
-    /// Both directions are over: notes frames cut short and returns the summary.
-    @discardableResult
-    public func finish() -> Evidence {
+    /// Both directions are over: notes frames cut short (`summary` says what was seen).
+    public func finish() {
         client.finish()
         server.finish()
-        return summary
     }
+
+    public var hasViolations: Bool { !outbox.isEmpty }
 
     /// Takes the violations produced so far.
     public func takeViolations() -> [Violation] {

@@ -1,36 +1,5 @@
 import Findings
 
-/// An HTTP/1.x message head as the WebSocket handshake check needs it.
-public struct WebSocketHandshakeMessage: Sendable {
-    /// Request method (requests only), case-sensitive as sent.
-    public var method: String?
-    /// `HTTP/1.1` as sent.
-    public var version: String
-    /// Status code (responses only).
-    public var status: Int?
-    /// Every field line as received, in order, repeats kept as separate entries (names in any case).
-    public var headers: [(name: String, value: String)]
-
-    public init(method: String? = nil, version: String, status: Int? = nil, headers: [(name: String, value: String)]) {
-        self.method = method
-        self.version = version
-        self.status = status
-        self.headers = headers
-    }
-
-    /// From a switch record's head. Its repeated fields are joined with ", ", which the checks
-    /// still recognise as repeats for the single-valued fields (a key or accept never has a comma).
-    public init(_ summary: MessageSummary) {
-        self.init(method: summary.method, version: summary.version, status: summary.status, headers: summary.headers)
-    }
-
-    /// Values of every line named `name` (case-insensitive), trimmed.
-    public func values(_ name: String) -> [String] {
-        let wanted = name.lowercased()
-        return headers.filter { $0.name.lowercased() == wanted }.map { trimOWS($0.value) }
-    }
-}
-
 /// One handshake rule broken, for the caller to turn into a `Violation` with the frame and
 /// timestamp of the message it concerns.
 public struct WebSocketHandshakeFinding: Sendable, Equatable {
@@ -124,7 +93,7 @@ public enum WebSocketHandshakeCheck {
     /// checks run then). Request rules are checked only when the server switched (101): a
     /// server refusing a bad request is doing its job. For a refusal (426, or any 4xx to a
     /// version other than 13) the response must list the versions it supports (§4.2.2, §4.4).
-    public static func check(request: WebSocketHandshakeMessage?, response: WebSocketHandshakeMessage) -> Result {
+    public static func check(request: HandshakeMessage?, response: HandshakeMessage) -> Result {
         var findings: [WebSocketHandshakeFinding] = []
         func report(_ rule: Rule, _ message: String, _ evidence: Evidence, response: Bool) {
             findings.append(WebSocketHandshakeFinding(rule: rule, message: message, evidence: evidence,
