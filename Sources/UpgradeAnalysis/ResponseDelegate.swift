@@ -158,6 +158,7 @@ extension UpgradeTracker {
         server.switched = true
         let protocolName = selected.first.map { ProtocolToken($0).name } ?? "unknown"
         if let request { exchangeAnswered(request, head, .switched(protocolName)) }
+        hasSwitchRecord = true
         switchRecord = SwitchRecord(connection: connection, protocolName: protocolName, request: request?.summary,
                                     response: response, clientHandoffOffset: nil, serverHandoffOffset: streamOffset,
                                     lastTimestamp: timestamp)

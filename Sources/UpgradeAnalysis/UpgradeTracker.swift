@@ -53,6 +53,9 @@ public final class UpgradeTracker {
 
     /// The switch record being built (emitted at connection close).
     var switchRecord: SwitchRecord?
+    /// `switchRecord != nil`, kept apart: that test copies the whole record (a retain of each of
+    /// its strings and arrays), and it is asked for every post-switch chunk.
+    var hasSwitchRecord = false
     /// The last declined upgrade: non-HTTP bytes after it are the smuggling signature.
     var declined: (request: MessageSummary, response: MessageSummary)?
     var declinedTunnelReported = false
@@ -154,13 +157,14 @@ public final class UpgradeTracker {
         releaseHeld()
         checkServerPostSwitchBytes(final: true)
         exchangeClose()
-        guard switchRecord != nil || afterSwitch.priorKnowledge else { return }
+        guard hasSwitchRecord || afterSwitch.priorKnowledge else { return }
         let observed = finishPostSwitch()
         if var record = switchRecord {
             record.lastTimestamp = lastTimestamp
             record.observed.entries.append(contentsOf: observed.entries)
             outbox.append(options.emitSwitchAtResponse ? .switchEnd(SwitchEndRecord(record)) : .switched(record))
             switchRecord = nil
+            hasSwitchRecord = false
         } else if afterSwitch.priorKnowledge {
             outbox.append(.priorKnowledge(PriorKnowledgeRecord(
                 connection: connection, protocolName: "http2", firstFrame: afterSwitch.firstClientFrame ?? frame,
@@ -409,7 +413,7 @@ public final class UpgradeTracker {
         // Prior-knowledge HTTP/2 (`PRI * HTTP/2.0`) is detected inside the tunnel as at a
         // connection's start (gRPC through an HTTP proxy does this).
         client.preface.bytes = []
-        client.preface.open = !afterSwitch.priorKnowledge && switchRecord == nil
+        client.preface.open = !afterSwitch.priorKnowledge && !hasSwitchRecord
         probe.withUnsafeBytes { clientData($0) }
     }
 
@@ -468,7 +472,11 @@ public final class UpgradeTracker {
     /// RFC 9110 §15.2.2: after the 101 the server speaks the new protocol. A second HTTP/1.x
     /// response there means the switch was not honoured.
     private func checkServerPostSwitchBytes(final: Bool) {
-        guard switchRecord != nil, !afterSwitch.serverChecked else { return }
+        guard !afterSwitch.serverChecked else { return }
+        guard hasSwitchRecord else {
+            afterSwitch.serverChecked = true   // prior knowledge: no 101 to check against
+            return
+        }
         let prefix = Array("HTTP/1.".utf8)
         let available = afterSwitch.firstServerBytes.count
         if available < prefix.count && !final { return }
