@@ -25,11 +25,18 @@ public final class UpgradeTracker {
     /// State touched for every chunk lives in memory the tracker owns, not in stored properties:
     /// every access to a class's stored `var` is checked for exclusivity at run time
     /// (swift_beginAccess/endAccess), which cost as much as parsing a typical chunk. Only this
-    /// tracker touches it, and never a parser from inside that parser's own `feed`.
+    /// tracker touches it, and never a parser from inside that parser's own `feed`. The parts of
+    /// the connection's state (`TrackerState.swift`) live there too, for the same reason: each is
+    /// read or changed for every chunk.
     private struct HotState {
         var requestParser: HTTPMessageParser
         var responseParser: HTTPMessageParser
         var hasFindings = false
+        var queue = RequestQueue()
+        var client = ClientSide()
+        var server = ServerSide()
+        var tunnel = TunnelState()
+        var afterSwitch = PostSwitchState()
     }
     private let hot: UnsafeMutablePointer<HotState>
     var requestParser: HTTPMessageParser {
@@ -42,11 +49,26 @@ public final class UpgradeTracker {
     }
 
     // The connection's state, by part (`TrackerState.swift` says how they follow each other).
-    var queue = RequestQueue()
-    var client = ClientSide()
-    var server = ServerSide()
-    var tunnel = TunnelState()
-    var afterSwitch = PostSwitchState()
+    var queue: RequestQueue {
+        get { hot.pointee.queue }
+        _modify { yield &hot.pointee.queue }
+    }
+    var client: ClientSide {
+        get { hot.pointee.client }
+        _modify { yield &hot.pointee.client }
+    }
+    var server: ServerSide {
+        get { hot.pointee.server }
+        _modify { yield &hot.pointee.server }
+    }
+    var tunnel: TunnelState {
+        get { hot.pointee.tunnel }
+        _modify { yield &hot.pointee.tunnel }
+    }
+    var afterSwitch: PostSwitchState {
+        get { hot.pointee.afterSwitch }
+        _modify { yield &hot.pointee.afterSwitch }
+    }
     /// Bytes that decide what a CONNECT tunnel carries, and how deep tunnels may nest.
     static let connectProbeBytes = 16
     static let maximumConnectDepth = 4
