@@ -16,6 +16,8 @@ extension JSONWriter {
         key("client"); endpoint(connection.client)
         key("server"); endpoint(connection.server)
         key("partial"); bool(connection.partial)
+        key("flow_id"); int(connection.flowID)
+        key("community_id"); string(connection.communityID)
         endObject()
     }
 
