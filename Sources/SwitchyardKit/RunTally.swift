@@ -157,6 +157,7 @@ public struct RunTally: Sendable {
         json.key("type"); json.string("summary")
         json.key("ts"); json.string((last ?? Timestamp.zero).rfc3339)
         json.key("capture"); json.string(captures.count == 1 ? captures[0].name : "*")
+        json.key("schema_version"); json.int(OutputSchema.version)
         json.key("first_ts")
         if let first { json.string(first.rfc3339) } else { json.null() }
         json.key("last_ts")
