@@ -8,6 +8,8 @@ public enum EvidenceValue: Sendable, Equatable {
     case flag(Bool)
     /// Nested evidence, e.g. a protocol's summary inside a switch record's `observed`.
     indirect case object(Evidence)
+    /// Values of one kind, e.g. the per-occurrence values of a repeated finding (`each`).
+    indirect case list([EvidenceValue])
 }
 
 /// Ordered key/value evidence (order is kept so output is deterministic).
@@ -47,6 +49,10 @@ extension JSONWriter {
         case .integer(let number): int(number)
         case .flag(let flag): bool(flag)
         case .object(let nested): evidence(nested)
+        case .list(let values):
+            beginArray()
+            for value in values { evidenceValue(value) }
+            endArray()
         }
     }
 

@@ -136,7 +136,9 @@ extension Violation {
 
 extension ConnectionRef {
     init(_ connection: Connection) {
-        self.init(client: connection.client, server: connection.server, partial: connection.partial)
+        self.init(client: connection.client, server: connection.server, partial: connection.partial,
+                  flowID: FlowIdentity.flowID(connection.client, connection.server,
+                                              firstTimestamp: connection.firstTimestamp))
     }
 }
 

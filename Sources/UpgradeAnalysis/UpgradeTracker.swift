@@ -110,11 +110,12 @@ public final class UpgradeTracker {
         hot.deallocate()
     }
 
-    /// Takes the findings produced so far.
+    /// Takes the findings produced so far, repeats of a rule in one frame folded into one
+    /// (`Finding.coalescingRepeats`).
     public func takeFindings() -> [Finding] {
         var taken: [Finding] = []
         swap(&taken, &outbox)
-        return taken
+        return Finding.coalescingRepeats(taken)
     }
 
     /// Asked after every chunk: a flag kept by `outbox` in `hot`, because reading the array

@@ -57,7 +57,8 @@ struct AnalysisArguments {
         switch parsed.value("format") ?? "json" {
         case "json": format = .json
         case "text": format = .text
-        default: throw Arguments.UsageError(message: "--format takes json or text")
+        case "eve": format = .eve
+        default: throw Arguments.UsageError(message: "--format takes json, text or eve")
         }
     }
 

@@ -22,7 +22,7 @@ let usage = """
       version                  print the version
 
     analyze options:
-      --format json|text       output format (default json)
+      --format json|text|eve   output format (default json; eve: Suricata's EVE layout)
       -o, --output FILE        write findings to FILE instead of stdout
       --min-severity S         write only violations at or above S (info, low, medium, high)
       --rules LIST             comma-separated rule ids: ids keep only those, -id disables one

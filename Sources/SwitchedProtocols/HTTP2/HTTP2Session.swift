@@ -247,7 +247,7 @@ public final class HTTP2Session {
             } else if name == ":status" && !fromClient && info.frameType == .headers && field.value == "101" {
                 report(.http2Status101, direction,
                        "The server sent :status 101 on HTTP/2 stream \(info.streamID), which has no protocol switching.",
-                       ["stream_id": .integer(Int64(info.streamID)), "status": .text(field.value),
+                       ["stream_id": .integer(Int64(info.streamID)), "status_field": .text(field.value),
                         "fields": .texts(block.fields.prefix(16).map { "\($0.name): \($0.value)" })])
             } else if name == ":protocol" && fromClient && extendedConnectProtocols.count < 4
                         && !extendedConnectProtocols.contains(field.value) {
