@@ -200,8 +200,12 @@ public final class UpgradeTracker {
             if clientMode == .http {
                 var delegate = RequestDelegate(tracker: self)
                 requestParser.finish(delegate: &delegate)
+            } else if clientMode == .switched {
+                postSwitchEnd(fromClient: true)
             }
-        } else if !serverSwitched && !tunnelOnly {
+        } else if serverSwitched {
+            postSwitchEnd(fromClient: false)
+        } else if !tunnelOnly {
             var delegate = ResponseDelegate(tracker: self)
             responseParser.finish(delegate: &delegate)
         }
