@@ -328,7 +328,9 @@ final class ConnectUDPSessionTests: XCTestCase {
             "the request carries Content-Length"]))
         XCTAssertEqual(start.evidence["connect_udp_target"], .object(["template": .text("default")]))
         // No request in the capture: only the 101 is checked.
-        XCTAssertTrue(self.start(request: nil).1.violations.isEmpty)
+        let withoutRequest = self.start(request: nil).1
+        XCTAssertTrue(withoutRequest.violations.isEmpty)
+        XCTAssertNil(withoutRequest.evidence["connect_udp_target"])
     }
 
     /// A proxy that says 101 and then answers in HTTP: not capsules, however TCP cut the bytes.

@@ -53,8 +53,9 @@ extension ConnectUDPSession {
         if let problem = capsuleProtocolProblem(context.response) {
             violations.append(capsuleProtocolMissing(problem, in: "101", context: context, fromClient: false))
         }
+        // Without the request (a capture that missed it) there is no target to show.
         return SwitchStart(session: ConnectUDPSession(connection: context.connection), violations: violations,
-                           evidence: ["connect_udp_target": .object(target)])
+                           evidence: context.request == nil ? Evidence() : ["connect_udp_target": .object(target)])
     }
 
     /// RFC 9297 §3.2: the Capsule Protocol is not used with messages that carry these.
