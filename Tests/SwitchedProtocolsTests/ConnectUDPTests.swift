@@ -395,3 +395,45 @@ final class ConnectUDPSessionTests: XCTestCase {
         XCTAssertEqual(summary["client_datagrams"], .integer(1))
     }
 }
+
+final class ConnectUDPRobustnessTests: XCTestCase {
+    /// Pseudo-random bytes (a fixed xorshift seed), cut at pseudo-random points: the decoder
+    /// never traps and ends in the same state as when fed whole.
+    func testRandomBytesAtRandomSplits() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return state
+        }
+        for round in 0..<200 {
+            // Mostly small types and lengths, so that many capsules complete.
+            let bytes = (0..<Int(next() % 300)).map { _ in UInt8(truncatingIfNeeded: next() % 4 == 0 ? next() : next() % 12) }
+            let (whole, wholeReports) = decodeCapsules([bytes])
+            var chunks: [[UInt8]] = []
+            var start = 0
+            while start < bytes.count {
+                let end = min(bytes.count, start + 1 + Int(next() % 17))
+                chunks.append(Array(bytes[start..<end]))
+                start = end
+            }
+            let (cut, cutReports) = decodeCapsules(chunks)
+            XCTAssertEqual(snapshot(cut, cutReports), snapshot(whole, wholeReports), "round \(round)")
+            XCTAssertLessThanOrEqual(wholeReports.count, 5)      // each kind at most once
+        }
+    }
+
+    /// Past the tables' limits the session says so once per direction, naming the limit.
+    func testListLimitFinding() {
+        let session = ConnectUDPSession(connection: nil)
+        let bytes = (UInt64(1)...40).flatMap { capsule($0 * 2, []) }
+        for _ in 0..<2 { bytes.withUnsafeBytes { session.data(fromClient: true, $0, frame: 3, timestamp: .zero) } }
+        let limits = session.takeViolations()
+        XCTAssertEqual(limits.map(\.rule.id), ["analyzer_limit_reached"])
+        XCTAssertEqual(limits.first?.evidence["limit"], .text("connect_udp_listed_types"))
+        guard case .object(let summary) = session.evidence["connect_udp"] else { return XCTFail("no summary") }
+        XCTAssertEqual(summary["client_capsules"], .integer(80))
+        XCTAssertEqual(summary["client_capsules_of_unlisted_types"], .integer(48))
+    }
+}
