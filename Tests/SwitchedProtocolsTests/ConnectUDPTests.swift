@@ -424,6 +424,16 @@ final class ConnectUDPRobustnessTests: XCTestCase {
         }
     }
 
+    /// Fuzz regression (Fuzz/ConnectUDPFuzz.swift): an empty chunk must not move the frame that a
+    /// finding about bytes held for judging points to.
+    func testEmptyChunkDoesNotMoveTheFrame() {
+        let session = ConnectUDPSession(connection: nil)
+        capsule(0, []).withUnsafeBytes { session.data(fromClient: false, $0, frame: 6, timestamp: .zero) }
+        [UInt8]().withUnsafeBytes { session.data(fromClient: false, $0, frame: 22, timestamp: .zero) }
+        session.finish()
+        XCTAssertEqual(session.takeViolations().map(\.frame), [6])
+    }
+
     /// Past the tables' limits the session says so once per direction, naming the limit.
     func testListLimitFinding() {
         let session = ConnectUDPSession(connection: nil)

@@ -62,6 +62,8 @@ public final class ConnectUDPSession: SwitchedSession {
     }
 
     private func data(_ side: inout Side, peer: Side, _ bytes: UnsafeRawBufferPointer, frame: UInt64, timestamp: Timestamp) {
+        // An empty chunk says nothing, and must not move the frame findings at the end point to.
+        guard !bytes.isEmpty else { return }
         side.bytes &+= UInt64(bytes.count)
         side.lastFrame = frame
         side.lastTimestamp = timestamp
