@@ -563,6 +563,18 @@ final class ConnectUDPTrackerTests: XCTestCase {
         }
     }
 
+    /// Datagrams sent before the 101 (RFC 9298 §5 allowed them; RFC 9931 updates it over the
+    /// smuggling risk) are flagged as early data and still decoded as the tunnel's first capsules.
+    func testOptimisticDatagramsAreDecoded() {
+        let datagram: [UInt8] = [0x00, 0x03, 0x00, 0x68, 0x69]
+        let outcome = runScript([.client(request), .clientBytes(datagram), .server(response), .clientBytes(datagram), .clientEnd])
+        XCTAssertEqual(outcome.rules, ["http_client_data_before_101"])
+        guard case .object(let summary)? = outcome.switches.first?.observed["connect_udp"] else {
+            return XCTFail("no connect_udp summary")
+        }
+        XCTAssertEqual(summary["client_datagrams"], .integer(2))
+    }
+
     func testCaptureStoppingInsideACapsuleIsOnlyEvidence() {
         let outcome = runScript([.client(request), .server(response), .clientBytes(cutCapsules)])
         XCTAssertEqual(outcome.rules, [])
