@@ -43,7 +43,7 @@ let package = Package(
         .testTarget(name: "ProxyCorrelationTests", dependencies: ["ProxyCorrelation", "UpgradeAnalysis", "HTTP1", "Findings", "PacketCapture", "PacketDecoding"]),
         .testTarget(name: "InflateTests", dependencies: ["Inflate"], exclude: ["Fixtures"]),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Findings"]),
-        .testTarget(name: "SwitchedProtocolsTests", dependencies: ["SwitchedProtocols"], exclude: ["Fixtures"]),
+        .testTarget(name: "SwitchedProtocolsTests", dependencies: ["SwitchedProtocols", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "SwitchyardKitTests",
             dependencies: ["SwitchyardKit", "TestSupport"],

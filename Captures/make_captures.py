@@ -146,6 +146,11 @@ SCENARIOS = [
     Scenario("http2-connection-specific-header", "http2_connection_specific_header"),
     # Docker multiplexed stream.
     Scenario("docker-bad-stream-header", "docker_bad_stream_header"),
+    # MASQUE CONNECT-UDP (RFC 9298): crafted client and proxy, the proxy forwarding real UDP.
+    Scenario("connect-udp-echo", "connect_udp_echo"),
+    Scenario("connect-udp-not-capsules", "connect_udp_not_capsules"),
+    Scenario("connect-udp-capsule-malformed", "connect_udp_capsule_malformed"),
+    Scenario("connect-udp-handshake-malformed", "connect_udp_handshake_malformed"),
     # A 70,000-byte request head: over Switchyard's 64 KiB http_max_head_bytes.
     Scenario("analyzer-limit-reached", "analyzer_limit_reached", max_size=100_000),
     # Odd 101s that real clients (curl, Python's http.client) take; see client_acceptance.py.
@@ -341,7 +346,7 @@ def tunnel_websocket(port, host):
 
 RUNNERS = {name: getattr(peers, name) for name in dir(peers)
            if name.startswith(("http_", "http2_", "websocket_", "h2c_", "tls_", "switch_", "docker_",
-                               "tcp_", "ip_", "analyzer_"))}
+                               "tcp_", "ip_", "analyzer_", "connect_udp_"))}
 RUNNERS.update({
     "websocket_echo": websocket_echo,
     "websocket_echo_deflate": websocket_echo_deflate,

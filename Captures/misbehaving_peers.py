@@ -1335,6 +1335,214 @@ def docker_bad_stream_header(port, host):
     _docker_attach(port, host, "application/vnd.docker.multiplexed-stream", multiplexed=True, stderr_stream=7)
 
 
+# ---------------------------------------------------------------- MASQUE CONNECT-UDP (RFC 9298)
+#
+# No CONNECT-UDP over HTTP/1.1 implementation is packaged in Debian or on PyPI (aioquic
+# implements QUIC and HTTP/3 only), so both ends are written here after RFC 9298 §3.2, §3.3 and
+# RFC 9297 §3: a client that sends UDP payloads in DATAGRAM capsules (Context ID 0) and a proxy
+# that really forwards them over a UDP socket to an echo server on 127.0.0.1 and wraps the
+# replies in DATAGRAM capsules. Only the HTTP connection is captured (`tcp port`).
+
+def varint(value, length=None):
+    """A QUIC variable-length integer (RFC 9000 §16), shortest unless `length` is given."""
+    length = length or (1 if value < 1 << 6 else 2 if value < 1 << 14 else 4 if value < 1 << 30 else 8)
+    prefix = {1: 0x00, 2: 0x40, 4: 0x80, 8: 0xC0}[length]
+    raw = bytearray(value.to_bytes(length, "big"))
+    raw[0] |= prefix
+    return bytes(raw)
+
+
+def capsule(ctype, value):
+    return varint(ctype) + varint(len(value)) + value
+
+
+def udp_datagram(payload, context=0):
+    """A DATAGRAM capsule (RFC 9297 §3.5) carrying a UDP payload (RFC 9298 §5)."""
+    return capsule(0x00, varint(context) + payload)
+
+
+def read_varint(conn):
+    first = conn.read_exact(1)[0]
+    length = 1 << (first >> 6)
+    value = first & 0x3F
+    for byte in conn.read_exact(length - 1):
+        value = value << 8 | byte
+    return value
+
+
+def read_capsule(conn):
+    """(type, value) of the next capsule; EOFError at the end of the stream."""
+    ctype = read_varint(conn)
+    return ctype, conn.read_exact(read_varint(conn))
+
+
+def split_varint(data):
+    length = 1 << (data[0] >> 6)
+    value = data[0] & 0x3F
+    for byte in data[1:length]:
+        value = value << 8 | byte
+    return value, data[length:]
+
+
+@contextlib.contextmanager
+def udp_echo_server(host="127.0.0.1"):
+    """A UDP echo target (RFC 862 style) in a thread; yields its port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((host, 0))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                data, peer = sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            sock.sendto(data, peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(2)
+        sock.close()
+
+
+def connect_udp_request(host, port, target_path, capsule_protocol=True):
+    lines = [f"GET {target_path} HTTP/1.1", f"Host: {authority(host, port)}", "Connection: Upgrade",
+             "Upgrade: connect-udp"]
+    if capsule_protocol:
+        lines.append("Capsule-Protocol: ?1")
+    return ("\r\n".join(lines + ["", ""])).encode("ascii")
+
+
+CONNECT_UDP_101 = response("HTTP/1.1 101 Switching Protocols",
+                           ["Connection: Upgrade", "Upgrade: connect-udp", "Capsule-Protocol: ?1"])
+UDP_PAYLOADS = [b"ping 1", b"second datagram", b"\x00\x01binary\xff"]
+
+
+def _connect_udp_proxy(s, udp_port, response_head=CONNECT_UDP_101):
+    """The proxy side: read the request, open a connected UDP socket to the target the path
+    names, answer 101, then relay DATAGRAM capsules both ways until the client's FIN. A
+    malformed DATAGRAM (no whole Context ID) aborts relaying, as RFC 9297 §3.3 requires;
+    capsules of other types are skipped (RFC 9297 §3.2)."""
+    head = s.read_head()
+    path = head.split(b" ")[1].decode()
+    parts = path.split("/.well-known/masque/udp/", 1)[1].split("/")
+    assert parts[0] == "127.0.0.1" and int(parts[1]) == udp_port, path
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.settimeout(TIMEOUT)
+    udp.connect(("127.0.0.1", udp_port))
+    s.send(response_head)
+    try:
+        while True:
+            try:
+                ctype, value = read_capsule(s)
+            except EOFError:
+                break
+            if ctype != 0x00:
+                continue
+            if not value:
+                break   # malformed: stop relaying, wait for the client's end
+            context, payload = split_varint(value)
+            if context != 0:
+                continue   # unknown Context ID: dropped (RFC 9298 §4)
+            udp.send(payload)
+            s.send(udp_datagram(udp.recv(65535)))
+    finally:
+        udp.close()
+    s.close_second()
+
+
+def _connect_udp_client(c, payloads, extra=b""):
+    head = c.read_head()
+    assert head.startswith(b"HTTP/1.1 101"), head
+    for payload in payloads:
+        c.send(udp_datagram(payload))
+        ctype, value = read_capsule(c)
+        assert ctype == 0 and split_varint(value) == (0, payload), (ctype, value)
+    if extra:
+        c.send(extra)
+    c.close_first()
+
+
+def connect_udp_echo(port, host):
+    """A well-behaved exchange: three UDP payloads to the echo target and back, a reserved
+    capsule type (0x29 * 1 + 0x17, RFC 9297 §5.4) that the proxy skips."""
+    with udp_echo_server() as udp_port:
+        path = f"/.well-known/masque/udp/127.0.0.1/{udp_port}/"
+
+        def client(c):
+            c.send(connect_udp_request(host, port, path))
+            head = c.read_head()
+            assert head.startswith(b"HTTP/1.1 101"), head
+            for i, payload in enumerate(UDP_PAYLOADS):
+                if i == 1:
+                    c.send(capsule(0x40, b"grease"))
+                c.send(udp_datagram(payload))
+                ctype, value = read_capsule(c)
+                assert ctype == 0 and split_varint(value) == (0, payload), (ctype, value)
+            c.close_first()
+
+        run_pair(port, host, lambda s: _connect_udp_proxy(s, udp_port), client)
+
+
+def connect_udp_not_capsules(port, host):
+    """The proxy answers 101, then, having failed to reach the target, an HTTP 502 instead of
+    capsules; the client's capsules go unanswered."""
+    with udp_echo_server() as udp_port:
+        path = f"/.well-known/masque/udp/127.0.0.1/{udp_port}/"
+
+        def server(s):
+            s.read_head()
+            s.send(CONNECT_UDP_101)
+            s.read_exact(len(udp_datagram(UDP_PAYLOADS[0])))
+            s.send(response("HTTP/1.1 502 Bad Gateway", ["Content-Length: 11", "Content-Type: text/plain"], b"bad gateway"))
+            s.close_first()
+
+        def client(c):
+            c.send(connect_udp_request(host, port, path))
+            head = c.read_head()
+            assert head.startswith(b"HTTP/1.1 101"), head
+            c.send(udp_datagram(UDP_PAYLOADS[0]))
+            c.close_second()
+
+        run_pair(port, host, server, client)
+
+
+def connect_udp_capsule_malformed(port, host):
+    """After one echoed datagram the client sends a DATAGRAM with a Context ID nothing
+    registered, an empty DATAGRAM (no Context ID), and ends its stream inside a capsule."""
+    with udp_echo_server() as udp_port:
+        path = f"/.well-known/masque/udp/127.0.0.1/{udp_port}/"
+        extra = (udp_datagram(b"unregistered", context=2) + capsule(0x00, b"")
+                 + udp_datagram(b"cut short")[:-4])
+
+        def client(c):
+            c.send(connect_udp_request(host, port, path))
+            _connect_udp_client(c, UDP_PAYLOADS[:1], extra)
+
+        run_pair(port, host, lambda s: _connect_udp_proxy(s, udp_port), client)
+
+
+def connect_udp_handshake_malformed(port, host):
+    """A lenient proxy switches on a request whose path lacks the default template's trailing
+    slash and that, like its 101, has no Capsule-Protocol: ?1; the 101 carries a Content-Type,
+    which no message starting the Capsule Protocol may (RFC 9297 §3.2)."""
+    with udp_echo_server() as udp_port:
+        path = f"/.well-known/masque/udp/127.0.0.1/{udp_port}"
+        head_101 = response("HTTP/1.1 101 Switching Protocols",
+                            ["Connection: Upgrade", "Upgrade: connect-udp", "Content-Type: application/octet-stream"])
+
+        def client(c):
+            c.send(connect_udp_request(host, port, path, capsule_protocol=False))
+            _connect_udp_client(c, UDP_PAYLOADS[:1])
+
+        run_pair(port, host, lambda s: _connect_udp_proxy(s, udp_port, head_101), client)
+
+
 # ---------------------------------------------------------------- TCP: what the receiving host believed
 #
 # Real peers doing a WebSocket upgrade, one echoed frame and the close handshake; where a packet

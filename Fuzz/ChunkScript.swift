@@ -59,3 +59,12 @@ func pieces(count: Int, seed: UInt64) -> [Range<Int>] {
     }
     return ranges
 }
+
+/// A data step's bytes, whole or (with `split`) cut by `pieces`, each handed over as an exact
+/// copy (so ASan sees any read past the piece).
+func forEachPiece(of bytes: UnsafeRawBufferPointer, step: Int, split: Bool, _ body: (UnsafeRawBufferPointer) -> Void) {
+    let ranges = split ? pieces(count: bytes.count, seed: UInt64(step)) : [0..<bytes.count]
+    for range in ranges {
+        withExactCopy(UnsafeRawBufferPointer(rebasing: bytes[range]), body)
+    }
+}

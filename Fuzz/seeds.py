@@ -292,6 +292,31 @@ def inflate_seeds():
     return seeds
 
 
+def varint(value):
+    """A QUIC variable-length integer (RFC 9000 §16), shortest form."""
+    length = 1 if value < 1 << 6 else 2 if value < 1 << 14 else 4 if value < 1 << 30 else 8
+    raw = bytearray(value.to_bytes(length, "big"))
+    raw[0] |= {1: 0x00, 2: 0x40, 4: 0x80, 8: 0xC0}[length]
+    return bytes(raw)
+
+
+def connect_udp_seeds():
+    """Capsule streams (RFC 9297 §3.2): UDP payloads in DATAGRAM capsules, a reserved type, an
+    extension's capsule then a non-zero Context ID, malformed DATAGRAMs, a cut capsule and an
+    HTTP response where capsules were due."""
+    def capsule(ctype, value):
+        return varint(ctype) + varint(len(value)) + value
+    def datagram(payload, context=0):
+        return capsule(0, varint(context) + payload)
+    client = datagram(b"ping") + capsule(0x17, b"grease") + datagram(b"") + capsule(0x11, b"\x02") + datagram(b"x", 2)
+    server = datagram(b"pong") + capsule(0x3FFF, b"\x00" * 40)
+    return [
+        script([(True, client), (False, server)]),
+        script([(True, capsule(0, b"") + capsule(0, b"\x40") + datagram(b"\x07" * 300))]) + b"\xfa",
+        script([(True, datagram(b"cut")[:-1]), (False, b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")]) + b"\xfa",
+    ]
+
+
 def main():
     target, outdir, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
     os.makedirs(outdir, exist_ok=True)
@@ -346,6 +371,12 @@ def main():
                     for mode in (2, 6):
                         seeds.append(bytes([mode]) + script(switched))
             seeds += http2_seeds()
+        elif target == "connectudp":
+            for chunks in followed:
+                protocol, switched = after_switch(chunks)
+                if switched and "connect-udp" in protocol:
+                    seeds.append(script(switched))
+            seeds += connect_udp_seeds()
         else:
             sys.exit(f"seeds.py: unknown target {target}")
     for seed in seeds:

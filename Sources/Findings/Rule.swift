@@ -145,7 +145,7 @@ extension Rule {
         .httpMalformedMessage,
         .tcpOverlapConflict, .tcpBadChecksumIgnored, .tcpLowTTLDataIgnored, .tcpRSTIgnored, .tcpRSTNotHonoured, .tcpFINNotHonoured,
         .tcpUrgentData, .tcpSYNDataNotAcknowledged, .ipFragmentOverlapConflict, .analyzerLimitReached,
-    ] + webSocketCatalogue + http2Catalogue + proxyCatalogue
+    ] + webSocketCatalogue + http2Catalogue + connectUDPCatalogue + proxyCatalogue
 
     public static func named(_ id: String) -> Rule? { catalogue.first { $0.id == id } }
 }

@@ -320,6 +320,31 @@ struct RuleGuide: Sendable {
             title: "Invalid Docker stream header",
             why: "Clients demultiplex the stream wrongly, mixing stdout, stderr and stdin data.",
             remediation: "Fix the server to send stream ids 0, 1 or 2 with zero reserved bytes."),
+        // MASQUE CONNECT-UDP
+        "connect_udp_request_malformed": RuleGuide(
+            title: "CONNECT-UDP upgrade accepted on a malformed request",
+            why: "The proxy opened a UDP socket for a request RFC 9298 says it must refuse; proxies that parse targets differently can be steered to unintended hosts or ports.",
+            remediation: "Make the proxy answer 400 to anything but GET with one Host, a well-formed target_host and a target_port from 1 to 65535, and no message content."),
+        "connect_udp_response_malformed": RuleGuide(
+            title: "CONNECT-UDP 101 the client must reject",
+            why: "The client treats the attempt as failed and aborts, while the proxy believes the tunnel is open.",
+            remediation: "Answer with exactly one `Upgrade: connect-udp`, `Connection: Upgrade` and no Content-Length, Content-Type or Transfer-Encoding."),
+        "connect_udp_capsule_protocol_missing": RuleGuide(
+            title: "No Capsule-Protocol: ?1 on a CONNECT-UDP exchange",
+            why: "Intermediaries that do not know connect-udp recognise the Capsule Protocol by this field; without it they may not forward DATAGRAM capsules correctly.",
+            remediation: "Send `Capsule-Protocol: ?1` on the request and on the 101."),
+        "connect_udp_not_capsules": RuleGuide(
+            title: "CONNECT-UDP switched, but no capsules follow",
+            why: "One side switched to the Capsule Protocol while the other speaks something else; the receiver misreads the bytes as capsules and the tunnel carries no UDP.",
+            remediation: "Find the peer that did not switch (often a proxy that answered 101 and then sent an HTTP response); make proxies validate the new protocol or close the connection."),
+        "connect_udp_capsule_malformed": RuleGuide(
+            title: "Malformed capsule in a CONNECT-UDP tunnel",
+            why: "The receiver must treat the stream as malformed and abort it, so the UDP flow breaks; differing parsers may also disagree on what was carried.",
+            remediation: "Fix the sender's capsule encoding: a Context ID in every DATAGRAM, UDP payloads of at most 65527 bytes, and no capsule cut off when the stream ends."),
+        "connect_udp_unregistered_context_id": RuleGuide(
+            title: "DATAGRAM with an unregistered Context ID",
+            why: "Receivers drop datagrams whose Context ID no extension registered, so the data never reaches the UDP target.",
+            remediation: "Use Context ID 0 for UDP payloads, or register the Context ID through the extension that defines it before using it."),
     ]
 }
 

@@ -33,7 +33,7 @@ struct PendingRequest {
 let relevantHeaderNames: Set<String> = [
     "host", "connection", "upgrade", "origin", "expect", "content-length", "transfer-encoding", "content-type",
     "sec-websocket-key", "sec-websocket-version", "sec-websocket-protocol", "sec-websocket-extensions",
-    "sec-websocket-accept", "http2-settings", "server", "user-agent",
+    "sec-websocket-accept", "http2-settings", "server", "user-agent", "capsule-protocol",
 ]
 
 extension MessageSummary {

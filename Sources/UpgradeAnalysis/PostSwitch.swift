@@ -17,7 +17,8 @@ extension UpgradeTracker {
     // MARK: Choosing the session
 
     static func handshakeMessage(_ head: HTTPMessageHead) -> HandshakeMessage {
-        HandshakeMessage(method: head.kind == .request ? head.method : nil, version: head.version.description,
+        HandshakeMessage(method: head.kind == .request ? head.method : nil,
+                         target: head.kind == .request ? head.target : nil, version: head.version.description,
                          status: head.kind == .response ? head.status : nil,
                          headers: head.fields.map { (name: $0.name, value: $0.value) })
     }
@@ -153,6 +154,16 @@ extension UpgradeTracker {
         }
         guard let session = afterSwitch.session else { return }
         session.gap(fromClient: fromClient, length: length, frame: frame, timestamp: timestamp)
+        if session.hasViolations { take(session.takeViolations()) }
+    }
+
+    /// A direction ended (FIN or RST) after the switch. The session hears of it only once the
+    /// gate has delivered every byte it held for that direction, so that the end follows the data.
+    func postSwitchEnd(fromClient: Bool) {
+        guard let session = afterSwitch.session else { return }
+        let gate = fromClient ? afterSwitch.clientGate : afterSwitch.serverGate
+        if afterSwitch.expected != nil && gate.state != .feeding { return }
+        session.end(fromClient: fromClient, frame: frame, timestamp: timestamp)
         if session.hasViolations { take(session.takeViolations()) }
     }
 

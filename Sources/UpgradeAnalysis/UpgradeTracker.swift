@@ -166,8 +166,12 @@ public final class UpgradeTracker {
             if client.phase == .http {
                 var delegate = RequestDelegate(tracker: self)
                 requestParser.finish(delegate: &delegate)
+            } else if client.phase == .switched {
+                postSwitchEnd(fromClient: true)
             }
-        } else if !server.switched && !tunnel.only {
+        } else if server.switched {
+            postSwitchEnd(fromClient: false)
+        } else if !tunnel.only {
             var delegate = ResponseDelegate(tracker: self)
             responseParser.finish(delegate: &delegate)
         }

@@ -79,7 +79,8 @@ final class JSONWriterTests: XCTestCase {
         XCTAssertEqual(Set(ids).count, ids.count, "duplicate rule id")
         for id in ids {
             XCTAssertTrue(id.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "_" }, id)
-            XCTAssertTrue(["http_", "tcp_", "ip_", "analyzer_", "websocket_", "h2c_", "http2_", "tls_", "docker_", "switch_", "proxy_"]
+            XCTAssertTrue(["http_", "tcp_", "ip_", "analyzer_", "websocket_", "h2c_", "http2_", "tls_", "docker_", "switch_", "proxy_",
+                "connect_udp_"]
                 .contains { id.hasPrefix($0) }, id)
         }
     }

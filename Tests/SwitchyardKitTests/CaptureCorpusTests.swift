@@ -119,6 +119,17 @@ final class CaptureCorpusTests: XCTestCase {
         "http2-status-101.pcap": (["h2c_upgrade_deprecated", "http2_status_101"], ["h2c"], 0),
         "http2-connection-specific-header.pcap": (["h2c_upgrade_deprecated", "http2_connection_specific_header"], ["h2c"], 0),
         "docker-bad-stream-header.pcap": (["docker_bad_stream_header"], ["tcp"], 0),
+        // MASQUE CONNECT-UDP: a crafted client and proxy (no HTTP/1.1 implementation is packaged),
+        // the proxy forwarding real UDP to an echo server. A clean exchange with a reserved capsule;
+        // a 101 followed by an HTTP 502; malformed and unregistered DATAGRAMs and a capsule cut by the
+        // FIN; a lenient proxy that switches on a bad template expansion and sends a Content-Type.
+        "connect-udp-echo.pcap": ([], ["connect-udp"], 0),
+        "connect-udp-not-capsules.pcap": (["connect_udp_not_capsules", "http_101_then_http_response"], ["connect-udp"], 0),
+        "connect-udp-capsule-malformed.pcap": (["connect_udp_capsule_malformed", "connect_udp_capsule_malformed",
+                                                "connect_udp_unregistered_context_id"], ["connect-udp"], 0),
+        "connect-udp-handshake-malformed.pcap": (["connect_udp_capsule_protocol_missing", "connect_udp_capsule_protocol_missing",
+                                                  "connect_udp_request_malformed", "connect_udp_response_malformed"],
+                                                 ["connect-udp"], 0),
         // Issue #12: the raw peers' correct upgrade through the kernel's VXLAN between two network
         // namespaces, recorded on the underlay veth; the inner TCP checksums are offload partials.
         "tunnel-vxlan-websocket.pcap": ([], ["websocket"], 0),

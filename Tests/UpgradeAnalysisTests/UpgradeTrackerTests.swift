@@ -541,3 +541,48 @@ final class NeverBlindTests: XCTestCase {
         XCTAssertEqual(socks4.phase, .notSOCKS)
     }
 }
+
+/// CONNECT-UDP through the tracker: the session hears of a direction's end (FIN or RST) from
+/// `end`, and only then is a capsule cut off by it malformed (RFC 9297 §3.3).
+final class ConnectUDPTrackerTests: XCTestCase {
+    private let request = "GET /.well-known/masque/udp/192.0.2.6/443/ HTTP/1.1\r\nHost: proxy.example\r\n"
+        + "Connection: Upgrade\r\nUpgrade: connect-udp\r\nCapsule-Protocol: ?1\r\n\r\n"
+    private let response = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: connect-udp\r\n"
+        + "Capsule-Protocol: ?1\r\n\r\n"
+    /// A whole DATAGRAM ("hi"), then one declaring 5 value bytes of which 2 come.
+    private let cutCapsules: [UInt8] = [0x00, 0x03, 0x00, 0x68, 0x69, 0x00, 0x05, 0x00, 0x61]
+
+    func testCapsuleCutByTheFINIsMalformed() {
+        for chunk in [nil, 1] {
+            let outcome = runScript([.client(request), .server(response), .clientBytes(cutCapsules), .clientEnd], chunk: chunk)
+            XCTAssertEqual(outcome.rules, ["connect_udp_capsule_malformed"])
+            XCTAssertEqual(outcome.violations.first?.frame, 4)
+            XCTAssertEqual(outcome.switches.map(\.protocolName), ["connect-udp"])
+            XCTAssertEqual(outcome.switches.first?.observed["connect_udp_target"],
+                           .object(["template": .text("default"), "host": .text("192.0.2.6"), "port": .integer(443)]))
+        }
+    }
+
+    /// Datagrams sent before the 101 (RFC 9298 §5 allowed them; RFC 9931 updates it over the
+    /// smuggling risk) are flagged as early data and still decoded as the tunnel's first capsules.
+    func testOptimisticDatagramsAreDecoded() {
+        let datagram: [UInt8] = [0x00, 0x03, 0x00, 0x68, 0x69]
+        let outcome = runScript([.client(request), .clientBytes(datagram), .server(response), .clientBytes(datagram), .clientEnd])
+        XCTAssertEqual(outcome.rules, ["http_client_data_before_101"])
+        guard case .object(let summary)? = outcome.switches.first?.observed["connect_udp"] else {
+            return XCTFail("no connect_udp summary")
+        }
+        XCTAssertEqual(summary["client_datagrams"], .integer(2))
+    }
+
+    func testCaptureStoppingInsideACapsuleIsOnlyEvidence() {
+        let outcome = runScript([.client(request), .server(response), .clientBytes(cutCapsules)])
+        XCTAssertEqual(outcome.rules, [])
+        guard case .object(let summary)? = outcome.switches.first?.observed["connect_udp"] else {
+            return XCTFail("no connect_udp summary")
+        }
+        XCTAssertEqual(summary["client_incomplete_capsule"], .flag(true))
+        XCTAssertEqual(summary["client_capsules"], .integer(1))
+        XCTAssertEqual(summary["client_udp_payload_bytes"], .integer(3))
+    }
+}

@@ -33,6 +33,8 @@ public enum SwitchedProtocolTable {
         Entry(token: "h2c", start: HTTP2Session.startAfterUpgrade),
         // Docker's attach/exec hijack.
         Entry(token: "tcp", start: DockerStreamSession.start),
+        // RFC 9298 §3.2, §3.3: MASQUE CONNECT-UDP, then the Capsule Protocol (RFC 9297).
+        Entry(token: "connect-udp", start: ConnectUDPSession.start),
     ]
 
     /// The entry for a protocol name and subprotocol: the subprotocol's own entry if there is

@@ -17,6 +17,11 @@ public protocol SwitchedSession: AnyObject {
     func data(fromClient: Bool, _ bytes: UnsafeRawBufferPointer, frame: UInt64, timestamp: Timestamp)
     /// Bytes of one direction that the capture lost (`length` of them).
     func gap(fromClient: Bool, length: UInt64, frame: UInt64, timestamp: Timestamp)
+    /// One direction ended in the stream: its FIN or an RST was reached in order, so its
+    /// receiver saw it end there (RFC 9293 §3.6, §3.10.7). Not called when the capture merely
+    /// stops; `finish` follows in every case. Sessions that need not tell the two apart keep the
+    /// default, which does nothing.
+    func end(fromClient: Bool, frame: UInt64, timestamp: Timestamp)
     /// Both directions are over: notes what was left unfinished.
     func finish()
     /// Whether `takeViolations` has something (asked after every chunk: keep it cheap).
@@ -25,6 +30,10 @@ public protocol SwitchedSession: AnyObject {
     func takeViolations() -> [Violation]
     /// What the session saw, for the switch record's `observed` object (after `finish`).
     var evidence: Evidence { get }
+}
+
+extension SwitchedSession {
+    public func end(fromClient: Bool, frame: UInt64, timestamp: Timestamp) {}
 }
 
 /// What a session is started from: the exchange that agreed on the switch.
