@@ -50,7 +50,7 @@ final class HTTP2RobustnessTests: XCTestCase {
             let session = HTTP2Session(afterUpgrade: true)
             session.clientData(mutatedClient, frame: 1, timestamp: testTimestamp)
             session.serverData(mutatedServer, frame: 2, timestamp: testTimestamp)
-            _ = session.finish()
+            session.finish()
             _ = session.takeViolations()
         }
     }
