@@ -66,6 +66,16 @@ public struct CaptureFileReader: PacketSource {
                                    maximumRecordLength: limits.record)
     }
 
+    /// Parses a mapped file in place (`CaptureFileMapping`): no read, no copy. Readers made from
+    /// one mapping each keep their own position and share the pages.
+    public init(mapping: CaptureFileMapping, name: String? = nil,
+                maximumRecordLength: Int = CaptureFileReader.defaultMaximumRecordLength) throws(CaptureError) {
+        let limits = Self.limits(bufferSize: 64, maximumRecordLength: maximumRecordLength)
+        let input = CaptureInput(mapping: mapping, maximumCapacity: limits.capacity)
+        parser = try CaptureParser(input: input, name: name ?? mapping.path, totalBytes: UInt64(mapping.count),
+                                   maximumRecordLength: limits.record)
+    }
+
     /// Reads a capture held in memory (tests, embedded samples) through the same buffering.
     public init(bytes: [UInt8], name: String = "memory",
                 bufferSize: Int = CaptureFileReader.defaultBufferSize,

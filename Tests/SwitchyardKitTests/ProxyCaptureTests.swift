@@ -76,7 +76,9 @@ final class ProxyCaptureTests: XCTestCase {
             let records = try records([(TestPaths.captures.appendingPathComponent(name).path, name)])
             guard let pair = records.first(where: { $0["type"] as? String == "proxied_upgrade" }),
                   let front = endpoints(pair["front"]), let back = endpoints(pair["back"]) else { continue }
-            if ParallelAnalysis.workerIndex(front.0, front.1, 2) != ParallelAnalysis.workerIndex(back.0, back.1, 2) { split += 1 }
+            if FlowHash.worker(FlowHash.of(front.0, front.1), of: 2) != FlowHash.worker(FlowHash.of(back.0, back.1), of: 2) {
+                split += 1
+            }
         }
         XCTAssertGreaterThan(split, 0)
     }
