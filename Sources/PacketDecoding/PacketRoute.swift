@@ -89,7 +89,7 @@ extension PacketDecoder {
     }
 
     /// The route by the decoder's own walk (every link type, tunnel and header chain).
-    static func routeByWalk(_ packet: CapturedPacket) -> PacketRoute {
+    public static func routeByWalk(_ packet: CapturedPacket) -> PacketRoute {
         var fragment: FragmentPiece?
         let outcome = decodeFrame(linkType: packet.linkType, bytes: packet.bytes,
                                   originalLength: packet.originalLength, verifiesChecksums: false,

@@ -40,6 +40,9 @@ public final class OutputSink: FindingSink {
     private var exchanges: ExchangeCollector?
     private var exchangeCaptures: [String] = []
     private var proxyOptions = ProxyCorrelationOptions()
+    /// 0 while captures' records are written, 1 for the pairing's records at the end of the run
+    /// (written into a shard's records, `ShardMerge`).
+    private var section = 0
 
     public init(stream: RecordStream, format: OutputFormat, filter: FindingFilter = FindingFilter()) {
         self.stream = stream
@@ -76,7 +79,14 @@ public final class OutputSink: FindingSink {
         }
         if format == .json || jsonCopy != nil {
             json.reset()
-            json.raw(record.json)
+            if tally.shard != nil {
+                // A shard's records carry their place in the run's order, for `switchyard merge`
+                // (ShardMerge): the section and the full-precision time the order uses.
+                json.raw(Array(record.json.dropLast()))
+                json.raw(Array(",\"\(ShardMerge.keyMember)\":[\(section),\(record.nanoseconds)]}".utf8))
+            } else {
+                json.raw(record.json)
+            }
             json.newline()
             jsonCopy?.write(record: json.bytes)
         }
@@ -107,6 +117,7 @@ public final class OutputSink: FindingSink {
         if let limit = run.limitFinding() { found.append(limit) }
         var records = found.compactMap { prepare($0.finding, capture: $0.capture, tally: &tally) }
         records.sort(by: PreparedRecord.precedes)
+        section = 1
         for record in records { write(record) }
     }
 
