@@ -92,6 +92,12 @@ public struct CaptureFileReader: PacketSource {
         try parser.nextPacket()
     }
 
+    /// Says that no more packets will be asked for: a reader of a shared mapping must, once its
+    /// loop has ended, so that the other readers do not wait for it (CaptureFileMapping).
+    public func finishReading() {
+        parser.input.finishReading()
+    }
+
     /// `"pcap"` or `"pcapng"`.
     public var formatName: String { parser.format.rawValue }
     public var format: CaptureFormat { parser.format }

@@ -33,6 +33,9 @@ final class CaptureInput {
     private var memoryPosition = 0
     /// The whole file, mapped: `buffer` points into it, nothing is read or copied.
     private let mapping: CaptureFileMapping?
+    /// This reader's slot in the mapping, and where it next reports its position.
+    private var mappingSlot = 0
+    private var nextReport = Int.max
 
     /// Input offset of the first unconsumed byte.
     var offset: UInt64 { bufferOrigin &+ UInt64(start) }
@@ -66,6 +69,8 @@ final class CaptureInput {
         self.buffer = UnsafeMutableRawPointer(mutating: mapping.base)
         self.end = mapping.count
         self.reachedEnd = true
+        self.mappingSlot = mapping.claimSlot()
+        self.nextReport = mapping.releaseStep
     }
 
     /// Reads from a copy of `bytes` through the same buffering as a descriptor, so tests
@@ -82,6 +87,7 @@ final class CaptureInput {
     }
 
     deinit {
+        finishReading()
         if mapping == nil { buffer.deallocate() }
         if closesDescriptor && fileDescriptor >= 0 {
             _ = close(fileDescriptor)
@@ -118,6 +124,14 @@ final class CaptureInput {
         return true
     }
 
+    /// Tells a shared mapping that this reader reads no more (so that no other reader waits
+    /// for it); idempotent.
+    func finishReading() {
+        guard let mapping, nextReport != Int.max else { return }
+        nextReport = Int.max
+        mapping.advance(slot: mappingSlot, to: Int.max)
+    }
+
     /// Marks `count` bytes (at most `available`) as consumed.
     @inline(__always)
     func consume(_ count: Int) {
@@ -135,6 +149,10 @@ final class CaptureInput {
     /// time of a worker walking other workers' packets, measured in docs/BENCHMARK.md).
     @inline(__always)
     private func prefetchAhead() {
+        if start >= nextReport, let mapping {
+            mapping.advance(slot: mappingSlot, to: start)
+            nextReport = start + mapping.releaseStep
+        }
         let target = min(start + Self.prefetchDistance, end)
         if prefetched < start { prefetched = start & ~63 }
         while prefetched < target {

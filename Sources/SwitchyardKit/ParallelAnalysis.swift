@@ -33,7 +33,7 @@ public enum ParallelAnalysis {
         progress: ProgressHandler? = nil, shouldStop: () -> Bool = { false }
     ) throws(CaptureError) {
         // Opened here first, so that an unreadable file is reported before any thread starts.
-        let mapping = CaptureFileMapping.map(path: path)
+        let mapping = CaptureFileMapping.map(path: path, readers: jobs)
         var firstReader = try reader(mapping, path: path)
         var workerOptions = options
         // Each worker holds a share of the connections: the table limits are shared out too.
@@ -177,5 +177,7 @@ final class FileWorker: @unchecked Sendable {
                        return stop.isSet
                    },
                    share: share)
+        // The other workers must not wait for this one's position in the shared mapping.
+        source.finishReading()
     }
 }

@@ -265,7 +265,7 @@ final class MappedReaderTests: XCTestCase {
         XCTAssertFalse(files.isEmpty)
         for file in files {
             let mapping = try XCTUnwrap(CaptureFileMapping.map(path: file.path))
-            XCTAssertEqual(try packets(CaptureFileReader(mapping: mapping)), try packets(CaptureFileReader(path: file.path)),
+            XCTAssertEqual(try Self.packets(CaptureFileReader(mapping: mapping)), try Self.packets(CaptureFileReader(path: file.path)),
                            file.lastPathComponent)
         }
     }
@@ -280,7 +280,7 @@ final class MappedReaderTests: XCTestCase {
             let path = directory.appendingPathComponent("cut-\(cut).pcap").path
             _ = FileManager.default.createFile(atPath: path, contents: bytes.prefix(cut))
             let mapping = try XCTUnwrap(CaptureFileMapping.map(path: path))
-            XCTAssertEqual(try packets(CaptureFileReader(mapping: mapping)), try packets(CaptureFileReader(path: path)),
+            XCTAssertEqual(try Self.packets(CaptureFileReader(mapping: mapping)), try Self.packets(CaptureFileReader(path: path)),
                            "cut at \(cut)")
         }
         let empty = directory.appendingPathComponent("empty.pcap").path
@@ -289,8 +289,35 @@ final class MappedReaderTests: XCTestCase {
         XCTAssertNil(CaptureFileMapping.map(path: directory.path), "a directory is not mapped")
     }
 
+    /// Readers of one mapping with a small window: each gets every packet whether they read in
+    /// turn or on two threads, and one that stops early and says so does not hold up the others.
+    func testReadersOfOneMappingKeepWithinTheirWindow() throws {
+        let file = TestPaths.captures.appendingPathComponent("proxy-nginx-websocket.pcap").path
+        let expected = try Self.packets(CaptureFileReader(path: file))
+        XCTAssertGreaterThan(expected.count, 20)
+        let mapping = try XCTUnwrap(CaptureFileMapping.map(path: file, readers: 3, maximumLead: 2048, releaseStep: 512))
+        let early = try CaptureFileReader(mapping: mapping)
+        var copy = early
+        for _ in 0..<3 { _ = try copy.nextPacket() }
+        early.finishReading()
+        let results = ResultBox()
+        let done = DispatchSemaphore(value: 0)
+        for _ in 0..<2 {
+            Thread {
+                let list = (try? CaptureFileReader(mapping: mapping)).map { reader -> [String] in
+                    defer { reader.finishReading() }
+                    return MappedReaderTests.packets(reader)
+                }
+                results.add(list ?? [])
+                done.signal()
+            }.start()
+        }
+        for _ in 0..<2 { XCTAssertEqual(done.wait(timeout: .now() + 60), .success, "a reader waited for ever") }
+        XCTAssertEqual(results.lists, [expected, expected])
+    }
+
     /// Frame, time, length and bytes of every packet, then the error that ended the reading.
-    private func packets(_ reader: CaptureFileReader) -> [String] {
+    private static func packets(_ reader: CaptureFileReader) -> [String] {
         var reader = reader
         var out: [String] = []
         while true {
@@ -303,5 +330,15 @@ final class MappedReaderTests: XCTestCase {
             }
         }
         return out
+    }
+}
+
+private final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var lists: [[String]] = []
+    func add(_ list: [String]) {
+        lock.lock()
+        lists.append(list)
+        lock.unlock()
     }
 }
