@@ -131,7 +131,9 @@ public enum ShardMerge {
             case "last_ts": merged[i].value = last
             case "captures": merged[i].value = .array(captures)
             case "unreadable":
-                merged[i].value = .array(summaries.flatMap { value($0, "unreadable")?.arrayValue ?? [] })
+                // By connections every shard was given the same input: its errors are listed once.
+                let lists = summaries.map { value($0, "unreadable")?.arrayValue ?? [] }
+                merged[i].value = .array(byFiles ? lists.flatMap { $0 } : lists.first ?? [])
             case let key where captureTotals.contains(key):
                 merged[i].value = value(totals, key) ?? merged[i].value
             default: break
