@@ -114,6 +114,11 @@ public final class OutputSink: FindingSink {
         guard let run = exchanges else { return }
         exchanges = nil
         var found = ProxyCorrelator.correlate(run.entries, captureOrder: exchangeCaptures, options: proxyOptions).findings
+        let pairs = found.reduce(0) { count, item in
+            if case .proxiedUpgrade = item.finding { return count + 1 }
+            return count
+        }
+        tally.unpairedExchanges = UInt64(max(0, run.entries.count - 2 * pairs))
         if let limit = run.limitFinding() { found.append(limit) }
         var records = found.compactMap { prepare($0.finding, capture: $0.capture, tally: &tally) }
         records.sort(by: PreparedRecord.precedes)

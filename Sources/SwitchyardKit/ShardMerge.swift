@@ -33,8 +33,9 @@ public enum ShardMerge {
     }
 
     /// Merges the shard files at `paths` into `output`. Every shard of one `--shard K/N` set must
-    /// be given, once each, in any order.
-    public static func merge(paths: [String], into output: RecordStream) -> Result<Void, MergeError> {
+    /// be given, once each, in any order. Returns the warnings for stderr: upgrade exchanges no
+    /// shard could pair, whose other leg may have been in another shard (docs/CLUSTER.md).
+    public static func merge(paths: [String], into output: RecordStream) -> Result<[String], MergeError> {
         var shards: [ShardFile] = []
         for path in paths {
             switch ShardFile.open(path) {
@@ -86,7 +87,10 @@ public enum ShardMerge {
         output.write(record: writer.bytes)
         output.flush()
         if let failure = output.failure { return .failure(MergeError("output: \(failure)")) }
-        return .success(())
+        let unpaired = shards.reduce(Int64(0)) { $0 + (value($1.summary, "shard")?["exchanges_unpaired"]?.integerValue ?? 0) }
+        guard count > 1, unpaired > 0 else { return .success([]) }
+        return .success(["\(unpaired) upgrade exchange(s) found no proxy leg to pair with in their own shard; "
+                         + "legs of a proxied upgrade analysed in two shards are not paired (docs/CLUSTER.md)"])
     }
 
     // MARK: - Summaries
