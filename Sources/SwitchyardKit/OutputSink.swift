@@ -113,12 +113,22 @@ public final class OutputSink: FindingSink {
     func emitProxiedUpgrades() {
         guard let run = exchanges else { return }
         exchanges = nil
-        var found = ProxyCorrelator.correlate(run.entries, captureOrder: exchangeCaptures, options: proxyOptions).findings
-        let pairs = found.reduce(0) { count, item in
-            if case .proxiedUpgrade = item.finding { return count + 1 }
-            return count
+        if tally.shard != nil {
+            // A shard does not pair: the legs may be in two shards. Its exchanges go to
+            // `switchyard merge`, which pairs them over the whole set (ShardExchanges).
+            section = 1
+            var encoded = JSONWriter()
+            for entry in run.entries {
+                encoded.reset()
+                ShardExchanges.write(entry, into: &encoded)
+                write(PreparedRecord(nanoseconds: 0, json: encoded.bytes, text: nil, severity: nil))
+            }
+            if let limit = run.limitFinding(), let record = prepare(limit.finding, capture: limit.capture, tally: &tally) {
+                write(record)
+            }
+            return
         }
-        tally.unpairedExchanges = UInt64(max(0, run.entries.count - 2 * pairs))
+        var found = ProxyCorrelator.correlate(run.entries, captureOrder: exchangeCaptures, options: proxyOptions).findings
         if let limit = run.limitFinding() { found.append(limit) }
         var records = found.compactMap { prepare($0.finding, capture: $0.capture, tally: &tally) }
         records.sort(by: PreparedRecord.precedes)

@@ -119,9 +119,9 @@ public struct RunTally: Sendable {
     /// Set when this run is one shard of several (`--shard`): written in the summary, so that
     /// `switchyard merge` knows how to add the shards up.
     public var shard: (selection: ShardSelection, mode: ShardSelection.Mode)?
-    /// Upgrade exchanges the run's proxy pairing left without a partner: with `--shard`, the
-    /// ones whose other leg may have been in another shard (`switchyard merge` says so).
-    public var unpairedExchanges: UInt64 = 0
+    /// With `--shard`: the filter the records were written with, so that `switchyard merge`
+    /// writes the proxy pairing's records as the shards would have.
+    public var shardFilter = FindingFilter()
 
     public init() {}
 
@@ -221,7 +221,10 @@ public struct RunTally: Sendable {
             json.key("index"); json.int(UInt64(shard.selection.index))
             json.key("count"); json.int(UInt64(shard.selection.count))
             json.key("by"); json.string(shard.mode.rawValue)
-            json.key("exchanges_unpaired"); json.int(unpairedExchanges)
+            json.key("min_severity"); json.string(shardFilter.minimumSeverity.name)
+            json.key("only_rules"); json.beginArray(); for id in shardFilter.onlyRules.sorted() { json.string(id) }; json.endArray()
+            json.key("disabled_rules")
+            json.beginArray(); for id in shardFilter.disabledRules.sorted() { json.string(id) }; json.endArray()
             json.endObject()
         }
         json.endObject()

@@ -1,6 +1,8 @@
 import Findings
 import PacketCapture
+import ProxyCorrelation
 import Reporting
+import UpgradeAnalysis
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,6 +22,11 @@ import Glibc
 ///   records are the shards' in shard order, and the pairing records are merged by time.
 /// The member is taken off again, so every record is byte for byte what one run writes.
 ///
+/// The legs of a proxied upgrade may have been analysed in two shards, so shards do not pair
+/// them: each writes its upgrade exchanges as `shard_exchange` records (ShardExchanges, section
+/// 1), and the merge pairs them over the whole set with the run's `ProxyCorrelator`, writes the
+/// pairing's records with the shards' filter (their summary names it) and adds its counts.
+///
 /// The summary is the sum of the shards' where a count belongs to connections (each connection,
 /// and each packet, is counted by one shard), and the capture's own where it belongs to the
 /// capture (packets and bytes read, clock steps, format, errors: every shard read the whole
@@ -33,9 +40,8 @@ public enum ShardMerge {
     }
 
     /// Merges the shard files at `paths` into `output`. Every shard of one `--shard K/N` set must
-    /// be given, once each, in any order. Returns the warnings for stderr: upgrade exchanges no
-    /// shard could pair, whose other leg may have been in another shard (docs/CLUSTER.md).
-    public static func merge(paths: [String], into output: RecordStream) -> Result<[String], MergeError> {
+    /// be given, once each, in any order.
+    public static func merge(paths: [String], into output: RecordStream) -> Result<Void, MergeError> {
         var shards: [ShardFile] = []
         for path in paths {
             switch ShardFile.open(path) {
@@ -64,6 +70,9 @@ public enum ShardMerge {
             case .failure(let error): return .failure(error)
             }
         }
+        // The shards' upgrade exchanges, by capture, for the pairing at the end.
+        var exchanges: [String: [UpgradeExchange]] = [:]
+        let exchangePrefix = Array("{\"type\":\"\(ShardExchanges.recordType)\"".utf8)
         while true {
             var best: Int?
             for i in heads.indices {
@@ -72,28 +81,80 @@ public enum ShardMerge {
                 best = i
             }
             guard let b = best, let record = heads[b] else { break }
-            var line = record.json
-            line.append(0x0A)
-            output.write(record: line)
+            if record.json.starts(with: exchangePrefix) {
+                guard let value = JSONValue.parse(record.json[...]), let (capture, exchange) = ShardExchanges.read(value) else {
+                    return .failure(MergeError("\(shards[b].path): a malformed \(ShardExchanges.recordType) record"))
+                }
+                exchanges[capture, default: []].append(exchange)
+            } else {
+                var line = record.json
+                line.append(0x0A)
+                output.write(record: line)
+            }
             switch shards[b].nextRecord() {
             case .success(let next): heads[b] = next
             case .failure(let error): return .failure(error)
             }
         }
-        let summary = mergeSummaries(shards.map(\.summary), byFiles: byFiles)
+        // The pairing over the whole set, written and counted as one run does it.
+        let filter = shardFilter(first.summary)
+        let pairing = OutputSink(stream: output, format: .json, filter: filter)
+        var options = ProxyCorrelationOptions()
+        options.disabledRules = filter.disabledRules
+        var summaries = shards.map(\.summary)
+        let captureNames = byFiles ? summaries.flatMap(captureNames) : summaries.first.map(captureNames) ?? []
+        for name in captureNames {
+            let collector = ExchangeCollector(capture: name, byteLimit: options.maxExchangeBytes)
+            for exchange in exchanges[name] ?? [] { collector.exchange(exchange) }
+            pairing.addExchanges([collector], capture: name, options: options)
+        }
+        pairing.emitProxiedUpgrades()
+        summaries.append(pairingCounts(pairing.tally))
+        let summary = mergeSummaries(summaries, byFiles: byFiles)
         var writer = JSONWriter()
         write(summary, into: &writer)
         writer.newline()
         output.write(record: writer.bytes)
         output.flush()
         if let failure = output.failure { return .failure(MergeError("output: \(failure)")) }
-        let unpaired = shards.reduce(Int64(0)) { $0 + (value($1.summary, "shard")?["exchanges_unpaired"]?.integerValue ?? 0) }
-        guard count > 1, unpaired > 0 else { return .success([]) }
-        return .success(["\(unpaired) upgrade exchange(s) found no proxy leg to pair with in their own shard; "
-                         + "legs of a proxied upgrade analysed in two shards are not paired (docs/CLUSTER.md)"])
+        return .success(())
     }
 
     // MARK: - Summaries
+
+    /// The names of a summary's captures, in order.
+    static func captureNames(_ summary: [JSONMember]) -> [String] {
+        (value(summary, "captures")?.arrayValue ?? []).compactMap { $0["capture"]?.stringValue }
+    }
+
+    /// The filter a shard wrote its records with (its summary's `shard` member).
+    static func shardFilter(_ summary: [JSONMember]) -> FindingFilter {
+        var filter = FindingFilter()
+        let shard = value(summary, "shard")
+        if let name = shard?["min_severity"]?.stringValue, let severity = Severity(name: name) {
+            filter.minimumSeverity = severity
+        }
+        filter.onlyRules = Set((shard?["only_rules"]?.arrayValue ?? []).compactMap(\.stringValue))
+        filter.disabledRules = Set((shard?["disabled_rules"]?.arrayValue ?? []).compactMap(\.stringValue))
+        return filter
+    }
+
+    /// The pairing's counts as summary members, in the writer's order, to be added to the
+    /// shards' (which counted no pairing).
+    static func pairingCounts(_ tally: RunTally) -> [JSONMember] {
+        func counts(_ map: [String: UInt64]) -> JSONValue {
+            .object(map.sorted { $0.key < $1.key }.map { JSONMember($0.key, .number(String($0.value))) })
+        }
+        var members = [JSONMember("upgrades_declined", .number("0"))]
+        if tally.proxiedUpgrades > 0 { members.append(JSONMember("proxied_upgrades", .number(String(tally.proxiedUpgrades)))) }
+        members += [
+            JSONMember("violations", .number(String(tally.violationsByRule.values.reduce(0, +)))),
+            JSONMember("violations_by_severity", counts(tally.violationsBySeverity)),
+            JSONMember("violations_by_rule", counts(tally.violationsByRule)),
+            JSONMember("suppressed_findings", .number(String(tally.suppressed))),
+        ]
+        return members
+    }
 
     /// Counts that belong to a capture, not to its connections: every shard that read the
     /// capture has the same value, taken once.

@@ -197,6 +197,7 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
             inputs = shard.inputs(of: inputs, sizes: ShardSelection.sizes(of: inputs))
         }
         sink.tally.shard = (shard, shardMode)
+        sink.tally.shardFilter = shared.filter
     }
     InterruptSignals.install()
     for input in inputs {

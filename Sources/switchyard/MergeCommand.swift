@@ -11,9 +11,7 @@ func mergeCommand(_ arguments: [String]) throws -> Int32 {
     guard let stream = openOutput(parsed.value("output")) else { return 2 }
     defer { stream.close() }
     switch ShardMerge.merge(paths: parsed.positional, into: stream) {
-    case .success(let warnings):
-        for warning in warnings { printError("switchyard: merge: warning: \(warning)") }
-        return 0
+    case .success: return 0
     case .failure(let error):
         printError("switchyard: merge: \(error.message)")
         return 2

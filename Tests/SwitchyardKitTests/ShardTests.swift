@@ -37,9 +37,8 @@ final class ShardTests: XCTestCase {
     }
 
     /// Shards 0..<N of `input`, merged, against one run with the same `--jobs`.
-    @discardableResult
     private func checkMerge(_ input: String, shards: Int, jobs: Int, file: StaticString = #filePath,
-                            line: UInt = #line) throws -> String {
+                            line: UInt = #line) throws {
         let common = ["analyze", "--quiet", "--fail-on", "never", "--jobs", String(jobs)]
         let single = try run(common + [input])
         XCTAssertEqual(single.status, 0, single.stderr, file: file, line: line)
@@ -54,7 +53,6 @@ final class ShardTests: XCTestCase {
         XCTAssertEqual(merged.status, 0, merged.stderr, file: file, line: line)
         XCTAssertEqual(String(decoding: merged.stdout, as: UTF8.self), String(decoding: single.stdout, as: UTF8.self),
                        "\(input): \(shards) shards, \(jobs) jobs", file: file, line: line)
-        return merged.stderr
     }
 
     func testShardsOfTheCorpusMergeToOneRun() throws {
@@ -68,21 +66,43 @@ final class ShardTests: XCTestCase {
         let capture = scratch.appendingPathComponent("generated.pcap").path
         try Self.generatedCapture().write(to: capture)
         for shards in 1...3 {
-            let warnings = try checkMerge(capture, shards: shards, jobs: 2)
-            // 24 upgrades and no proxy: each shard's exchanges went unpaired, which merge says,
-            // since their partners could have been in another shard.
-            XCTAssertEqual(warnings.contains("24 upgrade exchange(s) found no proxy leg"), shards > 1, warnings)
+            try checkMerge(capture, shards: shards, jobs: 2)
         }
         try checkMerge(capture, shards: 3, jobs: 1)
-        let single = try run(["analyze", "--quiet", "--fail-on", "never", capture])
-        XCTAssertFalse(String(decoding: single.stdout, as: UTF8.self).contains("proxied_upgrade"),
-                       "the connections are independent (proxy pairing across shards is not merged)")
         // Every shard analysed some connections (the hash spreads them).
         for k in 0..<3 {
             let part = try run(["analyze", "--quiet", "--fail-on", "never", "--shard", "\(k)/3", capture])
             let text = String(decoding: part.stdout, as: UTF8.self)
             XCTAssertTrue(text.contains("\"type\":\"switch\""), "shard \(k) of 3 found no switch")
         }
+    }
+
+    /// The legs of proxied upgrades in two shards are paired by `merge`: by connections on every
+    /// proxy capture, and by files with the front and the back leg in two capture files.
+    func testProxyLegsInTwoShardsArePaired() throws {
+        var pairs = 0
+        for file in TestPaths.captureFiles(in: TestPaths.captures) where file.lastPathComponent.hasPrefix("proxy-") {
+            for shards in 2...3 {
+                try checkMerge(file.path, shards: shards, jobs: 2)
+            }
+            let single = try run(["analyze", "--quiet", "--fail-on", "never", file.path])
+            pairs += String(decoding: single.stdout, as: UTF8.self).components(separatedBy: "\"type\":\"proxied_upgrade\"").count - 1
+        }
+        XCTAssertGreaterThan(pairs, 5)
+        let source = TestPaths.captures.appendingPathComponent("proxy-nginx-websocket.pcap").path
+        let single = String(decoding: try run(["analyze", "--quiet", "--fail-on", "never", source]).stdout, as: UTF8.self)
+        let pair = try XCTUnwrap(single.split(separator: "\n").first { $0.contains("\"type\":\"proxied_upgrade\"") })
+        let record = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(pair.utf8)) as? [String: Any])
+        let front = try XCTUnwrap(((record["front"] as? [String: Any])?["connection"] as? [String: Any])?["server"] as? [String: Any])
+        let port = try XCTUnwrap(front["port"] as? Int)
+        let (frontCapture, backCapture) = try ProxyCaptureTests.split(source, frontPort: UInt16(port), backShift: 7_250_000_000)
+        let directory = scratch.appendingPathComponent("legs")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try frontCapture.write(to: directory.appendingPathComponent("a-front.pcap").path)
+        try backCapture.write(to: directory.appendingPathComponent("b-back.pcap").path)
+        try checkMerge(directory.path, shards: 2, jobs: 2)
+        let apart = String(decoding: try run(["analyze", "--quiet", "--fail-on", "never", directory.path]).stdout, as: UTF8.self)
+        XCTAssertTrue(apart.contains("\"type\":\"proxied_upgrade\""), "the two files pair in one run, and so merged")
     }
 
     func testMergeRefusesIncompleteOrForeignSets() throws {
