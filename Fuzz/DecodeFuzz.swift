@@ -8,7 +8,8 @@ let fuzzLinkTypes: [UInt32] = [1, 101, 0, 108, 113, 228, 229, 276, 239, 12, 14, 
 /// libFuzzer target `decode`: PacketDecoder.decode(linkType:bytes:originalLength:) on one
 /// frame. Byte 0 picks the link type (`fuzzLinkTypes`); the rest is the frame, decoded as
 /// captured whole and again as if the wire frame was longer (snaplen cut), from an
-/// exact-size copy so AddressSanitizer catches any read past its end.
+/// exact-size copy so AddressSanitizer catches any read past its end; and the header route of
+/// `--jobs` workers (`PacketDecoder.route`) against the decoder's walk.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzDecode(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var input = FuzzInput(data, size)
@@ -19,6 +20,12 @@ public func fuzzDecode(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let frame = input.rest()
     var decoder = PacketDecoder()
     withExactCopy(frame) { copy in
+        // The header route (--jobs, --shard) must decide as the decoder's walk does.
+        for original in [copy.count, copy.count + 1000, 0] {
+            let packet = CapturedPacket(frameNumber: 1, timestamp: .zero, linkType: linkType, bytes: copy,
+                                        originalLength: original)
+            fuzzCheck(PacketDecoder.route(packet) == PacketDecoder.routeByWalk(packet), "route differs from the walk")
+        }
         let whole = decoder.decode(linkType: linkType, bytes: copy, originalLength: copy.count)
         checkDecoded(whole, in: copy)
         let cut = decoder.decode(linkType: linkType, bytes: copy, originalLength: copy.count + 1000)

@@ -66,6 +66,16 @@ public struct CaptureFileReader: PacketSource {
                                    maximumRecordLength: limits.record)
     }
 
+    /// Parses a mapped file in place (`CaptureFileMapping`): no read, no copy. Readers made from
+    /// one mapping each keep their own position and share the pages.
+    public init(mapping: CaptureFileMapping, name: String? = nil,
+                maximumRecordLength: Int = CaptureFileReader.defaultMaximumRecordLength) throws(CaptureError) {
+        let limits = Self.limits(bufferSize: 64, maximumRecordLength: maximumRecordLength)
+        let input = CaptureInput(mapping: mapping, maximumCapacity: limits.capacity)
+        parser = try CaptureParser(input: input, name: name ?? mapping.path, totalBytes: UInt64(mapping.count),
+                                   maximumRecordLength: limits.record)
+    }
+
     /// Reads a capture held in memory (tests, embedded samples) through the same buffering.
     public init(bytes: [UInt8], name: String = "memory",
                 bufferSize: Int = CaptureFileReader.defaultBufferSize,
@@ -80,6 +90,12 @@ public struct CaptureFileReader: PacketSource {
     /// mid-record) the packets already returned stay valid and later calls return nil.
     public mutating func nextPacket() throws(CaptureError) -> CapturedPacket? {
         try parser.nextPacket()
+    }
+
+    /// Says that no more packets will be asked for: a reader of a shared mapping must, once its
+    /// loop has ended, so that the other readers do not wait for it (CaptureFileMapping).
+    public func finishReading() {
+        parser.input.finishReading()
     }
 
     /// `"pcap"` or `"pcapng"`.

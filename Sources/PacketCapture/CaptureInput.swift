@@ -1,3 +1,4 @@
+import CPcap
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -30,6 +31,11 @@ final class CaptureInput {
     private let closesDescriptor: Bool
     private let memory: [UInt8]
     private var memoryPosition = 0
+    /// The whole file, mapped: `buffer` points into it, nothing is read or copied.
+    private let mapping: CaptureFileMapping?
+    /// This reader's slot in the mapping, and where it next reports its position.
+    private var mappingSlot = 0
+    private var nextReport = Int.max
 
     /// Input offset of the first unconsumed byte.
     var offset: UInt64 { bufferOrigin &+ UInt64(start) }
@@ -42,10 +48,29 @@ final class CaptureInput {
         self.fileDescriptor = fileDescriptor
         self.closesDescriptor = closesDescriptor
         self.memory = []
+        self.mapping = nil
         self.baseCapacity = bufferSize
         self.maximumCapacity = max(maximumCapacity, bufferSize)
         self.capacity = bufferSize
         self.buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferSize, alignment: 16)
+    }
+
+    /// Parses a mapped file in place: the whole input is "in the buffer" from the start, so
+    /// `fill` never reads, moves or grows anything. `maximumCapacity` still bounds what one
+    /// record may ask for, so errors are the same as when the file is read.
+    init(mapping: CaptureFileMapping, maximumCapacity: Int) {
+        self.fileDescriptor = -1
+        self.closesDescriptor = false
+        self.memory = []
+        self.mapping = mapping
+        self.baseCapacity = mapping.count
+        self.maximumCapacity = maximumCapacity
+        self.capacity = mapping.count
+        self.buffer = UnsafeMutableRawPointer(mutating: mapping.base)
+        self.end = mapping.count
+        self.reachedEnd = true
+        self.mappingSlot = mapping.claimSlot()
+        self.nextReport = mapping.releaseStep
     }
 
     /// Reads from a copy of `bytes` through the same buffering as a descriptor, so tests
@@ -54,6 +79,7 @@ final class CaptureInput {
         self.fileDescriptor = -1
         self.closesDescriptor = false
         self.memory = bytes
+        self.mapping = nil
         self.baseCapacity = bufferSize
         self.maximumCapacity = max(maximumCapacity, bufferSize)
         self.capacity = bufferSize
@@ -61,7 +87,8 @@ final class CaptureInput {
     }
 
     deinit {
-        buffer.deallocate()
+        finishReading()
+        if mapping == nil { buffer.deallocate() }
         if closesDescriptor && fileDescriptor >= 0 {
             _ = close(fileDescriptor)
         }
@@ -72,7 +99,7 @@ final class CaptureInput {
     /// - Precondition: the caller has checked `count <= maximumCapacity`.
     func fill(_ count: Int) throws(CaptureError) -> Bool {
         if end - start >= count { return true }
-        guard count <= maximumCapacity else { return false }
+        guard count <= maximumCapacity, mapping == nil else { return false }
         if capacity > baseCapacity && count <= baseCapacity && end - start <= baseCapacity {
             resize(to: baseCapacity)
         } else if start > 0 {
@@ -97,9 +124,41 @@ final class CaptureInput {
         return true
     }
 
+    /// Tells a shared mapping that this reader reads no more (so that no other reader waits
+    /// for it); idempotent.
+    func finishReading() {
+        guard let mapping, nextReport != Int.max else { return }
+        nextReport = Int.max
+        mapping.advance(slot: mappingSlot, to: Int.max)
+    }
+
     /// Marks `count` bytes (at most `available`) as consumed.
+    @inline(__always)
     func consume(_ count: Int) {
         start += min(count, end - start)
+        if mapping != nil { prefetchAhead() }
+    }
+
+    /// How far ahead of `start` a mapped input asks for cache lines, and how far it has asked.
+    private static let prefetchDistance = 4096
+    private var prefetched = 0
+
+    /// Asks for the cache lines up to `prefetchDistance` bytes ahead. A reader that skips a
+    /// packet touches only its record header, whose place is known only once the header before
+    /// it is read: without this, every header is a cache miss in a dependent chain (half the
+    /// time of a worker walking other workers' packets, measured in docs/BENCHMARK.md).
+    @inline(__always)
+    private func prefetchAhead() {
+        if start >= nextReport, let mapping {
+            mapping.advance(slot: mappingSlot, to: start)
+            nextReport = start + mapping.releaseStep
+        }
+        let target = min(start + Self.prefetchDistance, end)
+        if prefetched < start { prefetched = start & ~63 }
+        while prefetched < target {
+            switchyard_prefetch(buffer + prefetched)
+            prefetched += 64
+        }
     }
 
     /// Discards `count` bytes without keeping them all in memory (for blocks we do not parse).
@@ -113,6 +172,10 @@ final class CaptureInput {
                 return true
             }
             remaining -= here
+            if mapping != nil {
+                start = end
+                return false
+            }
             bufferOrigin &+= UInt64(end)
             start = 0
             end = 0

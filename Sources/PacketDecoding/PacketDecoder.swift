@@ -17,7 +17,7 @@ import PacketCapture
 /// offload record a partial sum there, so whether a bad checksum means a dropped packet is
 /// the caller's policy; the decoder only says what the checksums are (`TCPSegment.checksum`).
 public struct PacketDecoder {
-    public private(set) var counters = DecodeCounters()
+    public internal(set) var counters = DecodeCounters()
     /// Whether the IPv4 header and TCP checksums of every TCP segment are computed
     /// (`TCPSegment.checksum`); otherwise every segment says `.notVerified`.
     public let verifiesChecksums: Bool

@@ -49,6 +49,11 @@ public enum JSONValue: Sendable, Equatable {
         if case .null = self { return true }
         return false
     }
+
+    /// One JSON text (`JSONParser`), or nil when it is not exactly one valid value.
+    public static func parse(_ bytes: ArraySlice<UInt8>) -> JSONValue? {
+        JSONParser.parse(bytes)
+    }
 }
 
 public struct JSONMember: Sendable, Equatable {

@@ -50,17 +50,16 @@ public typealias ProgressHandler = (_ done: UInt64, _ total: UInt64?) -> Void
 /// Stops early only when the source throws (truncated or unreadable input) or `shouldStop`
 /// says so; what was read until then is still analysed and flushed.
 ///
-/// The capture clock (idle timeouts) is kept here over every TCP packet, and `keep` chooses the
-/// connections analysed: all of them, or a `--jobs` worker's share, whose timeouts then fall
-/// exactly as in a single-threaded run.
+/// The capture clock (idle timeouts) is kept here over every TCP packet, and `share` chooses
+/// the connections analysed: all of them, or those a `--jobs` worker or `--shard` owns, whose
+/// timeouts then fall exactly as in a single-threaded run over the whole capture.
 ///
 /// The decoder's notices (IP fragment overlaps, defragmentation limits) go to the consumer
-/// after each packet; `reportsDecodeNotices` is false for all but one `--jobs` worker, since
-/// every worker decodes every packet.
+/// after each packet, from the one share that counts the packets no connection owns.
 func runPackets<Source: PacketSource, Consumer: PipelineConsumer>(
     _ source: inout Source, account: inout CaptureAccount, limits: ReassemblyLimits,
     consumer: inout Consumer, progress: ProgressHandler?, shouldStop: () -> Bool = { false },
-    reportsDecodeNotices: Bool = true, keep: (TCPSegment) -> Bool = { _ in true }
+    share: FlowShare = FlowShare()
 ) {
     var decoder = PacketDecoder(verifiesChecksums: limits.checksums != .off, fragmentLimits: limits.fragments)
     var reassembler = TCPReassembler(limits: limits)
@@ -69,6 +68,7 @@ func runPackets<Source: PacketSource, Consumer: PipelineConsumer>(
     var bytes: UInt64 = 0
     var first: Timestamp?
     var last = Timestamp.zero
+    let whole = share.isWhole
     while true {
         let packet: CapturedPacket?
         do {
@@ -82,16 +82,38 @@ func runPackets<Source: PacketSource, Consumer: PipelineConsumer>(
         bytes &+= UInt64(packet.bytes.count)
         if first == nil { first = packet.timestamp }
         last = packet.timestamp
-        if case .tcp(let segment) = decoder.decode(packet) {
-            _ = clock.advance(to: packet.timestamp.totalNanoseconds)
-            if keep(segment) {
+        if whole {
+            if case .tcp(let segment) = decoder.decode(packet) {
+                _ = clock.advance(to: packet.timestamp.totalNanoseconds)
                 reassembler.process(segment, frame: packet.frameNumber, timestamp: packet.timestamp,
                                     clock: clock, into: &consumer)
+            }
+        } else {
+            // A share decodes in full only its own connections' packets; the others cost a
+            // header walk (PacketRoute), and their timestamps still move the capture clock.
+            switch PacketDecoder.route(packet) {
+            case .tcp(let source, let destination):
+                _ = clock.advance(to: packet.timestamp.totalNanoseconds)
+                if share.owns(source, destination), case .tcp(let segment) = decoder.decode(packet) {
+                    reassembler.process(segment, frame: packet.frameNumber, timestamp: packet.timestamp,
+                                        clock: clock, into: &consumer)
+                }
+            case .other:
+                if share.countsShared { _ = decoder.decode(packet) }
+            case .fragment:
+                let outcome = share.countsShared ? decoder.decode(packet) : decoder.decodeUncounted(packet)
+                if case .tcp(let segment) = outcome {
+                    _ = clock.advance(to: packet.timestamp.totalNanoseconds)
+                    if share.owns(segment.source, segment.destination) {
+                        reassembler.process(segment, frame: packet.frameNumber, timestamp: packet.timestamp,
+                                            clock: clock, into: &consumer)
+                    }
+                }
             }
         }
         if decoder.hasNotices {
             let notices = decoder.takeNotices()
-            if reportsDecodeNotices { for notice in notices { consumer.decodeNotice(notice) } }
+            if share.countsShared { for notice in notices { consumer.decodeNotice(notice) } }
         }
         if packets & 0x3FFF == 0 {
             if let progress { progress(source.progress.done, source.progress.total) }
@@ -100,7 +122,8 @@ func runPackets<Source: PacketSource, Consumer: PipelineConsumer>(
     }
     reassembler.follow(clock, into: &consumer)
     reassembler.finish(into: &consumer)
-    decoder.finish()
+    // Datagrams left incomplete are counted by the share that counts fragments.
+    if share.countsShared { decoder.finish() }
     account.packets = packets
     account.bytes = bytes
     account.firstTimestamp = first
@@ -108,6 +131,37 @@ func runPackets<Source: PacketSource, Consumer: PipelineConsumer>(
     account.decode = decoder.counters
     account.tcpNotBelieved = TCPDisbelief(reassembler.statistics, clockSteps: clock.steps)
     account.tcpNotBelieved.ackPaddingIgnored = decoder.counters.ackPaddingIgnored
+}
+
+/// The part of a capture's connections one run analyses: shard `shard` of `shards` (machines,
+/// `--shard`), worker `worker` of `workers` within it (threads, `--jobs`), by `FlowHash`.
+///
+/// Each packet is counted (`packet_disposition`) by exactly one share: a TCP segment by the
+/// share that owns its connection, everything else (other protocols, malformed packets, IP
+/// fragments, which every share reassembles) by share 0 of shard 0, which also reports the
+/// decoder's notices. Summing the shares' counters gives the whole run's.
+public struct FlowShare: Sendable, Equatable {
+    public var shard = 0
+    public var shards = 1
+    public var worker = 0
+    public var workers = 1
+
+    public init(shard: Int = 0, shards: Int = 1, worker: Int = 0, workers: Int = 1) {
+        self.shard = shard
+        self.shards = shards
+        self.worker = worker
+        self.workers = workers
+    }
+
+    var isWhole: Bool { shards == 1 && workers == 1 }
+    /// Counts the packets no connection owns and reports the decoder's notices.
+    var countsShared: Bool { shard == 0 && worker == 0 }
+
+    @inline(__always)
+    func owns(_ a: Endpoint, _ b: Endpoint) -> Bool {
+        let hash = FlowHash.of(a, b)
+        return FlowHash.shard(hash, of: shards) == shard && FlowHash.worker(hash, of: workers) == worker
+    }
 }
 
 

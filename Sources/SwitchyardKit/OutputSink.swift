@@ -42,6 +42,9 @@ public final class OutputSink: FindingSink {
     private var exchanges: ExchangeCollector?
     private var exchangeCaptures: [String] = []
     private var proxyOptions = ProxyCorrelationOptions()
+    /// 0 while captures' records are written, 1 for the pairing's records at the end of the run
+    /// (written into a shard's records, `ShardMerge`).
+    private var section = 0
 
     public init(stream: RecordStream, format: OutputFormat, filter: FindingFilter = FindingFilter()) {
         self.stream = stream
@@ -87,7 +90,14 @@ public final class OutputSink: FindingSink {
         }
         if format == .json || jsonCopy != nil {
             json.reset()
-            json.raw(record.json)
+            if tally.shard != nil {
+                // A shard's records carry their place in the run's order, for `switchyard merge`
+                // (ShardMerge): the section and the full-precision time the order uses.
+                json.raw(Array(record.json.dropLast()))
+                json.raw(Array(",\"\(ShardMerge.keyMember)\":[\(section),\(record.nanoseconds)]}".utf8))
+            } else {
+                json.raw(record.json)
+            }
             json.newline()
             jsonCopy?.write(record: json.bytes)
         }
@@ -114,10 +124,26 @@ public final class OutputSink: FindingSink {
     func emitProxiedUpgrades() {
         guard let run = exchanges else { return }
         exchanges = nil
+        if tally.shard != nil {
+            // A shard does not pair: the legs may be in two shards. Its exchanges go to
+            // `switchyard merge`, which pairs them over the whole set (ShardExchanges).
+            section = 1
+            var encoded = JSONWriter()
+            for entry in run.entries {
+                encoded.reset()
+                ShardExchanges.write(entry, into: &encoded)
+                write(PreparedRecord(nanoseconds: 0, json: encoded.bytes, text: nil, severity: nil))
+            }
+            if let limit = run.limitFinding(), let record = prepare(limit.finding, capture: limit.capture, tally: &tally) {
+                write(record)
+            }
+            return
+        }
         var found = ProxyCorrelator.correlate(run.entries, captureOrder: exchangeCaptures, options: proxyOptions).findings
         if let limit = run.limitFinding() { found.append(limit) }
         var records = found.compactMap { prepare($0.finding, capture: $0.capture, tally: &tally) }
         records.sort(by: PreparedRecord.precedes)
+        section = 1
         for record in records { write(record) }
     }
 

@@ -6,18 +6,22 @@ import ProxyCorrelation
 import StreamReassembly
 import UpgradeAnalysis
 
-/// `--jobs N` on a capture file: N workers each read the whole file and analyse the
-/// connections whose endpoints hash to them (both directions of a connection meet in the same
-/// worker).
+/// `--jobs N` on a capture file: N workers each walk the whole file and analyse the
+/// connections whose endpoints hash to them (`FlowShare`; both directions of a connection meet
+/// in the same worker).
 ///
 /// Why this shape: a single reader feeding the workers (decoding every packet and copying the
 /// TCP ones into per-worker batches over bounded queues) was built twice, the second time after
 /// the per-packet costs had been cut (docs/BENCHMARK.md); on two cores two threads were then no
 /// faster than one, because the copy, the second decode and packets crossing cores cost what
-/// they saved. Reading the file once per worker costs no copy and no hand-over, every worker
-/// numbers frames as the file does, and every worker sees every timestamp, so each keeps the
-/// same capture clock as a single-threaded run and idle timeouts fall exactly as they would
-/// there. Standard input can be read only once, so it is analysed by one thread.
+/// they saved. Here nothing crosses threads: the file is mapped once (`CaptureFileMapping`),
+/// so its pages are shared and never copied, and each worker walks the record headers,
+/// routes each packet by its headers alone (`PacketDecoder.route`: no checksums, no state) and
+/// decodes in full only its own connections' packets. Adding a worker adds a header walk over
+/// the file, not a read and a decode. Every worker numbers frames as the file does and sees
+/// every timestamp, so each keeps the same capture clock as a single-threaded run and idle
+/// timeouts fall exactly as they would there. Standard input can be read only once, so it is
+/// analysed by one thread; a file that cannot be mapped is read by each worker.
 ///
 /// Findings are counted, filtered and encoded per worker and written at the end in a
 /// documented order: by timestamp, then by their JSON text (docs/OUTPUT.md). The summary equals
@@ -25,10 +29,12 @@ import UpgradeAnalysis
 public enum ParallelAnalysis {
     public static func analyzeFile(
         path: String, name: String, options: PipelineOptions, sink: OutputSink, jobs: Int,
+        shard: (index: Int, count: Int) = (0, 1),
         progress: ProgressHandler? = nil, shouldStop: () -> Bool = { false }
     ) throws(CaptureError) {
         // Opened here first, so that an unreadable file is reported before any thread starts.
-        var firstReader = try CaptureFileReader(path: path)
+        let mapping = CaptureFileMapping.map(path: path, readers: jobs)
+        var firstReader = try reader(mapping, path: path)
         var workerOptions = options
         // Each worker holds a share of the connections: the table limits are shared out too.
         workerOptions.reassembly.maxConnections = max(1, options.reassembly.maxConnections / jobs)
@@ -38,13 +44,13 @@ public enum ParallelAnalysis {
         workerOptions.proxy.maxExchangeBytes = max(0, options.proxy.maxExchangeBytes / jobs)
         let stop = StopFlag()
         let workers = (0..<jobs).map {
-            FileWorker(index: $0, of: jobs, capture: name, options: workerOptions.forOneThread(share: jobs),
-                       output: sink, stop: stop)
+            FileWorker(share: FlowShare(shard: shard.index, shards: shard.count, worker: $0, workers: jobs),
+                       capture: name, options: workerOptions.forOneThread(share: jobs), output: sink, stop: stop)
         }
         let finished = DispatchSemaphore(value: 0)
         for worker in workers.dropFirst() {
             let thread = Thread {
-                if var reader = try? CaptureFileReader(path: path) {
+                if var reader = try? reader(mapping, path: path) {
                     worker.run(&reader, progress: nil, shouldStop: { false })
                 } else {
                     worker.failed = true
@@ -54,7 +60,7 @@ public enum ParallelAnalysis {
             thread.stackSize = 8 << 20
             thread.start()
         }
-        // Worker 0 runs here: it reports progress and does the accounting of every packet.
+        // Worker 0 runs here: it reports progress and counts the packets no connection owns.
         workers[0].run(&firstReader, progress: progress, shouldStop: shouldStop)
         for _ in workers.dropFirst() { finished.wait() }
 
@@ -67,7 +73,9 @@ public enum ParallelAnalysis {
             account.gaps += worker.consumer.gaps
             account.gapBytes += worker.consumer.gapBytes
             if worker !== workers[0] {
-                // Every worker keeps the one capture clock: count its steps once.
+                // Each packet was decoded by one worker; every worker keeps the one capture
+                // clock, so its steps are counted once.
+                account.decode.add(worker.account.decode)
                 account.tcpNotBelieved.add(worker.account.tcpNotBelieved, countingClock: false)
             }
             sink.tally.http.add(worker.consumer.inner.http)
@@ -84,24 +92,18 @@ public enum ParallelAnalysis {
         sink.tally.captures.append(account)
     }
 
+    /// A reader over the shared mapping, or over the file itself when it could not be mapped.
+    static func reader(_ mapping: CaptureFileMapping?, path: String) throws(CaptureError) -> CaptureFileReader {
+        if let mapping { return try CaptureFileReader(mapping: mapping, name: path) }
+        return try CaptureFileReader(path: path)
+    }
+
     /// Once per run, on stderr: the records are kept in memory instead (nothing is lost).
     private static let warned = StopFlag()
     private static func spillWarning(_ reason: String) {
         guard !warned.isSet else { return }
         warned.set()
         FileHandle.standardError.write(Data("switchyard: --jobs: \(reason); holding the records in memory\n".utf8))
-    }
-
-    /// The same worker for both directions: the endpoints are ordered before mixing.
-    static func workerIndex(_ x: Endpoint, _ y: Endpoint, _ jobs: Int) -> Int {
-        let (a, b) = x < y ? (x, y) : (y, x)
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15
-        for word in [a.address.high, a.address.low, b.address.high, b.address.low,
-                     UInt64(a.port) << 16 | UInt64(b.port)] {
-            h = (h ^ word) &* 0xBF58_476D_1CE4_E5B9
-            h ^= h >> 31
-        }
-        return Int(h % UInt64(jobs))
     }
 }
 
@@ -144,8 +146,7 @@ final class CollectingSink: FindingSink, @unchecked Sendable {
 /// One analysis thread: the single-threaded chain over its share of the connections, with the
 /// capture clock kept over every packet of the file.
 final class FileWorker: @unchecked Sendable {
-    let index: Int
-    let jobs: Int
+    let share: FlowShare
     let sink: CollectingSink
     var consumer: AccountingConsumer<AnalysisConsumer<CollectingSink>>
     var account: CaptureAccount
@@ -154,10 +155,9 @@ final class FileWorker: @unchecked Sendable {
     private let limits: ReassemblyLimits
     private let stop: StopFlag
 
-    init(index: Int, of jobs: Int, capture: String, options: PipelineOptions, output: OutputSink, stop: StopFlag) {
-        self.index = index
+    init(share: FlowShare, capture: String, options: PipelineOptions, output: OutputSink, stop: StopFlag) {
+        self.share = share
         sink = CollectingSink(output: output, memoryLimit: options.heldRecordBytes)
-        self.jobs = jobs
         self.stop = stop
         account = CaptureAccount(name: capture, format: "")
         exchanges = ExchangeCollector(capture: capture, byteLimit: options.proxy.maxExchangeBytes)
@@ -167,7 +167,7 @@ final class FileWorker: @unchecked Sendable {
     }
 
     func run(_ source: inout CaptureFileReader, progress: ProgressHandler?, shouldStop: () -> Bool) {
-        let (index, jobs, stop) = (self.index, self.jobs, self.stop)
+        let stop = self.stop
         runPackets(&source, account: &account, limits: limits, consumer: &consumer, progress: progress,
                    shouldStop: {
                        if shouldStop() {
@@ -176,7 +176,8 @@ final class FileWorker: @unchecked Sendable {
                        }
                        return stop.isSet
                    },
-                   reportsDecodeNotices: index == 0,
-                   keep: { ParallelAnalysis.workerIndex($0.source, $0.destination, jobs) == index })
+                   share: share)
+        // The other workers must not wait for this one's position in the shared mapping.
+        source.finishReading()
     }
 }

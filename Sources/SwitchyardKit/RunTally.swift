@@ -64,6 +64,8 @@ public struct TCPDisbelief: Sendable, Equatable {
         self.clockSteps = clockSteps
     }
 
+    /// Adds another share's counts; `countingClock: false` for shares of one capture, which
+    /// all keep the one capture clock (its steps are counted once).
     mutating func add(_ other: TCPDisbelief, countingClock: Bool = true) {
         badChecksum += other.badChecksum
         badChecksumAcknowledged += other.badChecksumAcknowledged
@@ -75,10 +77,8 @@ public struct TCPDisbelief: Sendable, Equatable {
         finsNotHonoured += other.finsNotHonoured
         urgentBytesRemoved += other.urgentBytesRemoved
         synPayloadsNotAcknowledged += other.synPayloadsNotAcknowledged
-        if countingClock {
-            clockSteps += other.clockSteps
-            ackPaddingIgnored += other.ackPaddingIgnored   // decoded by every worker: count once
-        }
+        ackPaddingIgnored += other.ackPaddingIgnored   // each packet is decoded by one share
+        if countingClock { clockSteps += other.clockSteps }
     }
 
     func write(into json: inout JSONWriter) {
@@ -116,6 +116,12 @@ public struct RunTally: Sendable {
     /// Findings not written because of --min-severity / --rules.
     public var suppressed: UInt64 = 0
     public var worstSeverityEmitted: Severity?
+    /// Set when this run is one shard of several (`--shard`): written in the summary, so that
+    /// `switchyard merge` knows how to add the shards up.
+    public var shard: (selection: ShardSelection, mode: ShardSelection.Mode)?
+    /// With `--shard`: the filter the records were written with, so that `switchyard merge`
+    /// writes the proxy pairing's records as the shards would have.
+    public var shardFilter = FindingFilter()
 
     public init() {}
 
@@ -213,6 +219,18 @@ public struct RunTally: Sendable {
         json.key("violations_by_severity"); writeCounts(violationsBySeverity, into: &json)
         json.key("violations_by_rule"); writeCounts(violationsByRule, into: &json)
         json.key("suppressed_findings"); json.int(suppressed)
+        if let shard {
+            json.key("shard")
+            json.beginObject()
+            json.key("index"); json.int(UInt64(shard.selection.index))
+            json.key("count"); json.int(UInt64(shard.selection.count))
+            json.key("by"); json.string(shard.mode.rawValue)
+            json.key("min_severity"); json.string(shardFilter.minimumSeverity.name)
+            json.key("only_rules"); json.beginArray(); for id in shardFilter.onlyRules.sorted() { json.string(id) }; json.endArray()
+            json.key("disabled_rules")
+            json.beginArray(); for id in shardFilter.disabledRules.sorted() { json.string(id) }; json.endArray()
+            json.endObject()
+        }
         json.endObject()
     }
 

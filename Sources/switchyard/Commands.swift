@@ -1,3 +1,4 @@
+import Foundation
 import Findings
 import PacketCapture
 import Reporting
@@ -19,6 +20,7 @@ let usage = """
       interfaces               list capture devices (--format json)
       rules                    list the rule catalogue
       report FINDINGS.jsonl…   HTML, Markdown or JSON audit report (see 'switchyard report --help')
+      merge SHARD.jsonl…       one run's output from the outputs of 'analyze --shard K/N' (-o FILE)
       version                  print the version
 
     analyze options:
@@ -32,6 +34,9 @@ let usage = """
       -j, --jobs N             analysis threads for capture files (default: the number of cores);
                                with N > 1 the records of each capture are written sorted by
                                time, then text (standard input is read by one thread)
+      --shard K/N|auto[/N]     analyse part K of N (0-based): of one file's connections, or of
+                               several files; join the parts with 'switchyard merge'; auto reads
+                               K from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID (docs/CLUSTER.md)
     limits (analyze and flows):
       --max-head-bytes N       largest HTTP header block (default 65536)
       --connection-buffer N    out-of-order bytes per connection (default 1048576)
@@ -55,6 +60,17 @@ let usage = """
     no readable input, or output lost; 130/143 interrupted by SIGINT/SIGTERM (summary written).
     """
 
+/// The `-o FILE` stream, or standard output; nil (after a message) when FILE cannot be written.
+func openOutput(_ path: String?) -> RecordStream? {
+    guard let path else { return RecordStream(descriptor: 1) }
+    switch RecordStream.file(path: path) {
+    case .success(let opened): return opened
+    case .failure(let error):
+        printError("switchyard: cannot write output: \(error.message)")
+        return nil
+    }
+}
+
 func printError(_ text: String) {
     var line = Array(text.utf8)
     line.append(0x0A)
@@ -73,6 +89,7 @@ func runCommand(_ arguments: [String]) throws -> Int32 {
     case "rules": return try rulesCommand(rest)
     case "report": return try reportCommand(rest)
     case "live": return try liveCommand(rest)
+    case "merge": return try mergeCommand(rest)
     case "interfaces": return try interfacesCommand(rest)
     case "version", "--version": print("switchyard \(version)"); return 0
     case "help", "--help", "-h": print(usage); return 0
@@ -127,7 +144,7 @@ extension Substring {
 func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
     let parsed = try Arguments(
         arguments,
-        valued: AnalysisArguments.valued.union(["write-streams", "gap-fill", "report", "jobs"]),
+        valued: AnalysisArguments.valued.union(["write-streams", "gap-fill", "report", "jobs", "shard"]),
         flagNames: ["quiet"], aliases: ["o": "output", "q": "quiet", "j": "jobs"])
     guard !parsed.positional.isEmpty else { throw Arguments.UsageError(message: "no capture given") }
 
@@ -135,6 +152,14 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
     let options = shared.options
     let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     let jobs = try parsed.integer("jobs", range: 1...256) ?? cores
+    var shard: ShardSelection?
+    if let text = parsed.value("shard") {
+        guard !flows else { throw Arguments.UsageError(message: "--shard belongs to 'switchyard analyze'") }
+        switch ShardSelection.parse(text, environment: ProcessInfo.processInfo.environment) {
+        case .success(let selection): shard = selection
+        case .failure(let error): throw Arguments.UsageError(message: error.message)
+        }
+    }
     let gapFill: GapFill
     switch parsed.value("gap-fill") ?? "none" {
     case "none": gapFill = .none
@@ -145,18 +170,8 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
         throw Arguments.UsageError(message: "--write-streams and --gap-fill belong to 'switchyard flows'")
     }
 
-    let stream: RecordStream
-    if let path = parsed.value("output") {
-        switch RecordStream.file(path: path) {
-        case .success(let opened): stream = opened
-        case .failure(let error):
-            printError("switchyard: cannot write output: \(error.message)")
-            return 2
-        }
-    } else {
-        stream = RecordStream(descriptor: 1)
-        stream.flushEachRecord = isatty(1) != 0
-    }
+    guard let stream = openOutput(parsed.value("output")) else { return 2 }
+    if parsed.value("output") == nil { stream.flushEachRecord = isatty(1) != 0 }
     let sink = OutputSink(stream: stream, format: shared.format, filter: shared.filter)
     let reportPath = parsed.value("report")
     var copyDescriptor: Int32 = -1
@@ -170,8 +185,22 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
     let progress = ProgressLine(enabled: !parsed.flag("quiet") && isatty(2) != 0)
 
     var readable = 0
+    var inputs = InputResolver.resolve(parsed.positional)
+    var shardMode = ShardSelection.Mode.connections
+    if let shard {
+        guard shared.format == .json else { throw Arguments.UsageError(message: "--shard writes JSON Lines (for 'switchyard merge')") }
+        guard !inputs.contains(.standardInput) else {
+            throw Arguments.UsageError(message: "--shard reads files (every shard reads its input): not standard input")
+        }
+        if inputs.count > 1 {
+            shardMode = .files
+            inputs = shard.inputs(of: inputs, sizes: ShardSelection.sizes(of: inputs))
+        }
+        sink.tally.shard = (shard, shardMode)
+        sink.tally.shardFilter = shared.filter
+    }
     InterruptSignals.install()
-    for input in InputResolver.resolve(parsed.positional) {
+    for input in inputs {
         if stream.failure != nil || InterruptSignals.received != nil { break }
         let name = input.name
         var reader: CaptureFileReader
@@ -180,13 +209,14 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
             printError("switchyard: \(name): \(reason)")
             sink.tally.unreadable.append((name, reason))
             continue
-        case .file(let path) where jobs > 1 && !flows:
+        case .file(let path) where (jobs > 1 || shard != nil && shardMode == .connections) && !flows:
             readable += 1
             progress.start(name)
             let handler: ProgressHandler? = progress.enabled ? { progress.update($0, $1) } : nil
             do {
+                let part = shardMode == .connections ? shard.map { ($0.index, $0.count) } ?? (0, 1) : (0, 1)
                 try ParallelAnalysis.analyzeFile(path: path, name: name, options: options, sink: sink, jobs: jobs,
-                                                 progress: handler, shouldStop: { stream.failure != nil || InterruptSignals.received != nil })
+                                                 shard: part, progress: handler, shouldStop: { stream.failure != nil || InterruptSignals.received != nil })
             } catch {
                 readable -= 1
                 progress.finish()
@@ -267,6 +297,7 @@ func analyzeCommand(_ arguments: [String], flows: Bool) throws -> Int32 {
         return 2
     }
     if let signal = InterruptSignals.received { return 128 + signal }
-    if readable == 0 { return 2 }
+    // A shard may get no files of a directory: that is its share, not an error.
+    if readable == 0 && !(shardMode == .files && inputs.isEmpty) { return 2 }
     return shared.exitStatus(sink.tally)
 }

@@ -74,17 +74,7 @@ func liveCommand(_ arguments: [String]) throws -> Int32 {
     defer { capture.close() }
     for warning in capture.warnings { printError("switchyard: warning: \(warning)") }
 
-    let stream: RecordStream
-    if let path = parsed.value("output") {
-        switch RecordStream.file(path: path) {
-        case .success(let opened): stream = opened
-        case .failure(let error):
-            printError("switchyard: cannot write output: \(error.message)")
-            return 2
-        }
-    } else {
-        stream = RecordStream(descriptor: 1)
-    }
+    guard let stream = openOutput(parsed.value("output")) else { return 2 }
     stream.flushEachRecord = true
     var dumper: PcapDumper?
     if let path = parsed.value("write") {

@@ -65,7 +65,8 @@ final class ParallelAnalysisTests: XCTestCase {
     func testBothDirectionsOfAConnectionGoToTheSameWorker() {
         let a = TestEndpoints.make("10.0.0.1", 40000), b = TestEndpoints.make("10.0.0.2", 80)
         for jobs in 1...8 {
-            XCTAssertEqual(ParallelAnalysis.workerIndex(a, b, jobs), ParallelAnalysis.workerIndex(b, a, jobs))
+            XCTAssertEqual(FlowHash.worker(FlowHash.of(a, b), of: jobs), FlowHash.worker(FlowHash.of(b, a), of: jobs))
+            XCTAssertEqual(FlowShare(worker: 0, workers: jobs).owns(a, b), FlowShare(worker: 0, workers: jobs).owns(b, a))
         }
     }
 }

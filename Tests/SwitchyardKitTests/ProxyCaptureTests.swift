@@ -76,7 +76,9 @@ final class ProxyCaptureTests: XCTestCase {
             let records = try records([(TestPaths.captures.appendingPathComponent(name).path, name)])
             guard let pair = records.first(where: { $0["type"] as? String == "proxied_upgrade" }),
                   let front = endpoints(pair["front"]), let back = endpoints(pair["back"]) else { continue }
-            if ParallelAnalysis.workerIndex(front.0, front.1, 2) != ParallelAnalysis.workerIndex(back.0, back.1, 2) { split += 1 }
+            if FlowHash.worker(FlowHash.of(front.0, front.1), of: 2) != FlowHash.worker(FlowHash.of(back.0, back.1), of: 2) {
+                split += 1
+            }
         }
         XCTAssertGreaterThan(split, 0)
     }
@@ -97,21 +99,7 @@ final class ProxyCaptureTests: XCTestCase {
         let single = try records([(source, "one")])
         guard let pair = single.first(where: { $0["type"] as? String == "proxied_upgrade" }),
               let frontServer = endpoints(pair["front"])?.1 else { return XCTFail("no pair in the source capture") }
-        var reader = try CaptureFileReader(path: source)
-        var decoder = PacketDecoder()
-        var front = PcapWriter(linkType: .ethernet, nanosecond: true), back = PcapWriter(linkType: .ethernet, nanosecond: true)
-        let shift: Int64 = 7_250_000_000
-        while let packet = try reader.nextPacket() {
-            guard case .tcp(let segment) = decoder.decode(packet) else { continue }
-            let bytes = Array(packet.bytes)
-            if segment.source.port == frontServer.port || segment.destination.port == frontServer.port {
-                front.append(packet: bytes, timestamp: packet.timestamp)
-            } else {
-                let nanos = packet.timestamp.totalNanoseconds + shift
-                back.append(packet: bytes, timestamp: Timestamp(seconds: nanos / 1_000_000_000,
-                                                                 nanoseconds: UInt32(nanos % 1_000_000_000)))
-            }
-        }
+        let (front, back) = try Self.split(source, frontPort: frontServer.port, backShift: 7_250_000_000)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchyard-proxy-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -123,6 +111,26 @@ final class ProxyCaptureTests: XCTestCase {
         for jobs in [1, 2] {
             try checkApart(try records([(frontPath, "front.pcap"), (backPath, "back.pcap")], jobs: jobs), single: pair)
         }
+    }
+
+    /// A proxy capture cut in two: the front connections (to `frontPort`) as they were, the back
+    /// ones with their clock moved by `backShift` nanoseconds, as two capture points would see them.
+    static func split(_ source: String, frontPort: UInt16, backShift: Int64) throws -> (front: PcapWriter, back: PcapWriter) {
+        var reader = try CaptureFileReader(path: source)
+        var decoder = PacketDecoder()
+        var front = PcapWriter(linkType: .ethernet, nanosecond: true), back = PcapWriter(linkType: .ethernet, nanosecond: true)
+        while let packet = try reader.nextPacket() {
+            guard case .tcp(let segment) = decoder.decode(packet) else { continue }
+            let bytes = Array(packet.bytes)
+            if segment.source.port == frontPort || segment.destination.port == frontPort {
+                front.append(packet: bytes, timestamp: packet.timestamp)
+            } else {
+                let nanos = packet.timestamp.totalNanoseconds + backShift
+                back.append(packet: bytes, timestamp: Timestamp(seconds: nanos / 1_000_000_000,
+                                                                 nanoseconds: UInt32(nanos % 1_000_000_000)))
+            }
+        }
+        return (front, back)
     }
 
     private func checkApart(_ apart: [[String: Any]], single pair: [String: Any]) throws {
