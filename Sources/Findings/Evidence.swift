@@ -8,6 +8,8 @@ public enum EvidenceValue: Sendable, Equatable {
     case flag(Bool)
     /// Nested evidence, e.g. a protocol's summary inside a switch record's `observed`.
     indirect case object(Evidence)
+    /// A list of nested objects of one shape, e.g. the requests of an HTTP/2 connection.
+    indirect case objects([Evidence])
 }
 
 /// Ordered key/value evidence (order is kept so output is deterministic).
@@ -47,6 +49,10 @@ extension JSONWriter {
         case .integer(let number): int(number)
         case .flag(let flag): bool(flag)
         case .object(let nested): evidence(nested)
+        case .objects(let list):
+            beginArray()
+            for nested in list { evidence(nested) }
+            endArray()
         }
     }
 

@@ -17,7 +17,8 @@ extension UpgradeTracker {
     // MARK: Choosing the session
 
     static func handshakeMessage(_ head: HTTPMessageHead) -> HandshakeMessage {
-        HandshakeMessage(method: head.kind == .request ? head.method : nil, version: head.version.description,
+        HandshakeMessage(method: head.kind == .request ? head.method : nil,
+                         target: head.kind == .request ? head.target : nil, version: head.version.description,
                          status: head.kind == .response ? head.status : nil,
                          headers: head.fields.map { (name: $0.name, value: $0.value) })
     }
@@ -27,6 +28,7 @@ extension UpgradeTracker {
     func switchContext(_ request: PendingRequest?, _ response: HTTPMessageHead, selected: String) -> SwitchContext {
         var limits = SwitchedSessionLimits()
         limits.webSocket = options.webSocket
+        limits.http2 = options.http2
         return SwitchContext(connection: connection, selectedToken: selected, protocolName: ProtocolToken(selected).name,
                              request: request.flatMap { request in request.fields.map { _ in Self.handshakeMessage(request.head) } },
                              requestFrame: request?.frame ?? frame, requestTimestamp: request?.timestamp ?? timestamp,
@@ -57,7 +59,7 @@ extension UpgradeTracker {
         serverSwitched = true
         clientMode = .switched
         expectedAfterSwitch = .http2
-        session = SwitchedProtocolTable.startPriorKnowledgeHTTP2(connection: connection)
+        session = SwitchedProtocolTable.startPriorKnowledgeHTTP2(connection: connection, options: options.http2)
     }
 
     // MARK: Feeding

@@ -5,6 +5,8 @@ import Findings
 public struct HandshakeMessage: Sendable {
     /// Request method (requests only), case-sensitive as sent.
     public var method: String?
+    /// Request target as sent (requests only).
+    public var target: String?
     /// `HTTP/1.1` as sent.
     public var version: String
     /// Status code (responses only).
@@ -12,8 +14,10 @@ public struct HandshakeMessage: Sendable {
     /// Every field line as received, in order, repeats kept as separate entries (names in any case).
     public var headers: [(name: String, value: String)]
 
-    public init(method: String? = nil, version: String, status: Int? = nil, headers: [(name: String, value: String)]) {
+    public init(method: String? = nil, target: String? = nil, version: String, status: Int? = nil,
+                headers: [(name: String, value: String)]) {
         self.method = method
+        self.target = target
         self.version = version
         self.status = status
         self.headers = headers
@@ -22,7 +26,7 @@ public struct HandshakeMessage: Sendable {
     /// From a switch record's head. Its repeated fields are joined with ", ", which the checks
     /// still recognise as repeats for the single-valued fields (a key or accept never has a comma).
     public init(_ summary: MessageSummary) {
-        self.init(method: summary.method, version: summary.version, status: summary.status, headers: summary.headers)
+        self.init(method: summary.method, target: summary.target, version: summary.version, status: summary.status, headers: summary.headers)
     }
 
     /// Values of every line named `name` (case-insensitive), trimmed.
