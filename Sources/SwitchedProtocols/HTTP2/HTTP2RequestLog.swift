@@ -87,7 +87,7 @@ public struct HTTP2StreamExchange: Sendable, Equatable {
 ///
 /// Fed from the frame decoders' events: frame headers (new streams, DATA octets, END_STREAM),
 /// decoded header blocks and RST_STREAM. Streams the log does not list are ignored.
-public struct HTTP2RequestLog: Sendable {
+public struct HTTP2RequestLog: Sendable, Equatable {
     public let maxListed: Int
     public let maxValueBytes: Int
     public private(set) var exchanges: [HTTP2StreamExchange] = []

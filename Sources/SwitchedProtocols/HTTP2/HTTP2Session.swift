@@ -3,8 +3,10 @@ import PacketCapture
 
 /// Follows both directions of one HTTP/2 connection — after an h2c upgrade or with prior
 /// knowledge (RFC 9113 §3.3) — decodes frames and HPACK header blocks, and checks:
-/// the client preface (RFC 9113 §3.4), the server's first frame, `:status 101` (§8.6) and
-/// connection-specific fields (§8.2.2).
+/// the client preface (RFC 9113 §3.4), the server's first frame, `:status 101` (§8.6),
+/// connection-specific fields (§8.2.2) and `:protocol` sent before the server allowed it
+/// (RFC 8441 §4). It lists the connection's requests (`HTTP2RequestLog`, bounded) for the
+/// record: what travelled inside an h2c tunnel is what h2c smuggling is about.
 ///
 /// A final class so that the per-direction decoders and HPACK contexts can be reached from
 /// the decoders' event callbacks without copying state.
