@@ -47,6 +47,7 @@ let package = Package(
         .testTarget(
             name: "SwitchyardKitTests",
             dependencies: ["SwitchyardKit", "TestSupport"],
+            exclude: ["Fixtures"],
             resources: []
         ),
     ],

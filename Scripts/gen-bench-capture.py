@@ -26,6 +26,11 @@ teardown. Traffic per connection:
   * ~0.3 % of data segments are swapped with the next one (out of order) and ~0.5 % are
     retransmitted later with the same bytes.
 
+--compressed-websocket makes the variant that exercises the inflater: a third of the connections are
+WebSocket, every one negotiates permessage-deflate (RFC 7692) with context takeover, as browsers
+do, and every data message is compressed with one zlib context per direction, kept across messages
+(so later messages refer back to earlier ones, as real peers' do).
+
 Everything derives from --seed: the same arguments give the same bytes. --truth writes one JSON
 line per upgrade attempt, in frame order: client and server "ip:port", protocol (`websocket` or
 `h2c`), result (`switched` or `declined`) and response_frame, the 1-based frame that completed the
@@ -107,7 +112,7 @@ class Connection:
     """Both directions' TCP state. Index 0 = client to server, 1 = server to client."""
 
     __slots__ = ("ip", "port", "nxt", "reach", "pending", "tsoff", "lastts", "ipid", "host", "ua",
-                 "cookie", "serial", "mask")
+                 "cookie", "serial", "mask", "deflaters")
 
     def __init__(self, cip, cport, sip, sport):
         self.ip = (cip, sip)
@@ -119,6 +124,7 @@ class Connection:
         self.lastts = [0, 0]
         self.ipid = [0, 0]
         self.mask = b""
+        self.deflaters = None    # per direction, with --compressed-websocket
 
 
 class Generator:
@@ -131,6 +137,8 @@ class Generator:
         self.date_cache = (0, b"")
         self.counter = 0
         self.ports = {}
+        self.compressed_websocket = args.compressed_websocket
+        self.p_websocket = 0.33 if args.compressed_websocket else P_WEBSOCKET
         self.build_corpus()
 
     # ------------------------------------------------------------------ content
@@ -558,11 +566,11 @@ class Generator:
                     (b"; prefs=" + self.token(rng.randint(10, 3000)) if rng.random() < 0.4 else b"")
                     ) if rng.random() < 0.5 else b""
         r = rng.random()
-        if r < P_WEBSOCKET:
+        if r < self.p_websocket:
             return self.websocket_connection(c)
-        if r < P_WEBSOCKET + P_H2C:
+        if r < self.p_websocket + P_H2C:
             return self.h2c_connection(c)
-        if r < P_WEBSOCKET + P_H2C + P_DECLINED:
+        if r < self.p_websocket + P_H2C + P_DECLINED:
             return self.declined_connection(c)
         return self.http_connection(c)
 
@@ -654,8 +662,13 @@ class Generator:
             opcode, payload = 1, self.text_bytes(n)
         else:
             opcode, payload = 2, self.binary_bytes(n)
-        compressed = deflate and rng.random() < 0.5
-        if compressed:
+        compressed = deflate and (self.compressed_websocket or rng.random() < 0.5)
+        if compressed and c.deflaters:
+            # Context takeover: one compressor per direction for the whole connection.
+            payload = c.deflaters[0 if client else 1].compress(payload)
+            payload += c.deflaters[0 if client else 1].flush(zlib.Z_SYNC_FLUSH)
+            payload = payload[:-4]   # RFC 7692 §7.2.1: drop the 00 00 ff ff tail
+        elif compressed:
             z = zlib.compressobj(6, zlib.DEFLATED, -15)
             payload = z.compress(payload) + z.flush(zlib.Z_SYNC_FLUSH)
             payload = payload[:-4]   # RFC 7692 §7.2.1: drop the 00 00 ff ff tail
@@ -683,7 +696,7 @@ class Generator:
         subprotocol = rng.random() < 0.3
         if subprotocol:
             request.append(b"Sec-WebSocket-Protocol: chat, superchat\r\n")
-        offer_deflate = rng.random() < 0.4
+        offer_deflate = self.compressed_websocket or rng.random() < 0.4
         if offer_deflate:
             request.append(b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n")
         yield from self.send(c, 0, self.request_head(c, b"GET", b"/ws/" + rng.choice(self.words), request),
@@ -693,7 +706,9 @@ class Generator:
                     b"Sec-WebSocket-Accept: " + accept + b"\r\n"]
         if subprotocol:
             response.append(b"Sec-WebSocket-Protocol: " + rng.choice((b"chat", b"superchat")) + b"\r\n")
-        deflate = offer_deflate and rng.random() < 0.7
+        deflate = offer_deflate and (self.compressed_websocket or rng.random() < 0.7)
+        if deflate and self.compressed_websocket:
+            c.deflaters = [zlib.compressobj(6, zlib.DEFLATED, -15) for _ in (0, 1)]
         if deflate:
             response.append(b"Sec-WebSocket-Extensions: permessage-deflate\r\n")
         if rng.random() < 0.5:
@@ -884,6 +899,8 @@ def main():
     parser.add_argument("--size-mb", type=float, default=100, help="approximate file size in MB (10^6 bytes)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--truth", help="write the upgrades made here (JSON Lines)")
+    parser.add_argument("--compressed-websocket", action="store_true",
+                        help="a third of connections WebSocket, all with permessage-deflate and context takeover")
     parser.add_argument("--concurrency", type=int, default=200, help="connections open at once")
     args = parser.parse_args()
     start = time.time()

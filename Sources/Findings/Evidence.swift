@@ -8,8 +8,8 @@ public enum EvidenceValue: Sendable, Equatable {
     case flag(Bool)
     /// Nested evidence, e.g. a protocol's summary inside a switch record's `observed`.
     indirect case object(Evidence)
-    /// A list of nested objects of one shape, e.g. the requests of an HTTP/2 connection.
-    indirect case objects([Evidence])
+    /// Values of one kind, e.g. the per-occurrence values of a repeated finding (`each`).
+    indirect case list([EvidenceValue])
 }
 
 /// Ordered key/value evidence (order is kept so output is deterministic).
@@ -49,9 +49,9 @@ extension JSONWriter {
         case .integer(let number): int(number)
         case .flag(let flag): bool(flag)
         case .object(let nested): evidence(nested)
-        case .objects(let list):
+        case .list(let values):
             beginArray()
-            for nested in list { evidence(nested) }
+            for value in values { evidenceValue(value) }
             endArray()
         }
     }

@@ -1,6 +1,13 @@
 import PacketCapture
 import PacketDecoding
 
+/// The version of the record layout that docs/schema/switchyard-record.schema.json describes,
+/// written in the run's `summary` record. Raised when a field is removed, renamed or changes
+/// type; adding a field keeps it.
+public enum OutputSchema {
+    public static let version = 1
+}
+
 /// JSON Lines encoding of findings. Field names are stable lowercase snake_case,
 /// documented in docs/OUTPUT.md; key order is fixed so output can be diffed.
 extension JSONWriter {
@@ -16,6 +23,8 @@ extension JSONWriter {
         key("client"); endpoint(connection.client)
         key("server"); endpoint(connection.server)
         key("partial"); bool(connection.partial)
+        key("flow_id"); int(connection.flowID)
+        key("community_id"); string(connection.communityID)
         endObject()
     }
 
@@ -118,7 +127,7 @@ extension JSONWriter {
             key("protocol"); string(p.protocolName)
             key("first_frame"); int(p.firstFrame)
             key("last_ts"); string(p.lastTimestamp.rfc3339)
-            key("bytes")
+            key("stream_bytes")
             beginObject()
             key("client_to_server"); int(p.bytesClient)
             key("server_to_client"); int(p.bytesServer)

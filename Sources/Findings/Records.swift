@@ -7,12 +7,18 @@ public struct ConnectionRef: Sendable, Equatable {
     public var server: Endpoint
     /// The capture did not see the connection's start.
     public var partial: Bool
+    /// `FlowIdentity.flowID` of the connection (0 when made without one, in tests).
+    public var flowID: UInt64
 
-    public init(client: Endpoint, server: Endpoint, partial: Bool) {
+    public init(client: Endpoint, server: Endpoint, partial: Bool, flowID: UInt64 = 0) {
         self.client = client
         self.server = server
         self.partial = partial
+        self.flowID = flowID
     }
+
+    /// Community ID v1 of the connection (`FlowIdentity.communityID`).
+    public var communityID: String { FlowIdentity.communityID(client, server) }
 }
 
 /// A request or response head as switch records show it.

@@ -15,23 +15,33 @@ public struct HTTPParserOptions: Sendable {
 /// run on one thread (one per analysis worker).
 public final class HeadBudget: @unchecked Sendable {
     public let limit: Int
-    public private(set) var used = 0
+    /// `used` and `peak` live in memory the budget owns rather than in stored `var`s: every
+    /// access to a class's stored `var` is checked for exclusivity at run time, and the budget
+    /// is charged for every head. One analysis thread owns a budget, so no check is needed.
+    private let counters: UnsafeMutablePointer<(used: Int, peak: Int)>
+    public var used: Int { counters.pointee.used }
     /// Peak of `used`, for the run summary.
-    public private(set) var peak = 0
+    public var peak: Int { counters.pointee.peak }
 
     public init(limit: Int) {
         self.limit = max(0, limit)
+        counters = UnsafeMutablePointer.allocate(capacity: 1)
+        counters.initialize(to: (0, 0))
     }
 
-    public var available: Int { max(0, limit - used) }
+    deinit {
+        counters.deallocate()
+    }
+
+    public var available: Int { max(0, limit - counters.pointee.used) }
 
     public func charge(_ count: Int) {
-        used += count
-        if used > peak { peak = used }
+        counters.pointee.used += count
+        if counters.pointee.used > counters.pointee.peak { counters.pointee.peak = counters.pointee.used }
     }
 
     public func release(_ count: Int) {
-        used = max(0, used - count)
+        counters.pointee.used = max(0, counters.pointee.used - count)
     }
 }
 

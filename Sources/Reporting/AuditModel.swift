@@ -133,7 +133,10 @@ struct ConnectionContext: Sendable {
     var response: MessageHead? { MessageHead(value["response"]) }
     var clientFirstBytes: [UInt8]? { byteEvidence(value["observed"]?["client_first_bytes"]) }
     var serverFirstBytes: [UInt8]? { byteEvidence(value["observed"]?["server_first_bytes"]) }
-    private var bytesAfter: JSONValue? { kind == .priorKnowledge ? value["bytes"] : value["bytes_after_switch"] }
+    /// `stream_bytes` since schema 1 (`bytes` before, which the summary also uses for an integer).
+    private var bytesAfter: JSONValue? {
+        kind == .priorKnowledge ? value["stream_bytes"] ?? value["bytes"] : value["bytes_after_switch"]
+    }
     var bytesAfterClient: Int64? { bytesAfter?["client_to_server"]?.integerValue }
     var bytesAfterServer: Int64? { bytesAfter?["server_to_client"]?.integerValue }
     var firstFrame: Int64? { value["first_frame"]?.integerValue ?? value["response_frame"]?.integerValue ?? response?.frame }

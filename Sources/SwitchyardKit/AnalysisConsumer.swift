@@ -15,6 +15,9 @@ struct AnalysisConsumer<Sink: FindingSink>: PipelineConsumer {
     /// Trackers by the reassembler's connection slot (`Connection.slot`): dense and reused
     /// only after `connectionClosed`, so an array index replaces a hash lookup per chunk.
     private var trackers: [UpgradeTracker?] = []
+    /// The same trackers, unretained, for the per-chunk path: loading a class reference from
+    /// `trackers` costs a retain and a release per chunk; `trackers` keeps them alive.
+    private var trackerRefs: [Unmanaged<UpgradeTracker>?] = []
     /// Connections with a tracker now.
     var liveTrackers: Int { trackers.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
 
@@ -33,6 +36,11 @@ struct AnalysisConsumer<Sink: FindingSink>: PipelineConsumer {
         for finding in tracker.takeFindings() { sink.emit(finding, capture: capture) }
     }
 
+    private mutating func drain(_ ref: Unmanaged<UpgradeTracker>) {
+        guard ref._withUnsafeGuaranteedRef({ $0.hasFindings }) else { return }
+        for finding in ref._withUnsafeGuaranteedRef({ $0.takeFindings() }) { sink.emit(finding, capture: capture) }
+    }
+
     mutating func connectionOpened(_ connection: Connection) {
         connections += 1
     }
@@ -41,32 +49,34 @@ struct AnalysisConsumer<Sink: FindingSink>: PipelineConsumer {
     /// carries data (a SYN flood, a port scan) costs no tracker, which is most of the
     /// memory of a connection, so the table limit bounds far less memory for such floods.
     @inline(__always)
-    private mutating func tracker(_ connection: Connection) -> UpgradeTracker {
+    private mutating func tracker(_ connection: Connection) -> Unmanaged<UpgradeTracker> {
         let slot = connection.slot
-        if slot < trackers.count, let tracker = trackers[slot] { return tracker }
+        if slot < trackerRefs.count, let tracker = trackerRefs[slot] { return tracker }
         return makeTracker(connection)
     }
 
-    private mutating func makeTracker(_ connection: Connection) -> UpgradeTracker {
+    private mutating func makeTracker(_ connection: Connection) -> Unmanaged<UpgradeTracker> {
         let tracker = UpgradeTracker(connection: ConnectionRef(connection), options: options, exchangeObserver: exchanges)
         if connection.slot >= trackers.count {
             trackers.append(contentsOf: repeatElement(nil, count: connection.slot + 1 - trackers.count))
+            trackerRefs.append(contentsOf: repeatElement(nil, count: connection.slot + 1 - trackerRefs.count))
         }
         trackers[connection.slot] = tracker
-        return tracker
+        trackerRefs[connection.slot] = Unmanaged.passUnretained(tracker)
+        return Unmanaged.passUnretained(tracker)
     }
 
     mutating func streamData(_ connection: Connection, _ direction: Direction, _ bytes: UnsafeRawBufferPointer,
                              frame: UInt64, timestamp: Timestamp) {
         let tracker = tracker(connection)
-        tracker.data(direction, bytes, frame: frame, timestamp: timestamp)
+        tracker._withUnsafeGuaranteedRef { $0.data(direction, bytes, frame: frame, timestamp: timestamp) }
         drain(tracker)
     }
 
     mutating func streamGap(_ connection: Connection, _ direction: Direction, length: UInt64,
                             frame: UInt64, timestamp: Timestamp) {
         let tracker = tracker(connection)
-        tracker.gap(direction, length: length, frame: frame, timestamp: timestamp)
+        tracker._withUnsafeGuaranteedRef { $0.gap(direction, length: length, frame: frame, timestamp: timestamp) }
         drain(tracker)
     }
 
@@ -81,6 +91,7 @@ struct AnalysisConsumer<Sink: FindingSink>: PipelineConsumer {
         let slot = summary.connection.slot
         guard slot < trackers.count, let tracker = trackers[slot] else { return }
         trackers[slot] = nil
+        trackerRefs[slot] = nil
         tracker.close(lastTimestamp: summary.lastTimestamp)
         drain(tracker)
         http.add(tracker.statistics)
@@ -125,7 +136,9 @@ extension Violation {
 
 extension ConnectionRef {
     init(_ connection: Connection) {
-        self.init(client: connection.client, server: connection.server, partial: connection.partial)
+        self.init(client: connection.client, server: connection.server, partial: connection.partial,
+                  flowID: FlowIdentity.flowID(connection.client, connection.server,
+                                              firstTimestamp: connection.firstTimestamp))
     }
 }
 

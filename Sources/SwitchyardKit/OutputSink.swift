@@ -5,6 +5,8 @@ import ProxyCorrelation
 public enum OutputFormat: String, Sendable {
     case json
     case text
+    /// Suricata's EVE JSON layout, the JSON record under `switchyard` (docs/OUTPUT.md).
+    case eve
 }
 
 /// Which findings are written (all are counted in the summary).
@@ -64,8 +66,17 @@ public final class OutputSink: FindingSink {
         writer.finding(finding, capture: capture)
         var severity: Severity?
         if case .violation(let violation) = finding { severity = violation.rule.severity }
-        return PreparedRecord(nanoseconds: finding.timestamp.totalNanoseconds, json: writer.bytes,
-                              text: format == .text ? Array(TextFormatter.line(finding, capture: capture).utf8) : nil,
+        var line: [UInt8]?
+        switch format {
+        case .json: break
+        case .text: line = Array(TextFormatter.line(finding, capture: capture).utf8)
+        case .eve:
+            var eve = JSONWriter()
+            eve.eveRecord(finding, native: writer.bytes)
+            eve.newline()
+            line = eve.bytes
+        }
+        return PreparedRecord(nanoseconds: finding.timestamp.totalNanoseconds, json: writer.bytes, text: line,
                               severity: severity)
     }
 
@@ -83,7 +94,7 @@ public final class OutputSink: FindingSink {
         switch format {
         case .json:
             stream.write(record: json.bytes)
-        case .text:
+        case .text, .eve:
             stream.write(record: record.text ?? [])
         }
     }
@@ -121,6 +132,11 @@ public final class OutputSink: FindingSink {
             stream.write(record: json.bytes)
         case .text:
             stream.write(record: Array(TextFormatter.summary(tally).utf8))
+        case .eve:
+            var eve = JSONWriter()
+            eve.eveSummary(timestamp: tally.lastTimestamp ?? .zero, native: Array(json.bytes.dropLast()))
+            eve.newline()
+            stream.write(record: eve.bytes)
         }
         stream.flush()
     }
@@ -131,7 +147,7 @@ struct PreparedRecord {
     var nanoseconds: Int64
     /// The JSON record without its newline: written as is, and the tie-breaker of the order.
     var json: [UInt8]
-    /// The text line, when the output is text.
+    /// The line to write when the output is text or EVE.
     var text: [UInt8]?
     var severity: Severity?
 }

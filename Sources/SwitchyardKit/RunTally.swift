@@ -150,13 +150,17 @@ public struct RunTally: Sendable {
 
     public var totalPackets: UInt64 { captures.reduce(0) { $0 + $1.packets } }
 
+    /// The last packet time of every capture read (nil when none had a packet).
+    public var lastTimestamp: Timestamp? { captures.compactMap(\.lastTimestamp).max() }
+
     public func writeSummary(into json: inout JSONWriter) {
         let first = captures.compactMap(\.firstTimestamp).min()
-        let last = captures.compactMap(\.lastTimestamp).max()
+        let last = lastTimestamp
         json.beginObject()
         json.key("type"); json.string("summary")
         json.key("ts"); json.string((last ?? Timestamp.zero).rfc3339)
         json.key("capture"); json.string(captures.count == 1 ? captures[0].name : "*")
+        json.key("schema_version"); json.int(OutputSchema.version)
         json.key("first_ts")
         if let first { json.string(first.rfc3339) } else { json.null() }
         json.key("last_ts")

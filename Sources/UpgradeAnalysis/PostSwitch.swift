@@ -46,31 +46,31 @@ extension UpgradeTracker {
     /// Starts the session the table names for the protocol the 101 selected.
     func startPostSwitchAnalysis(_ request: PendingRequest?, _ response: HTTPMessageHead) {
         let selected = response.listMembers("Upgrade").first ?? ""
-        expectedAfterSwitch = ProtocolSniffer.expectedProtocol(forUpgradeToken: selected)
+        afterSwitch.expected = ProtocolSniffer.expectedProtocol(forUpgradeToken: selected)
         let start = SwitchedProtocolTable.start(switchContext(request, response, selected: selected))
         take(start.violations)
         switchRecord?.observed.entries.append(contentsOf: start.evidence.entries)
-        session = start.session
+        afterSwitch.session = start.session
     }
 
     /// Prior-knowledge HTTP/2 (RFC 9113 §3.3): the client's first bytes are the preface.
     func startPriorKnowledgeHTTP2() {
-        priorKnowledge = true
-        serverSwitched = true
-        clientMode = .switched
-        expectedAfterSwitch = .http2
-        session = SwitchedProtocolTable.startPriorKnowledgeHTTP2(connection: connection, options: options.http2)
+        afterSwitch.priorKnowledge = true
+        server.switched = true
+        client.phase = .switched
+        afterSwitch.expected = .http2
+        afterSwitch.session = SwitchedProtocolTable.startPriorKnowledgeHTTP2(connection: connection, options: options.http2)
     }
 
     // MARK: Feeding
 
     func postSwitchData(fromClient: Bool, _ bytes: UnsafeRawBufferPointer) {
-        guard let expected = expectedAfterSwitch else {
+        guard let expected = afterSwitch.expected else {
             deliver(fromClient: fromClient, bytes)
             return
         }
-        var gate = fromClient ? clientGate : serverGate
-        defer { if fromClient { clientGate = gate } else { serverGate = gate } }
+        var gate = fromClient ? afterSwitch.clientGate : afterSwitch.serverGate
+        defer { if fromClient { afterSwitch.clientGate = gate } else { afterSwitch.serverGate = gate } }
         switch gate.state {
         case .feeding:
             deliver(fromClient: fromClient, bytes)
@@ -79,7 +79,7 @@ extension UpgradeTracker {
         case .undecided:
             gate.held.append((Array(bytes), frame, timestamp))
             gate.heldCount += bytes.count
-            let first = fromClient ? firstClientBytes : firstServerBytes
+            let first = fromClient ? afterSwitch.firstClientBytes : afterSwitch.firstServerBytes
             switch Self.gateFit(expected, first, fromClient: fromClient) {
             case .undecided:
                 return
@@ -141,19 +141,19 @@ extension UpgradeTracker {
     }
 
     private func deliver(fromClient: Bool, _ bytes: UnsafeRawBufferPointer) {
-        guard let session else { return }
+        guard let session = afterSwitch.session else { return }
         session.data(fromClient: fromClient, bytes, frame: frame, timestamp: timestamp)
         if session.hasViolations { take(session.takeViolations()) }
     }
 
     func postSwitchGap(fromClient: Bool, length: UInt64) {
-        let gate = fromClient ? clientGate : serverGate
-        if expectedAfterSwitch != nil && gate.state != .feeding {
+        let gate = fromClient ? afterSwitch.clientGate : afterSwitch.serverGate
+        if afterSwitch.expected != nil && gate.state != .feeding {
             // Bytes went missing before the protocol could be recognised: stop here.
-            if fromClient { clientGate.state = .suppressed } else { serverGate.state = .suppressed }
+            if fromClient { afterSwitch.clientGate.state = .suppressed } else { afterSwitch.serverGate.state = .suppressed }
             return
         }
-        guard let session else { return }
+        guard let session = afterSwitch.session else { return }
         session.gap(fromClient: fromClient, length: length, frame: frame, timestamp: timestamp)
         if session.hasViolations { take(session.takeViolations()) }
     }
@@ -163,26 +163,26 @@ extension UpgradeTracker {
     /// `switch_protocol_mismatch` and `tls_upgrade_not_tls`, once per connection, as soon as the
     /// first bytes tell (and at close for whatever is still undecided).
     func checkAgreedProtocol(final: Bool) {
-        guard !agreedProtocolChecked, let expected = expectedAfterSwitch, !priorKnowledge else { return }
+        guard !afterSwitch.agreedProtocolChecked, let expected = afterSwitch.expected, !afterSwitch.priorKnowledge else { return }
         let agreed = switchRecord?.response.upgrade.first ?? ""
         if expected == .tls {
-            let verdict = TLSRecordCheck.evaluate(firstClientBytes)
+            let verdict = TLSRecordCheck.evaluate(afterSwitch.firstClientBytes)
             if case .notTLS = verdict {
-                agreedProtocolChecked = true
-                take([TLSRecordCheck.check(clientBytes: firstClientBytes, frame: firstClientFrame ?? frame,
+                afterSwitch.agreedProtocolChecked = true
+                take([TLSRecordCheck.check(clientBytes: afterSwitch.firstClientBytes, frame: afterSwitch.firstClientFrame ?? frame,
                                            timestamp: timestamp, connection: connection)].compactMap { $0 })
                 return
             }
             if !final { return }
         }
-        let frameOfEvidence = [firstClientFrame, firstServerFrame].compactMap { $0 }.min() ?? frame
-        if let violation = ProtocolSniffer.checkSwitch(agreedProtocol: agreed, client: firstClientBytes,
-                                                       server: firstServerBytes, frame: frameOfEvidence,
+        let frameOfEvidence = [afterSwitch.firstClientFrame, afterSwitch.firstServerFrame].compactMap { $0 }.min() ?? frame
+        if let violation = ProtocolSniffer.checkSwitch(agreedProtocol: agreed, client: afterSwitch.firstClientBytes,
+                                                       server: afterSwitch.firstServerBytes, frame: frameOfEvidence,
                                                        timestamp: timestamp, connection: connection) {
-            agreedProtocolChecked = true
+            afterSwitch.agreedProtocolChecked = true
             take([violation])
         } else if final {
-            agreedProtocolChecked = true
+            afterSwitch.agreedProtocolChecked = true
         }
     }
 
@@ -190,11 +190,11 @@ extension UpgradeTracker {
     /// switch record (the sniffed protocol, and the decoder's summary).
     func finishPostSwitch() -> Evidence {
         for fromClient in [true, false] {
-            var gate = fromClient ? clientGate : serverGate
+            var gate = fromClient ? afterSwitch.clientGate : afterSwitch.serverGate
             if gate.state == .undecided && !gate.held.isEmpty {
                 // The direction ended before the gate could tell: the same decision on what it sent.
-                let first = fromClient ? firstClientBytes : firstServerBytes
-                if let expected = expectedAfterSwitch, isOtherProtocol(first, expected: expected, fromClient: fromClient) {
+                let first = fromClient ? afterSwitch.firstClientBytes : afterSwitch.firstServerBytes
+                if let expected = afterSwitch.expected, isOtherProtocol(first, expected: expected, fromClient: fromClient) {
                     gate.state = .suppressed
                     gate.held.removeAll()
                 } else {
@@ -202,21 +202,21 @@ extension UpgradeTracker {
                     release(&gate, fromClient: fromClient)
                 }
             }
-            if fromClient { clientGate = gate } else { serverGate = gate }
+            if fromClient { afterSwitch.clientGate = gate } else { afterSwitch.serverGate = gate }
         }
         checkAgreedProtocol(final: true)
         var observed = Evidence()
-        let sniffed = ProtocolSniffer.sniff(client: firstClientBytes, server: firstServerBytes)
-        let nothingSent = firstClientBytes.isEmpty && firstServerBytes.isEmpty
+        let sniffed = ProtocolSniffer.sniff(client: afterSwitch.firstClientBytes, server: afterSwitch.firstServerBytes)
+        let nothingSent = afterSwitch.firstClientBytes.isEmpty && afterSwitch.firstServerBytes.isEmpty
         observed.append("protocol", .text(nothingSent ? "none" : sniffed.observed.rawValue))
         observed.append("confidence", .text(sniffed.confidence.name))
         observed.append("reason", .text(nothingSent ? "no bytes after the switch" : sniffed.reason))
-        if !firstClientBytes.isEmpty { observed.append("client_first_bytes", .bytes(firstClientBytes)) }
-        if !firstServerBytes.isEmpty { observed.append("server_first_bytes", .bytes(firstServerBytes)) }
-        if clientGate.state == .suppressed || serverGate.state == .suppressed {
+        if !afterSwitch.firstClientBytes.isEmpty { observed.append("client_first_bytes", .bytes(afterSwitch.firstClientBytes)) }
+        if !afterSwitch.firstServerBytes.isEmpty { observed.append("server_first_bytes", .bytes(afterSwitch.firstServerBytes)) }
+        if afterSwitch.clientGate.state == .suppressed || afterSwitch.serverGate.state == .suppressed {
             observed.append("not_decoded", .text("bytes after the switch do not fit the agreed protocol; not decoded as it"))
         }
-        if let session {
+        if let session = afterSwitch.session {
             session.finish()
             take(session.takeViolations())
             observed.entries.append(contentsOf: session.evidence.entries)

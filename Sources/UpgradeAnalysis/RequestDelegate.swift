@@ -18,17 +18,17 @@ struct RequestDelegate: HTTPParserDelegate {
     }
 
     mutating func headComplete(_ head: HTTPMessageHead, streamOffset: UInt64) -> HTTPHeadAction {
-        if tracker.clientMode == .ignored { return .proceed }
+        if tracker.client.phase == .ignored { return .proceed }
         return tracker.requestHead(head, streamOffset: streamOffset)
     }
 
     mutating func messageComplete(streamOffset: UInt64) {
-        guard tracker.clientMode != .ignored else { return }
+        guard tracker.client.phase != .ignored else { return }
         tracker.requestComplete(streamOffset: streamOffset)
     }
 
     mutating func parseError(_ error: HTTPParseError) {
-        guard tracker.clientMode != .ignored else { return }
+        guard tracker.client.phase != .ignored else { return }
         tracker.parseError(error, .clientToServer)
     }
 }
@@ -36,7 +36,7 @@ struct RequestDelegate: HTTPParserDelegate {
 extension UpgradeTracker {
     func requestHead(_ head: HTTPMessageHead, streamOffset: UInt64) -> HTTPHeadAction {
         statistics.requests &+= 1
-        anyRequestSeen = true
+        client.anyRequestSeen = true
         reportAnomalies(head, .clientToServer)
 
         let upgrade = head.listMembers("Upgrade")
@@ -54,18 +54,18 @@ extension UpgradeTracker {
 
         if hasOpenExchange { exchangeNextRequest(head) }
         let request = PendingRequest(
-            sequence: nextSequence, head: head, frame: frame, timestamp: timestamp,
+            sequence: queue.nextSequence, head: head, frame: frame, timestamp: timestamp,
             method: head.method, version: head.version, upgradeOffered: upgrade, hasUpgradeHeader: hasUpgrade,
             expectsContinue: head.listContains("Expect", token: "100-continue"),
             isExchangeCandidate: isExchangeCandidate(head, hasUpgrade: hasUpgrade, connectionUpgrade: connectionUpgrade))
-        nextSequence &+= 1
-        if pending.count < options.maxPendingRequests {
-            pending.append(request)
-            parsingRequest = request.sequence
+        queue.nextSequence &+= 1
+        if queue.pending.count < options.maxPendingRequests {
+            queue.pending.append(request)
+            queue.parsing = request.sequence
         } else {
-            parsingRequest = nil
-            if !pendingLimitReported {
-                pendingLimitReported = true
+            queue.parsing = nil
+            if !queue.limitReported {
+                queue.limitReported = true
                 reportLimit("http_max_pending_requests",
                             "more than \(options.maxPendingRequests) requests awaited responses; later ones are not paired",
                             .clientToServer)
@@ -79,13 +79,13 @@ extension UpgradeTracker {
     }
 
     func requestComplete(streamOffset: UInt64) {
-        defer { parsingRequest = nil }
-        guard let sequence = parsingRequest else { return }
-        lastCompletedRequest = sequence
-        if let index = pending.lastIndex(where: { $0.sequence == sequence }) {
-            pending[index].complete = true
-            pending[index].endOffset = streamOffset
-        } else if let answered = lastAnswered, answered.sequence == sequence, answered.switched {
+        defer { queue.parsing = nil }
+        guard let sequence = queue.parsing else { return }
+        queue.lastCompleted = sequence
+        if let index = queue.pending.lastIndex(where: { $0.sequence == sequence }) {
+            queue.pending[index].complete = true
+            queue.pending[index].endOffset = streamOffset
+        } else if let answered = queue.lastAnswered, answered.sequence == sequence, answered.switched {
             // The 101 came before the body ended: the new protocol starts here.
             switchRecord?.clientHandoffOffset = streamOffset
         }
@@ -157,13 +157,13 @@ extension UpgradeTracker {
         case .gap, .truncatedMessage:
             break
         case .headBudgetExhausted:
-            if direction == .clientToServer { clientHeadSkipped = true }
+            if direction == .clientToServer { client.headSkipped = true }
             reportLimit("http_global_head_bytes",
                         "the header blocks buffered by all connections reached \(options.parser.budget?.limit ?? 0) bytes; "
                             + "a head at stream offset \(error.streamOffset) was not analysed",
                         direction)
         case .headTooLarge:
-            if direction == .clientToServer { clientHeadSkipped = true }
+            if direction == .clientToServer { client.headSkipped = true }
             reportLimit("http_max_head_bytes",
                         "a header block exceeded \(options.parser.maxHeadBytes) bytes at stream offset \(error.streamOffset)",
                         direction)
@@ -189,11 +189,11 @@ extension UpgradeTracker {
     /// Counts a direction as not HTTP, once.
     private func countNotHTTP(_ direction: Direction) {
         if direction == .clientToServer {
-            if clientNotHTTPCounted { return }
-            clientNotHTTPCounted = true
+            if client.notHTTPCounted { return }
+            client.notHTTPCounted = true
         } else {
-            if serverNotHTTPCounted { return }
-            serverNotHTTPCounted = true
+            if server.notHTTPCounted { return }
+            server.notHTTPCounted = true
         }
         statistics.nonHTTPDirections &+= 1
     }
@@ -204,16 +204,16 @@ extension UpgradeTracker {
     /// whose server answers with HTTP, gets `http_not_http` — for the client, once the first
     /// response shows that the server speaks HTTP. Elsewhere (TLS, SSH, …) only counted.
     private func directionNotHTTP(_ error: HTTPParseError, _ direction: Direction) {
-        let alreadyCounted = direction == .clientToServer ? clientNotHTTPCounted : serverNotHTTPCounted
+        let alreadyCounted = direction == .clientToServer ? client.notHTTPCounted : server.notHTTPCounted
         countNotHTTP(direction)
         guard !alreadyCounted else { return }
         let pending = NotHTTPDirection(error: error, frame: frame, timestamp: timestamp)
         if direction == .serverToClient {
-            if anyRequestSeen || error.kind != .notHTTP { reportNotHTTP(pending, .serverToClient) }
+            if client.anyRequestSeen || error.kind != .notHTTP { reportNotHTTP(pending, .serverToClient) }
         } else if statistics.responses > 0 {
             reportNotHTTP(pending, .clientToServer)
         } else {
-            clientNotHTTP = pending
+            client.notHTTP = pending
         }
     }
 
@@ -246,7 +246,7 @@ extension UpgradeTracker {
                "The upgrade was declined with \(declined.response.status ?? 0), yet the connection then carried non-HTTP bytes.",
                evidence)
         // Stop reading this connection as HTTP: it is a tunnel now.
-        clientMode = .ignored
-        tunnelOnly = true
+        client.phase = .ignored
+        tunnel.only = true
     }
 }

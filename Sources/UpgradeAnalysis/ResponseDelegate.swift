@@ -4,7 +4,7 @@ import StreamReassembly
 
 /// Parser callbacks for the server → client direction.
 ///
-/// Once the connection is a tunnel (`tunnelOnly`, possibly set by a callback in the middle of
+/// Once the connection is a tunnel (`tunnel.only`, possibly set by a callback in the middle of
 /// a chunk), the rest of that chunk is not HTTP either: its events are dropped and the next
 /// head stops the parser, as later chunks are not fed at all — so the outcome does not depend
 /// on where TCP cut the bytes.
@@ -18,14 +18,14 @@ struct ResponseDelegate: HTTPParserDelegate {
     }
 
     mutating func headComplete(_ head: HTTPMessageHead, streamOffset: UInt64) -> HTTPHeadAction {
-        if tracker.tunnelOnly { return .switchProtocols }
+        if tracker.tunnel.only { return .switchProtocols }
         return tracker.responseHead(head, streamOffset: streamOffset)
     }
 
     mutating func messageComplete(streamOffset: UInt64) {}
 
     mutating func parseError(_ error: HTTPParseError) {
-        guard !tracker.tunnelOnly else { return }
+        guard !tracker.tunnel.only else { return }
         tracker.parseError(error, .serverToClient)
     }
 }
@@ -33,9 +33,9 @@ struct ResponseDelegate: HTTPParserDelegate {
 extension UpgradeTracker {
     func responseHead(_ head: HTTPMessageHead, streamOffset: UInt64) -> HTTPHeadAction {
         statistics.responses &+= 1
-        if let notHTTP = clientNotHTTP {
+        if let notHTTP = client.notHTTP {
             // The server speaks HTTP: the client's non-HTTP start is worth a finding after all.
-            clientNotHTTP = nil
+            client.notHTTP = nil
             reportNotHTTP(notHTTP, .clientToServer)
         }
         reportAnomalies(head, .serverToClient)
@@ -58,9 +58,9 @@ extension UpgradeTracker {
         }
 
         // A final response answers the oldest outstanding request.
-        guard !pending.isEmpty else { return .proceed }
-        let request = pending.removeFirst()
-        lastAnswered = (request.sequence, false)
+        guard !queue.pending.isEmpty else { return .proceed }
+        let request = queue.pending.removeFirst()
+        queue.lastAnswered = (request.sequence, false)
         exchangeAnswered(request, head, .declined(head.status))
         if request.hasUpgradeHeader {
             let response = MessageSummary(head: head, frame: frame, timestamp: timestamp)
@@ -72,16 +72,16 @@ extension UpgradeTracker {
         if request.method == "CONNECT" && head.status >= 200 && head.status < 300 {
             // RFC 9110 §9.3.6: a 2xx to CONNECT turns the connection into a tunnel. Its first
             // client bytes say whether HTTP goes on inside it (`probeConnectTunnel`).
-            tunnelOnly = true
-            if connectDepth < Self.maximumConnectDepth && clientMode != .switched {
-                connectHeld = clientMode == .holding ? held : []
-                connectProbe = []
+            tunnel.only = true
+            if tunnel.depth < Self.maximumConnectDepth && client.phase != .switched {
+                tunnel.connectHeld = client.phase == .holding ? client.held.bytes : []
+                tunnel.connectProbe = []
             }
             releaseHeld()
-            clientMode = .ignored
+            client.phase = .ignored
             return .switchProtocols
         }
-        if clientMode == .holding {
+        if client.phase == .holding {
             replayHeldClientBytes()
         }
         return request.method == "HEAD" ? .skipBody : .proceed
@@ -102,14 +102,14 @@ extension UpgradeTracker {
                    "A \(head.status) response carries Content-Length or Transfer-Encoding; 1xx responses never have content.",
                    evidence)
         }
-        if let request = pending.first, request.version.major == 1 && request.version.minor == 0 {
+        if let request = queue.pending.first, request.version.major == 1 && request.version.minor == 0 {
             report(.http101ToHTTP10Request, .serverToClient,
                    "The server sent a \(head.status) to an HTTP/1.0 request; HTTP/1.0 clients do not understand 1xx responses.",
                    ["request_line": .text("\(request.method) \(request.target) \(request.version)"),
                     "request_frame": .integer(Int64(request.frame)), "status": .integer(Int64(head.status))])
         }
-        if head.status == 100, !pending.isEmpty {
-            pending[0].seen100 = true
+        if head.status == 100, !queue.pending.isEmpty {
+            queue.pending[0].seen100 = true
         }
         guard head.status == 101 else { return .proceed }
         return switchProtocols(head, streamOffset: streamOffset)
@@ -120,8 +120,8 @@ extension UpgradeTracker {
     private func switchProtocols(_ head: HTTPMessageHead, streamOffset: UInt64) -> HTTPHeadAction {
         let response = MessageSummary(head: head, frame: frame, timestamp: timestamp)
         let selected = head.listMembers("Upgrade")
-        let request: PendingRequest? = pending.isEmpty ? nil : pending.removeFirst()
-        if let request { lastAnswered = (request.sequence, true) }
+        let request: PendingRequest? = queue.pending.isEmpty ? nil : queue.pending.removeFirst()
+        if let request { queue.lastAnswered = (request.sequence, true) }
 
         if head.version.major == 1 && head.version.minor == 0 {
             report(.http101HTTP10Response, .serverToClient,
@@ -147,17 +147,18 @@ extension UpgradeTracker {
 
         if let request {
             checkSwitchAgainstRequest(request, head: head, selected: selected)
-        } else if !connection.partial && !clientGapSeen && !clientHeadSkipped {
+        } else if !connection.partial && !client.gapSeen && !client.headSkipped {
             report(.http101WithoutRequest, .serverToClient,
-                   anyRequestSeen
+                   client.anyRequestSeen
                        ? "The server sent a 101 when every request had already been answered."
                        : "The server sent a 101 before the client sent any request on this connection.",
                    ["status_line": .text(statusLine(head)), "upgrade": .texts(selected)])
         }
 
-        serverSwitched = true
+        server.switched = true
         let protocolName = selected.first.map { ProtocolToken($0).name } ?? "unknown"
         if let request { exchangeAnswered(request, head, .switched(protocolName)) }
+        hasSwitchRecord = true
         switchRecord = SwitchRecord(connection: connection, protocolName: protocolName, request: request?.summary,
                                     response: response, clientHandoffOffset: nil, serverHandoffOffset: streamOffset,
                                     lastTimestamp: timestamp)
@@ -210,7 +211,7 @@ extension UpgradeTracker {
     private func switchClientSide(_ request: PendingRequest?) {
         guard let request else {
             // No request known (partial capture or none sent): everything the client sends from now on.
-            clientMode = .switched
+            client.phase = .switched
             switchRecord?.clientHandoffOffset = requestParser.streamOffset
             return
         }
@@ -220,18 +221,18 @@ extension UpgradeTracker {
             return
         }
         switchRecord?.clientHandoffOffset = request.endOffset
-        if clientMode == .holding {
-            clientMode = .switched
-            let bytes = held
-            let dropped = heldDropped
+        if client.phase == .holding {
+            client.phase = .switched
+            let bytes = client.held.bytes
+            let dropped = client.held.dropped
             releaseHeld()
             reportEarlyClientBytes(bytes, droppedCount: dropped)
             bytes.withUnsafeBytes { postSwitchClient($0) }
             switchRecord?.bytesAfterSwitchClient &+= dropped
             if dropped > 0 { postSwitchGap(fromClient: true, length: dropped) }
-        } else if clientMode == .http {
+        } else if client.phase == .http {
             // Parser is between messages (a request without Upgrade was answered by 101).
-            clientMode = .switched
+            client.phase = .switched
         }
     }
 
@@ -239,7 +240,7 @@ extension UpgradeTracker {
     private func reportEarlyClientBytes(_ bytes: [UInt8], droppedCount: UInt64) {
         guard !bytes.isEmpty else { return }
         let total = Int64(clamping: UInt64(bytes.count) &+ droppedCount)
-        let evidence: Evidence = ["bytes_before_101": .integer(total), "first_frame": .integer(Int64(heldFrame)),
+        let evidence: Evidence = ["bytes_before_101": .integer(total), "first_frame": .integer(Int64(client.held.frame)),
                                   "first_bytes": .bytes(Array(bytes.prefix(options.firstBytesKept)))]
         if looksLikeRequestLine(bytes) {
             report(.httpRequestPipelinedAfterUpgrade, .clientToServer,
@@ -254,21 +255,21 @@ extension UpgradeTracker {
 
     /// The upgrade was declined: the held client bytes are HTTP again (or a tunnel).
     func replayHeldClientBytes() {
-        let bytes = held
-        let dropped = heldDropped
+        let bytes = client.held.bytes
+        let dropped = client.held.dropped
         releaseHeld()
-        clientMode = .http
+        client.phase = .http
         requestParser.resume()
         guard !bytes.isEmpty else { return }
         if looksLikeRequestLine(bytes) {
             report(.httpRequestPipelinedAfterUpgrade, .clientToServer,
                    "Another HTTP request was pipelined behind the upgrade request; its meaning depended on the answer.",
-                   ["first_frame": .integer(Int64(heldFrame)), "first_bytes": .bytes(Array(bytes.prefix(options.firstBytesKept)))])
+                   ["first_frame": .integer(Int64(client.held.frame)), "first_bytes": .bytes(Array(bytes.prefix(options.firstBytesKept)))])
         } else if declined != nil {
             reportDeclinedTunnel(.clientToServer, bytes)
             return
         }
-        atFrame(heldFrame, heldTimestamp) { bytes.withUnsafeBytes { clientData($0) } }
+        atFrame(client.held.frame, client.held.timestamp) { bytes.withUnsafeBytes { clientData($0) } }
         if dropped > 0 {
             // Reported when the bytes were dropped (`hold`).
             var delegate = RequestDelegate(tracker: self)

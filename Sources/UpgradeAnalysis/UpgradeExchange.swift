@@ -157,12 +157,12 @@ extension UpgradeTracker {
         if var open = openExchange {
             openExchange = nil
             if case .switched = open.outcome {
-                open.firstClientBytes = firstClientBytes
-                open.firstServerBytes = firstServerBytes
+                open.firstClientBytes = afterSwitch.firstClientBytes
+                open.firstServerBytes = afterSwitch.firstServerBytes
             }
             observer.exchange(open)
         }
-        for request in pending where request.isExchangeCandidate {
+        for request in queue.pending where request.isExchangeCandidate {
             observer.exchange(UpgradeExchange(
                 connection: connection, sequence: request.sequence,
                 request: UpgradeExchange.Head(request.head, frame: request.frame, timestamp: request.timestamp),

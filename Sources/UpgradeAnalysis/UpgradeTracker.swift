@@ -25,11 +25,18 @@ public final class UpgradeTracker {
     /// State touched for every chunk lives in memory the tracker owns, not in stored properties:
     /// every access to a class's stored `var` is checked for exclusivity at run time
     /// (swift_beginAccess/endAccess), which cost as much as parsing a typical chunk. Only this
-    /// tracker touches it, and never a parser from inside that parser's own `feed`.
+    /// tracker touches it, and never a parser from inside that parser's own `feed`. The parts of
+    /// the connection's state (`TrackerState.swift`) live there too, for the same reason: each is
+    /// read or changed for every chunk.
     private struct HotState {
         var requestParser: HTTPMessageParser
         var responseParser: HTTPMessageParser
         var hasFindings = false
+        var queue = RequestQueue()
+        var client = ClientSide()
+        var server = ServerSide()
+        var tunnel = TunnelState()
+        var afterSwitch = PostSwitchState()
     }
     private let hot: UnsafeMutablePointer<HotState>
     var requestParser: HTTPMessageParser {
@@ -41,83 +48,41 @@ public final class UpgradeTracker {
         _modify { yield &hot.pointee.responseParser }
     }
 
-    /// Requests without a final response yet, oldest first (bounded by `options.maxPendingRequests`).
-    var pending: [PendingRequest] = []
-    var nextSequence: UInt64 = 0
-    /// Sequence number of the request whose head/body the request parser is in.
-    var parsingRequest: UInt64?
-    var pendingLimitReported = false
-    /// The request whose body the request parser completed last (the one a pause is about).
-    var lastCompletedRequest: UInt64?
-    /// The last request that got its answer: switched (101) or declined (final non-101).
-    var lastAnswered: (sequence: UInt64, switched: Bool)?
-
-    enum ClientMode { case http, holding, switched, ignored }
-    var clientMode = ClientMode.http
-    var serverSwitched = false
-    var tunnelOnly = false
-    /// After a 2xx to CONNECT (RFC 9110 §9.3.6): the client's first tunnel bytes, kept until they
-    /// say whether the tunnel carries HTTP/1.x (then parsing starts again inside it, as tshark
-    /// does) or something else (TLS, mostly: left alone). Nil when no CONNECT tunnel is deciding.
-    var connectProbe: [UInt8]?
-    /// Client bytes held when the 2xx arrived: the first bytes of the tunnel.
-    var connectHeld: [UInt8] = []
-    /// CONNECT tunnels opened inside each other on this connection.
-    var connectDepth = 0
-    /// A SOCKS opening followed from the connection's first client byte (`SOCKSHandshake`);
-    /// once it reaches its tunnel, the tunnel is probed as a CONNECT tunnel is.
-    var socks: SOCKSHandshake?
-    var socksProbeOpen = true
+    // The connection's state, by part (`TrackerState.swift` says how they follow each other).
+    var queue: RequestQueue {
+        get { hot.pointee.queue }
+        _modify { yield &hot.pointee.queue }
+    }
+    var client: ClientSide {
+        get { hot.pointee.client }
+        _modify { yield &hot.pointee.client }
+    }
+    var server: ServerSide {
+        get { hot.pointee.server }
+        _modify { yield &hot.pointee.server }
+    }
+    var tunnel: TunnelState {
+        get { hot.pointee.tunnel }
+        _modify { yield &hot.pointee.tunnel }
+    }
+    var afterSwitch: PostSwitchState {
+        get { hot.pointee.afterSwitch }
+        _modify { yield &hot.pointee.afterSwitch }
+    }
     /// Bytes that decide what a CONNECT tunnel carries, and how deep tunnels may nest.
     static let connectProbeBytes = 16
     static let maximumConnectDepth = 4
-    /// Client bytes held while an upgrade request awaits its answer.
-    var held: [UInt8] = []
-    var heldDropped: UInt64 = 0
-    var heldFrame: UInt64 = 0
-    var heldTimestamp = Timestamp.zero
-    /// Bytes of `held`'s storage charged to `options.heldBudget`.
-    var heldCharged = 0
-    var heldLimitReported = false
-    /// The client's first bytes, while they may still be the start of the HTTP/2 preface line
-    /// (at most 15 bytes; decided the same however TCP cut them).
-    var prefaceProbe: [UInt8] = []
-    var prefaceProbeOpen = true
-    var prefaceProbeFrame: UInt64 = 0
-    var prefaceProbeTimestamp = Timestamp.zero
 
     /// The switch record being built (emitted at connection close).
     var switchRecord: SwitchRecord?
-    /// The switched protocol's decoder (`SwitchedProtocolTable`); nil when none follows it.
-    var session: (any SwitchedSession)?
-    /// What the agreed protocol's bytes look like, when a sniffer can recognise them.
-    var expectedAfterSwitch: ObservedProtocol?
-    var clientGate = SniffGate()
-    var serverGate = SniffGate()
-    var agreedProtocolChecked = false
-    var firstClientFrame: UInt64?
-    var firstServerFrame: UInt64?
-    /// The connection began with the HTTP/2 preface (no HTTP/1.1 at all).
-    var priorKnowledge = false
-    var priorKnowledgeStart = Timestamp.zero
-    var priorKnowledgeBytes: (client: UInt64, server: UInt64) = (0, 0)
-    var firstClientBytes: [UInt8] = []
-    var firstServerBytes: [UInt8] = []
-    var serverPostSwitchChecked = false
+    /// `switchRecord != nil`, kept apart: that test copies the whole record (a retain of each of
+    /// its strings and arrays), and it is asked for every post-switch chunk.
+    var hasSwitchRecord = false
     /// The last declined upgrade: non-HTTP bytes after it are the smuggling signature.
     var declined: (request: MessageSummary, response: MessageSummary)?
     var declinedTunnelReported = false
-
-    var clientGapSeen = false
-    /// A client head was skipped for a size or budget limit: a request may have gone unseen.
-    var clientHeadSkipped = false
-    var clientNotHTTPCounted = false
     /// Per direction: an http_conflicting_content_length was just reported for a head.
     var conflictingLengthReported = [false, false]
-    var serverNotHTTPCounted = false
-    /// The client direction's first message was not HTTP; reported once the server shows HTTP.
-    var clientNotHTTP: NotHTTPDirection?
-    var anyRequestSeen = false
 
     // Where we are in the capture (for frames and timestamps in findings).
     var frame: UInt64 = 0
@@ -145,11 +110,12 @@ public final class UpgradeTracker {
         hot.deallocate()
     }
 
-    /// Takes the findings produced so far.
+    /// Takes the findings produced so far, repeats of a rule in one frame folded into one
+    /// (`Finding.coalescingRepeats`).
     public func takeFindings() -> [Finding] {
         var taken: [Finding] = []
         swap(&taken, &outbox)
-        return taken
+        return Finding.coalescingRepeats(taken)
     }
 
     /// Asked after every chunk: a flag kept by `outbox` in `hot`, because reading the array
@@ -168,24 +134,24 @@ public final class UpgradeTracker {
         self.frame = frame
         self.timestamp = timestamp
         if direction == .clientToServer {
-            clientGapSeen = true
+            client.gapSeen = true
             closePrefaceProbe()
-            switch clientMode {
+            switch client.phase {
             case .http:
                 var delegate = RequestDelegate(tracker: self)
                 requestParser.gap(length: length, delegate: &delegate)
             case .holding:
-                heldDropped &+= length
+                client.held.dropped &+= length
             case .switched:
                 switchRecord?.bytesAfterSwitchClient &+= length
                 postSwitchGap(fromClient: true, length: length)
             case .ignored:
                 break
             }
-        } else if serverSwitched {
+        } else if server.switched {
             switchRecord?.bytesAfterSwitchServer &+= length
             postSwitchGap(fromClient: false, length: length)
-        } else if !tunnelOnly {
+        } else if !tunnel.only {
             var delegate = ResponseDelegate(tracker: self)
             responseParser.gap(length: length, delegate: &delegate)
         }
@@ -197,11 +163,11 @@ public final class UpgradeTracker {
         if direction == .clientToServer {
             closePrefaceProbe()
             finishConnectProbe()
-            if clientMode == .http {
+            if client.phase == .http {
                 var delegate = RequestDelegate(tracker: self)
                 requestParser.finish(delegate: &delegate)
             }
-        } else if !serverSwitched && !tunnelOnly {
+        } else if !server.switched && !tunnel.only {
             var delegate = ResponseDelegate(tracker: self)
             responseParser.finish(delegate: &delegate)
         }
@@ -214,46 +180,47 @@ public final class UpgradeTracker {
         releaseHeld()
         checkServerPostSwitchBytes(final: true)
         exchangeClose()
-        guard switchRecord != nil || priorKnowledge else { return }
+        guard hasSwitchRecord || afterSwitch.priorKnowledge else { return }
         let observed = finishPostSwitch()
         if var record = switchRecord {
             record.lastTimestamp = lastTimestamp
             record.observed.entries.append(contentsOf: observed.entries)
             outbox.append(options.emitSwitchAtResponse ? .switchEnd(SwitchEndRecord(record)) : .switched(record))
             switchRecord = nil
-        } else if priorKnowledge {
+            hasSwitchRecord = false
+        } else if afterSwitch.priorKnowledge {
             outbox.append(.priorKnowledge(PriorKnowledgeRecord(
-                connection: connection, protocolName: "http2", firstFrame: firstClientFrame ?? frame,
-                firstTimestamp: priorKnowledgeStart, lastTimestamp: lastTimestamp,
-                bytesClient: priorKnowledgeBytes.client, bytesServer: priorKnowledgeBytes.server, observed: observed)))
+                connection: connection, protocolName: "http2", firstFrame: afterSwitch.firstClientFrame ?? frame,
+                firstTimestamp: afterSwitch.priorKnowledgeStart, lastTimestamp: lastTimestamp,
+                bytesClient: afterSwitch.priorKnowledgeBytes.client, bytesServer: afterSwitch.priorKnowledgeBytes.server, observed: observed)))
         }
     }
 
     // MARK: Client side
 
     func clientData(_ bytes: UnsafeRawBufferPointer) {
-        if socksProbeOpen, !bytes.isEmpty {
-            socksProbeOpen = false
-            if !connection.partial, clientMode == .http, !anyRequestSeen, SOCKSHandshake.mayStart(bytes[0]) {
-                socks = SOCKSHandshake()
+        if tunnel.socksProbeOpen, !bytes.isEmpty {
+            tunnel.socksProbeOpen = false
+            if !connection.partial, client.phase == .http, !client.anyRequestSeen, SOCKSHandshake.mayStart(bytes[0]) {
+                tunnel.socks = SOCKSHandshake()
             }
         }
-        if socks != nil {
+        if tunnel.socks != nil {
             socksData(bytes, fromClient: true)
             return
         }
-        if connectProbe != nil {
+        if tunnel.connectProbe != nil {
             probeConnectTunnel(bytes)
             return
         }
-        if prefaceProbeOpen && probePreface(bytes) { return }
+        if client.preface.open && probePreface(bytes) { return }
         clientBytes(bytes)
     }
 
     private func clientBytes(_ bytes: UnsafeRawBufferPointer) {
         var rest = bytes
         while !rest.isEmpty {
-            switch clientMode {
+            switch client.phase {
             case .switched:
                 postSwitchClient(rest)
                 return
@@ -275,14 +242,14 @@ public final class UpgradeTracker {
     /// The request parser stopped after a request that may switch protocols: what follows
     /// depends on that request's answer.
     private func clientParserPaused() {
-        guard let sequence = lastCompletedRequest else {
+        guard let sequence = queue.lastCompleted else {
             requestParser.resume()
             return
         }
-        if pending.contains(where: { $0.sequence == sequence }) {
-            clientMode = .holding
-        } else if let answered = lastAnswered, answered.sequence == sequence, answered.switched {
-            clientMode = .switched
+        if queue.pending.contains(where: { $0.sequence == sequence }) {
+            client.phase = .holding
+        } else if let answered = queue.lastAnswered, answered.sequence == sequence, answered.switched {
+            client.phase = .switched
         } else {
             requestParser.resume()
         }
@@ -293,29 +260,29 @@ public final class UpgradeTracker {
     /// they are held here (at most 15 bytes), so the answer is the same however TCP cut them.
     /// Returns true when it kept or consumed `bytes`.
     private func probePreface(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard clientMode == .http, !serverSwitched, !bytes.isEmpty else {
+        guard client.phase == .http, !server.switched, !bytes.isEmpty else {
             closePrefaceProbe()
             return false
         }
         let line = Self.prefaceLine
         var index = 0
-        while index < bytes.count && prefaceProbe.count + index < line.count {
-            guard bytes[index] == line[prefaceProbe.count + index] else {
+        while index < bytes.count && client.preface.bytes.count + index < line.count {
+            guard bytes[index] == line[client.preface.bytes.count + index] else {
                 closePrefaceProbe()
                 return false
             }
             index += 1
         }
-        if prefaceProbe.count + index < line.count {
-            if prefaceProbe.isEmpty {
-                prefaceProbeFrame = frame
-                prefaceProbeTimestamp = timestamp
+        if client.preface.bytes.count + index < line.count {
+            if client.preface.bytes.isEmpty {
+                client.preface.frame = frame
+                client.preface.timestamp = timestamp
             }
-            prefaceProbe.append(contentsOf: bytes)
+            client.preface.bytes.append(contentsOf: bytes)
             return true
         }
-        prefaceProbeOpen = false
-        priorKnowledgeStart = prefaceProbe.isEmpty ? timestamp : prefaceProbeTimestamp
+        client.preface.open = false
+        afterSwitch.priorKnowledgeStart = client.preface.bytes.isEmpty ? timestamp : client.preface.timestamp
         startPriorKnowledgeHTTP2()
         replayPrefaceProbe()
         clientBytes(bytes)
@@ -327,16 +294,16 @@ public final class UpgradeTracker {
     /// The probe is decided against HTTP/2 (or cut short by a gap or the end): what it held is
     /// fed as HTTP/1.x, at the frame it arrived in.
     private func closePrefaceProbe() {
-        guard prefaceProbeOpen else { return }
-        prefaceProbeOpen = false
+        guard client.preface.open else { return }
+        client.preface.open = false
         replayPrefaceProbe()
     }
 
     private func replayPrefaceProbe() {
-        guard !prefaceProbe.isEmpty else { return }
-        let bytes = prefaceProbe
-        prefaceProbe = []
-        atFrame(prefaceProbeFrame, prefaceProbeTimestamp) { bytes.withUnsafeBytes { clientBytes($0) } }
+        guard !client.preface.bytes.isEmpty else { return }
+        let bytes = client.preface.bytes
+        client.preface.bytes = []
+        atFrame(client.preface.frame, client.preface.timestamp) { bytes.withUnsafeBytes { clientBytes($0) } }
     }
 
     /// Runs `body` as if in an earlier frame (bytes held back and replayed, findings about them).
@@ -354,34 +321,34 @@ public final class UpgradeTracker {
     /// as allocated. Whatever does not fit is counted, reported once (`analyzer_limit_reached`),
     /// and becomes a gap where the bytes are replayed.
     private func hold(_ bytes: UnsafeRawBufferPointer) {
-        if held.isEmpty && heldDropped == 0 {
-            heldFrame = frame
-            heldTimestamp = timestamp
+        if client.held.bytes.isEmpty && client.held.dropped == 0 {
+            client.held.frame = frame
+            client.held.timestamp = timestamp
         }
-        var kept = min(bytes.count, max(0, options.maxHeldBytes - held.count))
-        let needed = held.count + kept
+        var kept = min(bytes.count, max(0, options.maxHeldBytes - client.held.bytes.count))
+        let needed = client.held.bytes.count + kept
         var globalShort = false
-        if needed > held.capacity {
+        if needed > client.held.bytes.capacity {
             let budgetLeft = options.heldBudget?.available ?? Int.max
-            let wanted = min(max(needed, 2 * held.capacity), options.maxHeldBytes)
-            let growth = min(wanted - held.capacity, budgetLeft)
-            if held.capacity + growth < needed {
+            let wanted = min(max(needed, 2 * client.held.bytes.capacity), options.maxHeldBytes)
+            let growth = min(wanted - client.held.bytes.capacity, budgetLeft)
+            if client.held.bytes.capacity + growth < needed {
                 globalShort = true
-                kept = max(0, held.capacity + growth - held.count)
+                kept = max(0, client.held.bytes.capacity + growth - client.held.bytes.count)
             }
-            if growth > 0 { held.reserveCapacity(held.capacity + growth) }
+            if growth > 0 { client.held.bytes.reserveCapacity(client.held.bytes.capacity + growth) }
             chargeHeld()
         }
-        held.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[..<kept]))
+        client.held.bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[..<kept]))
         guard kept < bytes.count else { return }
-        heldDropped &+= UInt64(bytes.count - kept)
-        guard !heldLimitReported else { return }
-        heldLimitReported = true
+        client.held.dropped &+= UInt64(bytes.count - kept)
+        guard !client.held.limitReported else { return }
+        client.held.limitReported = true
         if globalShort {
             reportLimit("upgrade_held_bytes_global",
-                        "the client bytes held by all connections awaiting upgrade answers reached "
+                        "the client bytes client.held.bytes by all connections awaiting upgrade answers reached "
                             + "\(options.heldBudget?.limit ?? 0) bytes; this connection's early bytes from stream offset "
-                            + "\(requestParser.streamOffset &+ UInt64(held.count)) on are not analysed",
+                            + "\(requestParser.streamOffset &+ UInt64(client.held.bytes.count)) on are not analysed",
                         .clientToServer)
         } else {
             reportLimit("upgrade_held_bytes",
@@ -393,25 +360,25 @@ public final class UpgradeTracker {
 
     private func chargeHeld() {
         guard let budget = options.heldBudget else { return }
-        let delta = held.capacity - heldCharged
+        let delta = client.held.bytes.capacity - client.held.charged
         if delta > 0 { budget.charge(delta) } else if delta < 0 { budget.release(-delta) }
-        heldCharged = held.capacity
+        client.held.charged = client.held.bytes.capacity
     }
 
-    /// Empties `held` and gives its storage back to the budget.
+    /// Empties the held client bytes and gives its storage back to the budget.
     func releaseHeld() {
-        held = []
-        heldDropped = 0
+        client.held.bytes = []
+        client.held.dropped = 0
         chargeHeld()
     }
 
     func postSwitchClient(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
-        if firstClientFrame == nil { firstClientFrame = frame }
-        if priorKnowledge { priorKnowledgeBytes.client &+= UInt64(bytes.count) }
+        if afterSwitch.firstClientFrame == nil { afterSwitch.firstClientFrame = frame }
+        if afterSwitch.priorKnowledge { afterSwitch.priorKnowledgeBytes.client &+= UInt64(bytes.count) }
         switchRecord?.bytesAfterSwitchClient &+= UInt64(bytes.count)
-        if firstClientBytes.count < options.firstBytesKept {
-            firstClientBytes.append(contentsOf: bytes.prefix(options.firstBytesKept - firstClientBytes.count))
+        if afterSwitch.firstClientBytes.count < options.firstBytesKept {
+            afterSwitch.firstClientBytes.append(contentsOf: bytes.prefix(options.firstBytesKept - afterSwitch.firstClientBytes.count))
         }
         postSwitchData(fromClient: true, bytes)
     }
@@ -419,24 +386,24 @@ public final class UpgradeTracker {
     // MARK: Server side
 
     private func serverData(_ bytes: UnsafeRawBufferPointer) {
-        if socks != nil {
+        if tunnel.socks != nil {
             socksData(bytes, fromClient: false)
             return
         }
-        if serverSwitched {
+        if server.switched {
             postSwitchServer(bytes)
             return
         }
-        if tunnelOnly { return }
+        if tunnel.only { return }
         var delegate = ResponseDelegate(tracker: self)
         let result = responseParser.feed(bytes, delegate: &delegate)
-        if case .paused(let index) = result, serverSwitched {
+        if case .paused(let index) = result, server.switched {
             postSwitchServer(UnsafeRawBufferPointer(rebasing: bytes[index...]))
-        } else if case .paused = result, connectProbe != nil {
+        } else if case .paused = result, tunnel.connectProbe != nil {
             // The 2xx to CONNECT: what the client already sent into the tunnel decides first.
             // (Server bytes before the client's are not HTTP/1.x, which the client starts.)
-            let early = connectHeld
-            connectHeld = []
+            let early = tunnel.connectHeld
+            tunnel.connectHeld = []
             if !early.isEmpty { early.withUnsafeBytes { probeConnectTunnel($0) } }
         }
     }
@@ -445,31 +412,31 @@ public final class UpgradeTracker {
     /// (or a line ends), an HTTP/1.x request line starts parsing again inside the tunnel, with
     /// fresh parsers; anything else leaves the tunnel alone, as before.
     private func probeConnectTunnel(_ bytes: UnsafeRawBufferPointer) {
-        guard var probe = connectProbe else { return }
+        guard var probe = tunnel.connectProbe else { return }
         probe.append(contentsOf: bytes)
         // Empty lines before a request line are ignored (RFC 9112 §2.2), as the parser does.
         let line = probe.drop { $0 == 0x0D || $0 == 0x0A }
         guard line.count >= Self.connectProbeBytes || line.contains(0x0A) || probe.count > 4 * Self.connectProbeBytes else {
-            connectProbe = probe
+            tunnel.connectProbe = probe
             return
         }
-        connectProbe = nil
+        tunnel.connectProbe = nil
         guard looksLikeRequestLine(Array(line)) else { return }
-        connectDepth += 1
+        tunnel.depth += 1
         requestParser.releaseBudget()
         responseParser.releaseBudget()
         requestParser = HTTPMessageParser(role: .request, options: options.parser)
         responseParser = HTTPMessageParser(role: .response, options: options.parser)
-        pending = []
-        parsingRequest = nil
-        lastCompletedRequest = nil
-        lastAnswered = nil
-        clientMode = .http
-        tunnelOnly = false
+        queue.pending = []
+        queue.parsing = nil
+        queue.lastCompleted = nil
+        queue.lastAnswered = nil
+        client.phase = .http
+        tunnel.only = false
         // Prior-knowledge HTTP/2 (`PRI * HTTP/2.0`) is detected inside the tunnel as at a
         // connection's start (gRPC through an HTTP proxy does this).
-        prefaceProbe = []
-        prefaceProbeOpen = !priorKnowledge && switchRecord == nil
+        client.preface.bytes = []
+        client.preface.open = !afterSwitch.priorKnowledge && !hasSwitchRecord
         probe.withUnsafeBytes { clientData($0) }
     }
 
@@ -477,21 +444,21 @@ public final class UpgradeTracker {
     /// probed as a CONNECT tunnel's; if the bytes are not a SOCKS opening after all, HTTP parsing
     /// takes the rest as before.
     private func socksData(_ bytes: UnsafeRawBufferPointer, fromClient: Bool) {
-        guard var handshake = socks else { return }
+        guard var handshake = tunnel.socks else { return }
         let used = fromClient ? handshake.client(bytes) : handshake.server(bytes)
-        socks = handshake
+        tunnel.socks = handshake
         let rest = UnsafeRawBufferPointer(rebasing: bytes[used...])
         switch handshake.phase {
         case .tunnel, .notSOCKS:
-            socks = nil
+            tunnel.socks = nil
             if handshake.phase == .tunnel { enterSOCKSTunnel() }
             if !rest.isEmpty {
                 if fromClient { clientData(rest) } else { serverData(rest) }
             }
         case .refused:
-            socks = nil
-            tunnelOnly = true
-            clientMode = .ignored
+            tunnel.socks = nil
+            tunnel.only = true
+            client.phase = .ignored
         default:
             break
         }
@@ -500,26 +467,26 @@ public final class UpgradeTracker {
     /// The SOCKS proxy granted the connection: what follows is the tunnel, probed like a CONNECT
     /// tunnel's (an HTTP request line starts parsing in it; anything else is left alone).
     private func enterSOCKSTunnel() {
-        tunnelOnly = true
-        clientMode = .ignored
-        connectProbe = []
+        tunnel.only = true
+        client.phase = .ignored
+        tunnel.connectProbe = []
     }
 
     /// Called at the end of the client direction: a probe still short of bytes decides now.
     private func finishConnectProbe() {
-        guard let probe = connectProbe, !probe.isEmpty else { return }
-        connectProbe = []
+        guard let probe = tunnel.connectProbe, !probe.isEmpty else { return }
+        tunnel.connectProbe = []
         probe.withUnsafeBytes { probeConnectTunnel($0) }
-        if connectProbe != nil { connectProbe = nil }
+        if tunnel.connectProbe != nil { tunnel.connectProbe = nil }
     }
 
     private func postSwitchServer(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
-        if firstServerFrame == nil { firstServerFrame = frame }
-        if priorKnowledge { priorKnowledgeBytes.server &+= UInt64(bytes.count) }
+        if afterSwitch.firstServerFrame == nil { afterSwitch.firstServerFrame = frame }
+        if afterSwitch.priorKnowledge { afterSwitch.priorKnowledgeBytes.server &+= UInt64(bytes.count) }
         switchRecord?.bytesAfterSwitchServer &+= UInt64(bytes.count)
-        if firstServerBytes.count < options.firstBytesKept {
-            firstServerBytes.append(contentsOf: bytes.prefix(options.firstBytesKept - firstServerBytes.count))
+        if afterSwitch.firstServerBytes.count < options.firstBytesKept {
+            afterSwitch.firstServerBytes.append(contentsOf: bytes.prefix(options.firstBytesKept - afterSwitch.firstServerBytes.count))
         }
         checkServerPostSwitchBytes(final: false)
         postSwitchData(fromClient: false, bytes)
@@ -528,16 +495,20 @@ public final class UpgradeTracker {
     /// RFC 9110 §15.2.2: after the 101 the server speaks the new protocol. A second HTTP/1.x
     /// response there means the switch was not honoured.
     private func checkServerPostSwitchBytes(final: Bool) {
-        guard switchRecord != nil, !serverPostSwitchChecked else { return }
+        guard !afterSwitch.serverChecked else { return }
+        guard hasSwitchRecord else {
+            afterSwitch.serverChecked = true   // prior knowledge: no 101 to check against
+            return
+        }
         let prefix = Array("HTTP/1.".utf8)
-        let available = firstServerBytes.count
+        let available = afterSwitch.firstServerBytes.count
         if available < prefix.count && !final { return }
-        serverPostSwitchChecked = true
-        guard available >= prefix.count, Array(firstServerBytes.prefix(prefix.count)) == prefix else { return }
-        let line = firstServerBytes.prefix { $0 != 0x0D && $0 != 0x0A }
+        afterSwitch.serverChecked = true
+        guard available >= prefix.count, Array(afterSwitch.firstServerBytes.prefix(prefix.count)) == prefix else { return }
+        let line = afterSwitch.firstServerBytes.prefix { $0 != 0x0D && $0 != 0x0A }
         report(.http101ThenHTTPResponse, .serverToClient,
                "After the 101 the server sent another HTTP/1.x response (\(printableText(Array(line)))) instead of the new protocol.",
-               ["status_line": .text(printableText(Array(line))), "first_bytes": .bytes(firstServerBytes)])
+               ["status_line": .text(printableText(Array(line))), "first_bytes": .bytes(afterSwitch.firstServerBytes)])
     }
 
     // MARK: Findings

@@ -22,7 +22,7 @@ let usage = """
       version                  print the version
 
     analyze options:
-      --format json|text       output format (default json)
+      --format json|text|eve   output format (default json; eve: Suricata's EVE layout)
       -o, --output FILE        write findings to FILE instead of stdout
       --min-severity S         write only violations at or above S (info, low, medium, high)
       --rules LIST             comma-separated rule ids: ids keep only those, -id disables one
@@ -47,6 +47,7 @@ let usage = """
       --max-inflated-message N bytes a permessage-deflate message may inflate to (default 8388608)
       --max-inflater-memory N  memory of all WebSocket inflaters at once (default 67108864)
       --max-http2-requests N   HTTP/2 requests listed per connection in the record (default 32)
+      --max-http2-value-bytes N  octets kept of each listed :path, :authority… (default 512)
     flows options:
       --write-streams DIR      write each direction's reassembled bytes under DIR/<capture>/
       --gap-fill none|zero     leave gaps out of stream files (default) or fill them with zeros

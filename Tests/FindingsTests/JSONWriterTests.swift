@@ -55,13 +55,14 @@ final class JSONWriterTests: XCTestCase {
         let violation = Violation(
             rule: .http101Unsolicited, message: "m", timestamp: Timestamp(seconds: 1_700_000_000, nanoseconds: 123_456_789),
             frame: 6, direction: "server_to_client",
-            connection: ConnectionRef(client: client, server: server, partial: false),
+            connection: ConnectionRef(client: client, server: server, partial: false, flowID: 42),
             evidence: ["upgrade": .texts(["websocket"])])
         var json = JSONWriter()
         json.finding(.violation(violation), capture: "x.pcap")
         XCTAssertEqual(String(decoding: json.bytes, as: UTF8.self),
                        #"{"type":"violation","ts":"2023-11-14T22:13:20.123456Z","capture":"x.pcap","#
-                       + #""connection":{"client":{"ip":"127.0.0.1","port":50000},"server":{"ip":"::1","port":80},"partial":false},"#
+                       + #""connection":{"client":{"ip":"127.0.0.1","port":50000},"server":{"ip":"::1","port":80},"partial":false,"#
+                       + #""flow_id":42,"community_id":"1:hxYEY+GaH/oojl9L6BPeAsgpipU="},"#
                        + #""rule":"http_101_unsolicited","severity":"high","message":"m","reference":"RFC 9110 §7.8","#
                        + #""frame":6,"direction":"server_to_client","evidence":{"upgrade":["websocket"]}}"#)
     }

@@ -39,7 +39,7 @@ final class DockerStreamDecoderTests: XCTestCase {
             XCTAssertEqual(violations.map(\.rule.id), ["docker_bad_stream_header"])
             let violation = try XCTUnwrap(violations.first)
             XCTAssertEqual(violation.message, "A Docker multiplexed stream header at offset 10 is invalid: \(problem).")
-            XCTAssertEqual(violation.evidence["header"], .bytes(Array(bad.prefix(8))))
+            XCTAssertEqual(violation.evidence["header_bytes"], .bytes(Array(bad.prefix(8))))
             XCTAssertEqual(violation.direction, "server_to_client")
             XCTAssertEqual(violation.frame, 7)
             XCTAssertEqual(decoder.stopReason, "bad stream header at offset 10")

@@ -33,11 +33,17 @@ final class HTTP2RequestLogTests: XCTestCase {
     }
 
     func requests(_ session: HTTP2Session) -> [Evidence] {
-        guard case .objects(let list) = session.summary["requests"] else {
+        guard case .list(let list) = session.summary["requests"] else {
             XCTFail("no requests list")
             return []
         }
-        return list
+        return list.compactMap { value in
+            guard case .object(let entry) = value else {
+                XCTFail("a request that is not an object")
+                return nil
+            }
+            return entry
+        }
     }
 
     func testUpgradedRequestStreamsAndPush() {

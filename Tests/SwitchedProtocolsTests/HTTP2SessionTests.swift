@@ -45,7 +45,7 @@ final class HTTP2SessionTests: XCTestCase {
         XCTAssertEqual(status.direction, "server_to_client")
         XCTAssertEqual(status.frame, 11)
         XCTAssertEqual(status.evidence["stream_id"], .integer(1))
-        XCTAssertEqual(status.evidence["status"], .text("101"))
+        XCTAssertEqual(status.evidence["status_field"], .text("101"))
         XCTAssertEqual(violations[1].evidence["fields"], .texts(["upgrade: websocket", "connection: upgrade"]))
         XCTAssertEqual(violations[1].message,
                        "HTTP/2 HEADERS on stream 1 carry connection-specific fields (upgrade: websocket; connection: upgrade).")

@@ -17,7 +17,7 @@ final class WebSocketSessionTests: XCTestCase {
         XCTAssertEqual(violation.timestamp, time)
         XCTAssertEqual(violation.direction, "client_to_server")
         XCTAssertEqual(violation.evidence["opcode"], .text("text"))
-        XCTAssertEqual(violation.evidence["header"], .bytes([0x81, 0x02]))
+        XCTAssertEqual(violation.evidence["header_bytes"], .bytes([0x81, 0x02]))
         XCTAssertEqual(violation.evidence["stream_offset"], .integer(0))
         XCTAssertTrue(session.takeViolations().isEmpty, "taken once")
     }

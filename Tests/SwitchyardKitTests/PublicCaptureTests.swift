@@ -43,7 +43,8 @@ final class PublicCaptureTests: XCTestCase {
 
     /// Clean upgrades produce no HTTP/1.x violations (the post-switch protocols' findings on these
     /// files are checked in SwitchedProtocolsTests). The only ones in the public set are real: Gnutella
-    /// clients fold X-Alt header lines (obs-fold, RFC 9112 §5.2) in three requests, two folds each;
+    /// clients fold X-Alt header lines (obs-fold, RFC 9112 §5.2) in three requests, two folds each
+    /// (one finding per request, `occurrences` 2);
     /// suricata-verify's transform-base64-7296 has servers answer with a NUL inside a header name
     /// (`Con\0ent-Length`, frame 19) and with `HTTP/1.1` followed by 0x10 (frame 31): responses no
     /// measured client reads, so `http_not_http` says where analysis of those directions stopped;
@@ -63,9 +64,9 @@ final class PublicCaptureTests: XCTestCase {
         }
         XCTAssertEqual(found.sorted(), [
             "arkime/arkime_synthetic.pcap tcp_bad_checksum_ignored 427",
-            "nDPI/gnutella.pcap http_obs_fold 1972", "nDPI/gnutella.pcap http_obs_fold 1972",
-            "nDPI/gnutella.pcap http_obs_fold 1976", "nDPI/gnutella.pcap http_obs_fold 1976",
-            "nDPI/gnutella.pcap http_obs_fold 2081", "nDPI/gnutella.pcap http_obs_fold 2081",
+            "nDPI/gnutella.pcap http_obs_fold 1972",
+            "nDPI/gnutella.pcap http_obs_fold 1976",
+            "nDPI/gnutella.pcap http_obs_fold 2081",
             "suricata-verify/transform-base64-7296/input.pcap http_not_http 19",
             "suricata-verify/transform-base64-7296/input.pcap http_not_http 31",
             "suricata-verify/transform-base64-7296/input.pcap tcp_rst_not_honoured 37",

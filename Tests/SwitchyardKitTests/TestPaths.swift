@@ -6,8 +6,10 @@ enum TestPaths {
         .deletingLastPathComponent().deletingLastPathComponent()
     static let captures = repositoryRoot.appendingPathComponent("Captures")
     static let expected = captures.appendingPathComponent("expected")
-    /// `../shared/captures-real` beside the checkout; absent on machines without it.
-    static let publicCaptures = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/captures-real")
+    /// `../shared/captures-real` beside the checkout (or `$SWITCHYARD_PUBLIC_CAPTURES`, for a
+    /// worktree elsewhere); absent on machines without it.
+    static let publicCaptures = ProcessInfo.processInfo.environment["SWITCHYARD_PUBLIC_CAPTURES"].map { URL(fileURLWithPath: $0) }
+        ?? repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/captures-real")
 
     static func captureFiles(in directory: URL) -> [URL] {
         guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil) else { return [] }

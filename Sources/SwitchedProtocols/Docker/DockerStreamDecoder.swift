@@ -57,7 +57,7 @@ public struct DockerStreamDecoder: Sendable {
                     rule: .dockerBadStreamHeader,
                     message: "A Docker multiplexed stream header at offset \(offset - 8) is invalid: \(problem).",
                     timestamp: timestamp, frame: frame, direction: direction, connection: connection,
-                    evidence: ["offset": .integer(Int64(clamping: offset - 8)), "header": .bytes(header)]))
+                    evidence: ["offset": .integer(Int64(clamping: offset - 8)), "header_bytes": .bytes(header)]))
                 stopReason = "bad stream header at offset \(offset - 8)"
                 return
             }

@@ -297,7 +297,7 @@ public final class HTTP2Session {
             } else if name == ":status" && !fromClient && info.frameType == .headers && field.value == "101" {
                 report(.http2Status101, direction,
                        "The server sent :status 101 on HTTP/2 stream \(info.streamID), which has no protocol switching.",
-                       ["stream_id": .integer(Int64(info.streamID)), "status": .text(field.value),
+                       ["stream_id": .integer(Int64(info.streamID)), "status_field": .text(field.value),
                         "fields": .texts(block.fields.prefix(16).map { "\($0.name): \($0.value)" })])
             } else if name == ":protocol" && fromClient {
                 if extendedConnectProtocols.count < 4 && !extendedConnectProtocols.contains(field.value) {
@@ -354,7 +354,7 @@ public final class HTTP2Session {
         describe(server, "server", blocks: serverHeaderBlocks, hpackStop: serverHPACKStopReason, into: &evidence)
         evidence.append("total_frames", .integer(Int64(clamping: totalFrames)))
         if !extendedConnectProtocols.isEmpty { evidence.append("extended_connect_protocols", .texts(extendedConnectProtocols)) }
-        evidence.append("requests", .objects(requests.exchanges.map(\.evidence)))
+        evidence.append("requests", .list(requests.exchanges.map { .object($0.evidence) }))
         if requests.notListed > 0 { evidence.append("requests_not_listed", .integer(Int64(clamping: requests.notListed))) }
         if suppressedViolations > 0 { evidence.append("violations_suppressed", .integer(Int64(clamping: suppressedViolations))) }
         return evidence

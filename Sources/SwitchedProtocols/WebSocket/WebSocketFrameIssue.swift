@@ -113,7 +113,9 @@ public enum WebSocketFrameIssue: Sendable, Equatable {
     public var evidence: Evidence {
         switch self {
         case .rsvBits(let bits, _): return ["rsv": .text(Self.rsvText(bits))]
-        case .reservedOpcode(let opcode): return ["opcode": .integer(Int64(opcode))]
+        // `opcode` is the name in every WebSocket finding (`reserved_0x3` here), the number beside it.
+        case .reservedOpcode(let opcode):
+            return ["opcode": .text(WebSocketFrameHeader.opcodeName(opcode)), "opcode_value": .integer(Int64(opcode))]
         case .nonMinimalLength(_, let lengthBytes): return ["length_field_bits": .integer(Int64(lengthBytes * 8))]
         case .dataFrameInsideMessage(let open): return ["open_message": .text(WebSocketFrameHeader.opcodeName(open))]
         case .closeCode(let code, let validity):

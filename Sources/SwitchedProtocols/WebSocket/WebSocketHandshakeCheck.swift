@@ -210,7 +210,7 @@ public enum WebSocketHandshakeCheck {
                        offered.isEmpty
                            ? "The 101 selected subprotocol \(chosen) but the client offered none."
                            : "The 101 selected subprotocol \(chosen), which is not among those the client offered (\(offered.joined(separator: ", "))).",
-                       ["selected": .text(chosen), "offered": .texts(offered)], response: true)
+                       ["selected": .texts([chosen]), "offered": .texts(offered)], response: true)
             }
         }
 

@@ -193,7 +193,9 @@ public final class WebSocketSession {
             }
             if let reason = decoder.inflationStopped { evidence.append("\(prefix)_inflation_stopped", .text(reason)) }
             if let code = statistics.closeCode { evidence.append("\(prefix)_close_code", .integer(Int64(code))) }
-            if statistics.sentClose && statistics.closeCode == nil { evidence.append("\(prefix)_close_code", .text("none")) }
+            // A close frame without a status code (RFC 6455 §5.5.1): a flag of its own, so that
+            // `*_close_code` is always a number.
+            if statistics.sentClose && statistics.closeCode == nil { evidence.append("\(prefix)_close_without_code", .flag(true)) }
             if let reason = statistics.closeReason, !reason.isEmpty { evidence.append("\(prefix)_close_reason", .text(reason)) }
             if let offset = statistics.decodingStoppedAt {
                 evidence.append("\(prefix)_decoding_stopped", .text("decoding stopped after a gap at offset \(offset)"))
@@ -218,7 +220,7 @@ public final class WebSocketSession {
                                       "payload_length": header.payloadLength <= UInt64(Int64.max)
                                           ? .integer(Int64(header.payloadLength)) : .text(String(header.payloadLength)),
                                       "stream_offset": .integer(Int64(clamping: header.offset)),
-                                      "header": .bytes(header.bytes)]
+                                      "header_bytes": .bytes(header.bytes)]
             for entry in issue.evidence.entries { evidence.append(entry.key, entry.value) }
             report(issue.rule, issue.message(header), evidence, fromClient: fromClient, frame: frame, timestamp: timestamp)
         case .frameEnd(let header):

@@ -1,6 +1,8 @@
-/// SHA-1 (RFC 3174), kept only for the WebSocket accept value (RFC 6455 §4.2.2), which
-/// is `base64(SHA-1(key + GUID))`. Not for anything security-related: SHA-1 is broken for
-/// collision resistance, but the handshake needs exactly this function.
+/// SHA-1 (RFC 3174), kept for two values defined with it: the WebSocket accept value
+/// (RFC 6455 §4.2.2, `base64(SHA-1(key + GUID))`) and the Community ID flow hash
+/// (corelight/community-id-spec v1). Not for anything security-related: SHA-1 is broken for
+/// collision resistance, but both need exactly this function. It lives in `Findings`, below
+/// `SwitchedProtocols`, because records carry the Community ID.
 ///
 /// Incremental: `update` any number of times, then `finalize` once.
 public struct SHA1: Sendable {

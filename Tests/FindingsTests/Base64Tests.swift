@@ -1,4 +1,4 @@
-import SwitchedProtocols
+import Findings
 import XCTest
 
 final class Base64Tests: XCTestCase {

@@ -1,4 +1,4 @@
-import SwitchedProtocols
+import Findings
 import XCTest
 
 /// RFC 3174 §7.3 test vectors, plus the empty message (FIPS 180-2 examples).
