@@ -161,6 +161,17 @@ final class HTTP2RequestLogTests: XCTestCase {
         XCTAssertEqual(requests(session)[1]["response_bytes"], .integer(0))
     }
 
+    /// With no room at all, even the upgraded stream 1 is only counted, and the limit is still said.
+    func testZeroListedRequestsStillSaysSo() {
+        var options = HTTP2Session.Options()
+        options.maxListedRequests = 0
+        let session = upgradedSession(options: options)
+        session.finish()
+        XCTAssertEqual(session.takeViolations().map(\.rule.id), ["analyzer_limit_reached"])
+        XCTAssertEqual(requests(session), [])
+        XCTAssertEqual(session.summary["requests_not_listed"], .integer(1))
+    }
+
     /// A second HEADERS on a known stream (trailers) and HEADERS on an old or even stream id
     /// open nothing.
     func testTrailersAndOldStreamIDsOpenNoRequest() {

@@ -53,6 +53,7 @@ public final class HTTP2Session {
     /// The server sent SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 §3); last value it sent, if any.
     public private(set) var serverEnableConnectProtocol: UInt32?
     var serverEverEnabledConnectProtocol = false
+    var listLimitReported = false
 
     var outbox: [Violation] = []
     var reportedPerRule: [String: Int] = [:]
@@ -125,6 +126,8 @@ public final class HTTP2Session {
     public func finish() {
         client.finish()
         server.finish()
+        // With no room at all, the upgraded stream 1 was left out before any frame.
+        if requests.notListed > 0 { reportListLimit(1) }
     }
 
     public var hasViolations: Bool { !outbox.isEmpty }
@@ -275,7 +278,8 @@ public final class HTTP2Session {
 
     /// The request list is full: said once per connection; the record counts the rest.
     func reportListLimit(_ streamID: UInt32) {
-        guard requests.notListed == 1 else { return }
+        guard !listLimitReported else { return }
+        listLimitReported = true
         report(.analyzerLimitReached, nil,
                "More than \(options.maxListedRequests) HTTP/2 requests on this connection; later ones are counted in the record (requests_not_listed), not listed.",
                ["limit": .text("http2_listed_requests"), "max": .integer(Int64(options.maxListedRequests)),
