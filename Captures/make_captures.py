@@ -71,6 +71,8 @@ SCENARIOS = [
     Scenario("websocket-echo-ipv6", "websocket_echo", host="::1"),
     Scenario("websocket-echo-ng", "websocket_echo", tool="dumpcap"),
     Scenario("h2c-upgrade-curl", "h2c_upgrade_curl"),
+    Scenario("h2c-upgrade-nghttp-requests", "h2c_upgrade_nghttp_requests"),
+    Scenario("http2-extended-connect-websocket", "http2_extended_connect_websocket"),
     Scenario("docker-attach-tcp", "docker_attach_tcp"),
     Scenario("docker-attach-multiplexed", "docker_attach_multiplexed"),
     Scenario("keepalive-then-upgrade", "keepalive_then_upgrade"),
@@ -104,6 +106,7 @@ SCENARIOS = [
     Scenario("h2c-missing-settings", "h2c_missing_settings"),
     Scenario("tls-upgrade-not-tls", "tls_upgrade_not_tls"),
     Scenario("switch-protocol-mismatch", "switch_protocol_mismatch"),
+    Scenario("http2-extended-connect-without-setting", "http2_extended_connect_without_setting"),
     # HTTP/1.1 message syntax.
     Scenario("http-obs-fold", "http_obs_fold"),
     Scenario("http-whitespace-before-colon", "http_whitespace_before_colon"),
@@ -250,17 +253,16 @@ def websocket_echo_deflate(port, host):
     websocket_echo(port, host, compression="deflate")
 
 
-def h2c_upgrade_curl(port, host):
-    """curl --http2 on plain http (Upgrade: h2c) against nghttpx, whose frontend does the
-    h2c upgrade, backed by nghttpd (which itself does not support Upgrade). Two GETs,
-    the second on stream 3 of the same connection. Only the curl<->nghttpx port is captured."""
+def _nghttpd_behind_nghttpx(port, host, files, client):
+    """nghttpd (prior knowledge only: it does not support Upgrade) serving `files` behind
+    nghttpx, whose cleartext frontend on PORT does the h2c upgrade; `client(base_url)` runs
+    against the frontend. Only the client<->nghttpx port is captured."""
     with tempfile.TemporaryDirectory() as root:
         docroot = Path(root, "www")
         docroot.mkdir()
-        Path(docroot, "index.html").write_text("<p>hello from nghttpd</p>\n")
-        Path(docroot, "second.txt").write_text("second file\n")
-        for f in docroot.iterdir():
-            os.utime(f, (1_700_000_000, 1_700_000_000))   # stable Last-Modified
+        for name, text in files.items():
+            Path(docroot, name).write_text(text)
+            os.utime(Path(docroot, name), (1_700_000_000, 1_700_000_000))   # stable Last-Modified
         backend_port = free_port()
         null = subprocess.DEVNULL
         nghttpd = subprocess.Popen(["nghttpd", "--no-tls", "-a", "127.0.0.1", "-d", str(docroot),
@@ -268,20 +270,170 @@ def h2c_upgrade_curl(port, host):
         nghttpx = None
         try:
             wait_listening(backend_port, nghttpd)
-            nghttpx = subprocess.Popen([
-                "nghttpx", "--conf=/dev/null", "--single-process", "--workers=1",
-                f"--frontend={host},{port};no-tls", f"--backend=127.0.0.1,{backend_port};;proto=h2",
-                f"--pid-file={root}/nghttpx.pid", "--errorlog-file=/dev/null", "--accesslog-file=/dev/null",
-            ], stdout=null, stderr=null)
-            wait_listening(port, nghttpx)
-            base = f"http://{peers.authority(host, port)}"
-            subprocess.run(["curl", "-sS", "--http2", "--max-time", "5",
-                            "-o", "/dev/null", f"{base}/index.html",
-                            "-o", "/dev/null", f"{base}/second.txt"],
-                           check=True, timeout=10, stdout=null)
+            nghttpx = _nghttpx_frontend(port, host, f"127.0.0.1,{backend_port};;proto=h2", root)
+            client(f"http://{peers.authority(host, port)}")
         finally:
             if nghttpx is not None:
                 stop(nghttpx)
+            stop(nghttpd)
+
+
+def _nghttpx_frontend(port, host, backend, root):
+    """nghttpx with a cleartext frontend on PORT (h2c upgrade and prior knowledge) and one
+    backend (`127.0.0.1,BPORT;;proto=h2` or an HTTP/1.1 one)."""
+    null = subprocess.DEVNULL
+    proc = subprocess.Popen([
+        "nghttpx", "--conf=/dev/null", "--single-process", "--workers=1",
+        f"--frontend={host},{port};no-tls", f"--backend={backend}",
+        f"--pid-file={root}/nghttpx.pid", "--errorlog-file=/dev/null", "--accesslog-file=/dev/null",
+    ], stdout=null, stderr=null)
+    wait_listening(port, proc)
+    return proc
+
+
+def h2c_upgrade_curl(port, host):
+    """curl --http2 on plain http (Upgrade: h2c) against nghttpx, whose frontend does the
+    h2c upgrade, backed by nghttpd. Two GETs, the second on stream 3 of the same connection."""
+    def client(base):
+        subprocess.run(["curl", "-sS", "--http2", "--max-time", "5",
+                        "-o", "/dev/null", f"{base}/index.html",
+                        "-o", "/dev/null", f"{base}/second.txt"],
+                       check=True, timeout=10, stdout=subprocess.DEVNULL)
+
+    _nghttpd_behind_nghttpx(port, host, {"index.html": "<p>hello from nghttpd</p>\n",
+                                         "second.txt": "second file\n"}, client)
+
+
+def h2c_upgrade_nghttp_requests(port, host):
+    """nghttp 1.52 (`-u`: HTTP/1.1 Upgrade to h2c) with three URIs on one connection against
+    nghttpx (h2c frontend) backed by nghttpd. nghttp upgrades with GET /a.txt (stream 1), opens
+    idle streams 3-11 with PRIORITY frames only (its dependency tree), then GETs /b.txt and
+    /missing.txt (a 404) on streams 13 and 15."""
+    def client(base):
+        subprocess.run(["nghttp", "-u", "-n", "-t", "5", f"{base}/a.txt", f"{base}/b.txt", f"{base}/missing.txt"],
+                       check=True, timeout=10, stdout=subprocess.DEVNULL)
+
+    _nghttpd_behind_nghttpx(port, host, {"a.txt": "first file\n", "b.txt": "second file, a little longer\n"},
+                            client)
+
+
+def _h2_client(host, port, exchange):
+    """A python3-h2 4.1 client connection with prior knowledge (RFC 9113 §3.3): sends the
+    preface, reads the server's SETTINGS, runs `exchange(conn, sock, events)` (which reads
+    with `events()`), then GOAWAY and a clean close."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    sock = socket.create_connection((host, port), timeout=5)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+
+    def events():
+        data = sock.recv(65536)
+        if not data:
+            raise RuntimeError("server closed")
+        found = conn.receive_data(data)
+        sock.sendall(conn.data_to_send())
+        return found
+
+    while not any(isinstance(e, h2.events.RemoteSettingsChanged) for e in events()):
+        pass
+    exchange(conn, sock, events)
+    conn.close_connection()
+    sock.sendall(conn.data_to_send())
+    sock.shutdown(socket.SHUT_WR)
+    while sock.recv(65536):
+        pass
+    sock.close()
+
+
+def _h2_wait(events, stream_id, kinds):
+    import h2.events
+    while True:
+        for event in events():
+            if getattr(event, "stream_id", None) == stream_id and isinstance(event, kinds):
+                return event
+            if isinstance(event, h2.events.StreamReset) and event.stream_id == stream_id:
+                return event
+
+
+def _masked_text_frame(text, key=b"\x37\xfa\x21\x3d"):
+    """One masked WebSocket text frame (RFC 6455 §5.2), short payloads only."""
+    payload = text.encode()
+    return bytes([0x81, 0x80 | len(payload)]) + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def http2_extended_connect_websocket(port, host):
+    """RFC 8441 WebSocket over HTTP/2: a python3-h2 4.1 client (prior knowledge) sends a GET /
+    on stream 1, then an extended CONNECT (`:protocol websocket`, `:path /echo`) on stream 3 to
+    nghttpx 1.52, which announces SETTINGS_ENABLE_CONNECT_PROTOCOL=1 and bridges it to a
+    websockets 10.4 echo server over HTTP/1.1 Upgrade. The client sends one masked text frame
+    (built here) in DATA, reads the echo, then a close frame and END_STREAM. Only the
+    client<->nghttpx port is captured."""
+    import h2.events
+    import websockets
+
+    def exchange(conn, sock, events):
+        authority_value = peers.authority(host, port)
+        conn.send_headers(1, [(":method", "GET"), (":scheme", "http"), (":authority", authority_value),
+                              (":path", "/")], end_stream=True)
+        sock.sendall(conn.data_to_send())
+        _h2_wait(events, 1, (h2.events.StreamEnded,))
+        assert conn.remote_settings.enable_connect_protocol == 1
+        conn.send_headers(3, [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "http"),
+                              (":authority", authority_value), (":path", "/echo"),
+                              ("sec-websocket-version", "13")])
+        sock.sendall(conn.data_to_send())
+        response = _h2_wait(events, 3, (h2.events.ResponseReceived,))
+        assert dict(response.headers)[":status"] == "200", response.headers
+        conn.send_data(3, _masked_text_frame("hello over h2"))
+        sock.sendall(conn.data_to_send())
+        _h2_wait(events, 3, (h2.events.DataReceived,))
+        conn.send_data(3, b"\x88\x82" + b"\x0a\x0b\x0c\x0d" + bytes([0x03 ^ 0x0a, 0xe8 ^ 0x0b]), end_stream=True)
+        sock.sendall(conn.data_to_send())
+        _h2_wait(events, 3, (h2.events.StreamEnded,))
+
+    async def echo(ws, *_path):
+        async for message in ws:
+            await ws.send(message)
+
+    async def main(backend_port, root):
+        async with websockets.serve(echo, "127.0.0.1", backend_port, compression=None, ping_interval=None):
+            nghttpx = _nghttpx_frontend(port, host, f"127.0.0.1,{backend_port}", root)
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, _h2_client, host, port, exchange)
+            finally:
+                stop(nghttpx)
+
+    with tempfile.TemporaryDirectory() as root:
+        asyncio.run(asyncio.wait_for(main(free_port(), root), 15))
+
+
+def http2_extended_connect_without_setting(port, host):
+    """A python3-h2 4.1 client (prior knowledge) sends an extended CONNECT (`:protocol
+    websocket`) to nghttpd 1.52, whose SETTINGS do not carry SETTINGS_ENABLE_CONNECT_PROTOCOL:
+    h2 does not check the peer's setting before sending `:protocol` (RFC 8441 §4 says the
+    client MUST NOT). nghttpd resets the stream; the client then closes with GOAWAY."""
+    import h2.events
+
+    def exchange(conn, sock, events):
+        assert conn.remote_settings.enable_connect_protocol == 0
+        conn.send_headers(1, [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "http"),
+                              (":authority", peers.authority(host, port)), (":path", "/chat"),
+                              ("sec-websocket-version", "13")])
+        sock.sendall(conn.data_to_send())
+        _h2_wait(events, 1, (h2.events.StreamEnded, h2.events.ResponseReceived))
+
+    with tempfile.TemporaryDirectory() as root:
+        null = subprocess.DEVNULL
+        nghttpd = subprocess.Popen(["nghttpd", "--no-tls", "-a", host, "-d", root, str(port)],
+                                   stdout=null, stderr=null)
+        try:
+            wait_listening(port, nghttpd)
+            _h2_client(host, port, exchange)
+        finally:
             stop(nghttpd)
 
 
@@ -351,6 +503,9 @@ RUNNERS.update({
     "websocket_echo": websocket_echo,
     "websocket_echo_deflate": websocket_echo_deflate,
     "h2c_upgrade_curl": h2c_upgrade_curl,
+    "h2c_upgrade_nghttp_requests": h2c_upgrade_nghttp_requests,
+    "http2_extended_connect_websocket": http2_extended_connect_websocket,
+    "http2_extended_connect_without_setting": http2_extended_connect_without_setting,
     "keepalive_then_upgrade": keepalive_then_upgrade,
     "upgrade_declined": upgrade_declined,
     "tunnel_websocket": tunnel_websocket,

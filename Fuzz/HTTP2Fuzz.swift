@@ -28,6 +28,8 @@ public func fuzzHTTP2(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         options.frames.maxHeaderBlockBytes = 64
         options.maxHeaderListSize = 128
         options.maxViolationsPerRule = 2
+        options.maxListedRequests = 2
+        options.maxRequestValueBytes = 8
     }
     let afterUpgrade = mode & 2 != 0
     let settings = afterUpgrade ? [HTTP2Setting(id: HTTP2Setting.headerTableSize, value: UInt32(mode >> 4) << 8)] : []
@@ -35,6 +37,15 @@ public func fuzzHTTP2(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let whole = runSession(steps, afterUpgrade: afterUpgrade, settings: settings, options: options, split: false)
     let split = runSession(steps, afterUpgrade: afterUpgrade, settings: settings, options: options, split: true)
     fuzzCheck(whole.normalised == split.normalised, "segmentation changed the outcome:\n\(whole)\n--- split:\n\(split)")
+    // The request list stays within its bound, stream 1 first after an upgrade, values cut.
+    fuzzCheck(whole.requests.exchanges.count <= options.maxListedRequests, "more requests listed than the limit")
+    fuzzCheck(!afterUpgrade || options.maxListedRequests == 0 || whole.requests.exchanges.first?.upgraded == true,
+              "stream 1 of an upgrade not listed first")
+    for exchange in whole.requests.exchanges {
+        for value in [exchange.method, exchange.scheme, exchange.authority, exchange.path, exchange.connectProtocol] {
+            fuzzCheck((value?.utf8.count ?? 0) <= options.maxRequestValueBytes, "listed value beyond the byte limit")
+        }
+    }
     return 0
 }
 
@@ -68,6 +79,7 @@ private struct Outcome: Equatable, CustomStringConvertible {
     var headerBlocks: [UInt64]
     var violations: [Violation]
     var summary: Evidence
+    var requests: HTTP2RequestLog
 
     /// Without what legitimately depends on segmentation: a missing preface is reported at
     /// the first wrong byte with the rest of that chunk (up to 24 bytes) as evidence.
@@ -123,5 +135,5 @@ private func runSession(_ steps: [ChunkStep], afterUpgrade: Bool, settings: [HTT
                    clientStop: session.client.stopReason, serverStop: session.server.stopReason,
                    clientHPACKStop: session.clientHPACKStopReason, serverHPACKStop: session.serverHPACKStopReason,
                    headerBlocks: [session.clientHeaderBlocks, session.serverHeaderBlocks],
-                   violations: violations, summary: summary)
+                   violations: violations, summary: summary, requests: session.requests)
 }

@@ -25,6 +25,9 @@ extension Rule {
     public static let http2ConnectionSpecificHeader = Rule(
         id: "http2_connection_specific_header", severity: .medium, reference: "RFC 9113 §8.2.2",
         summary: "Connection-specific fields (Connection, Upgrade, Keep-Alive, Transfer-Encoding, Proxy-Connection, TE other than trailers) in HTTP/2.")
+    public static let http2ExtendedConnectWithoutSetting = Rule(
+        id: "http2_extended_connect_without_setting", severity: .medium, reference: "RFC 8441 §3, §4",
+        summary: "A client sent the :protocol pseudo-header (extended CONNECT) before the server sent SETTINGS_ENABLE_CONNECT_PROTOCOL = 1.")
 
     // MARK: Post-switch bytes
     public static let switchProtocolMismatch = Rule(
@@ -41,7 +44,7 @@ extension Rule {
     public static let http2Catalogue: [Rule] = [
         .h2cBadSettingsHeader, .h2cMissingConnectionToken, .h2cMissingClientPreface,
         .h2cServerFirstFrameNotSettings, .h2cUpgradeDeprecated,
-        .http2Status101, .http2ConnectionSpecificHeader,
+        .http2Status101, .http2ConnectionSpecificHeader, .http2ExtendedConnectWithoutSetting,
         .switchProtocolMismatch, .tlsUpgradeNotTLS, .dockerBadStreamHeader,
     ]
 }

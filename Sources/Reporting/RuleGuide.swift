@@ -307,6 +307,10 @@ struct RuleGuide: Sendable {
             title: "Connection-specific header in HTTP/2",
             why: "Such a message is malformed, and a proxy that downgrades it to HTTP/1.1 may act on the headers (h2 smuggling).",
             remediation: "Strip Connection, Upgrade, Keep-Alive, Transfer-Encoding and Proxy-Connection when converting to HTTP/2; reject messages that carry them."),
+        "http2_extended_connect_without_setting": RuleGuide(
+            title: "Extended CONNECT without the server's setting",
+            why: "A server that has not enabled RFC 8441 rejects the stream or may treat it as a plain CONNECT to :authority, so client and server disagree on what the stream carries.",
+            remediation: "Make the client wait for SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 before sending :protocol, and fall back to HTTP/1.1 Upgrade otherwise."),
         // After the switch
         "switch_protocol_mismatch": RuleGuide(
             title: "Traffic after the switch is not the agreed protocol",

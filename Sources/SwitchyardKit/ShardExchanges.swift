@@ -27,6 +27,7 @@ enum ShardExchanges {
         json.key("client"); write(exchange.connection.client, into: &json)
         json.key("server"); write(exchange.connection.server, into: &json)
         json.key("partial"); json.bool(exchange.connection.partial)
+        json.key("flow_id"); json.int(exchange.connection.flowID)
         json.key("sequence"); json.int(exchange.sequence)
         json.key("request"); write(exchange.request, into: &json)
         json.key("response")
@@ -57,7 +58,8 @@ enum ShardExchanges {
     static func read(_ value: JSONValue) -> (capture: String, exchange: UpgradeExchange)? {
         guard let capture = value["capture"]?.stringValue, let e = value["exchange"],
               let client = endpoint(e["client"]), let server = endpoint(e["server"]),
-              let partial = e["partial"]?.boolValue, let sequence = e["sequence"]?.integerValue,
+              let partial = e["partial"]?.boolValue, let flowID = e["flow_id"]?.integerValue,
+              let sequence = e["sequence"]?.integerValue,
               let request = head(e["request"]), let outcomeParts = e["outcome"]?.arrayValue,
               let clientBytes = bytes(e["client_bytes"]), let serverBytes = bytes(e["server_bytes"]) else { return nil }
         var response: UpgradeExchange.Head?
@@ -94,7 +96,7 @@ enum ShardExchanges {
             }
         }
         let exchange = UpgradeExchange(
-            connection: ConnectionRef(client: client, server: server, partial: partial), sequence: UInt64(sequence),
+            connection: ConnectionRef(client: client, server: server, partial: partial, flowID: UInt64(flowID)), sequence: UInt64(sequence),
             request: request, response: response, outcome: outcome, followUp: followUp,
             firstClientBytes: clientBytes, firstServerBytes: serverBytes)
         return (capture, exchange)

@@ -190,6 +190,7 @@ public enum ShardMerge {
         for i in merged.indices {
             switch merged[i].key {
             case "type": merged[i].value = .string("summary")
+            case "schema_version": merged[i].value = .number(String(OutputSchema.version))
             case "ts": merged[i].value = lasts.max().map(JSONValue.string) ?? .string(Timestamp.zero.rfc3339)
             case "capture": merged[i].value = .string(names.count == 1 ? names[0] : "*")
             case "first_ts": merged[i].value = firsts.min().map(JSONValue.string) ?? .null

@@ -28,6 +28,7 @@ extension UpgradeTracker {
     func switchContext(_ request: PendingRequest?, _ response: HTTPMessageHead, selected: String) -> SwitchContext {
         var limits = SwitchedSessionLimits()
         limits.webSocket = options.webSocket
+        limits.http2 = options.http2
         return SwitchContext(connection: connection, selectedToken: selected, protocolName: ProtocolToken(selected).name,
                              request: request.flatMap { request in request.fields.map { _ in Self.handshakeMessage(request.head) } },
                              requestFrame: request?.frame ?? frame, requestTimestamp: request?.timestamp ?? timestamp,
@@ -58,7 +59,7 @@ extension UpgradeTracker {
         server.switched = true
         client.phase = .switched
         afterSwitch.expected = .http2
-        afterSwitch.session = SwitchedProtocolTable.startPriorKnowledgeHTTP2(connection: connection)
+        afterSwitch.session = SwitchedProtocolTable.startPriorKnowledgeHTTP2(connection: connection, options: options.http2)
     }
 
     // MARK: Feeding

@@ -570,6 +570,8 @@ public struct UpgradeAnalysisOptions: Sendable {
     public var disabledRules: Set<String> = []
     /// WebSocket sessions' limits: findings per rule, inflated bytes per message, inflater memory.
     public var webSocket = WebSocketSession.Limits()
+    /// HTTP/2 sessions' options: requests listed per connection, findings per rule.
+    public var http2 = HTTP2Session.Options()
 
     public init() {}
 

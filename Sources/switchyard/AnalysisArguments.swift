@@ -7,7 +7,8 @@ struct AnalysisArguments {
     static let valued: Set<String> = ["format", "output", "min-severity", "rules", "fail-on", "max-head-bytes",
                                       "connection-buffer", "global-buffer", "max-connections", "idle-timeout",
                                       "max-buffered-heads", "checksums", "max-held-early-data",
-                                      "max-inflated-message", "max-inflater-memory",
+                                      "max-inflated-message", "max-inflater-memory", "max-http2-requests",
+                                      "max-http2-value-bytes",
                                       "max-fragment-datagrams", "max-fragment-bytes"]
 
     var options = PipelineOptions()
@@ -37,6 +38,10 @@ struct AnalysisArguments {
             options.analysis.webSocket.maxInflatedMessageBytes = n
         }
         if let n = try parsed.integer("max-inflater-memory", range: 0...(1 << 40)) { options.maxInflaterMemoryBytes = n }
+        if let n = try parsed.integer("max-http2-requests", range: 0...(1 << 20)) { options.analysis.http2.maxListedRequests = n }
+        if let n = try parsed.integer("max-http2-value-bytes", range: 1...(1 << 16)) {
+            options.analysis.http2.maxRequestValueBytes = n
+        }
         if let text = parsed.value("min-severity") {
             guard let severity = Severity(name: text) else {
                 throw Arguments.UsageError(message: "--min-severity takes info, low, medium or high")

@@ -51,6 +51,8 @@ let usage = """
                                capture shows checksum offload; on: drop every wrong checksum; off: ignore
       --max-inflated-message N bytes a permessage-deflate message may inflate to (default 8388608)
       --max-inflater-memory N  memory of all WebSocket inflaters at once (default 67108864)
+      --max-http2-requests N   HTTP/2 requests listed per connection in the record (default 32)
+      --max-http2-value-bytes N  octets kept of each listed :path, :authority… (default 512)
     flows options:
       --write-streams DIR      write each direction's reassembled bytes under DIR/<capture>/
       --gap-fill none|zero     leave gaps out of stream files (default) or fill them with zeros

@@ -100,8 +100,8 @@ final class HTTP2H2CUpgradeCheckTests: XCTestCase {
         XCTAssertEqual(Rule.http2Catalogue.map(\.id), [
             "h2c_bad_settings_header", "h2c_missing_connection_token", "h2c_missing_client_preface",
             "h2c_server_first_frame_not_settings", "h2c_upgrade_deprecated", "http2_status_101",
-            "http2_connection_specific_header", "switch_protocol_mismatch", "tls_upgrade_not_tls",
-            "docker_bad_stream_header",
+            "http2_connection_specific_header", "http2_extended_connect_without_setting",
+            "switch_protocol_mismatch", "tls_upgrade_not_tls", "docker_bad_stream_header",
         ])
         XCTAssertEqual(Set(Rule.http2Catalogue.map(\.id)).count, Rule.http2Catalogue.count)
         XCTAssertEqual(Rule.switchProtocolMismatch.severity, .high)

@@ -165,10 +165,12 @@ final class HTTP2SessionTests: XCTestCase {
 
     func testPriorKnowledgeAndExtendedConnect() {
         let connect = [0x02, 0x07] + Array("CONNECT".utf8) + hpackLiteral(":protocol", "websocket") + [0x87, 0x84]
-        let (session, violations) = session(afterUpgrade: false,
-                                            client: clientStart + http2Frame(1, flags: 0x04, stream: 1, connect),
-                                            server: http2Frame(4, settingsPayload([(8, 1)])))
-        XCTAssertEqual(violations, [])
+        // The server's SETTINGS_ENABLE_CONNECT_PROTOCOL comes first (RFC 8441 §3).
+        let session = HTTP2Session(afterUpgrade: false)
+        session.serverData(http2Frame(4, settingsPayload([(8, 1)])), frame: 1, timestamp: testTimestamp)
+        session.clientData(clientStart + http2Frame(1, flags: 0x04, stream: 1, connect), frame: 2, timestamp: testTimestamp)
+        session.finish()
+        XCTAssertEqual(session.takeViolations(), [])
         XCTAssertEqual(session.summary["mode"], .text("prior_knowledge"))
         XCTAssertNil(session.summary["upgrade_stream_id"])
         XCTAssertEqual(session.summary["extended_connect_protocols"], .texts(["websocket"]))

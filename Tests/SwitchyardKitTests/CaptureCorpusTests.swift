@@ -19,6 +19,12 @@ final class CaptureCorpusTests: XCTestCase {
         "websocket-echo-ng.pcapng": ([], ["websocket"], 0),
         // curl's h2c upgrade: correct, but the mechanism itself is deprecated (info).
         "h2c-upgrade-curl.pcap": (["h2c_upgrade_deprecated"], ["h2c"], 0),
+        // nghttp's h2c upgrade with three requests (issue #15): the same info finding only.
+        "h2c-upgrade-nghttp-requests.pcap": (["h2c_upgrade_deprecated"], ["h2c"], 0),
+        // RFC 8441 WebSocket over prior-knowledge HTTP/2 (python3-h2 → nghttpx → websockets): no switch.
+        "http2-extended-connect-websocket.pcap": ([], [], 0),
+        // python3-h2 sends :protocol to nghttpd, which never enabled it.
+        "http2-extended-connect-without-setting.pcap": (["http2_extended_connect_without_setting"], [], 0),
         "docker-attach-tcp.pcap": ([], ["tcp"], 0),
         "docker-attach-multiplexed.pcap": ([], ["tcp"], 0),
         "keepalive-then-upgrade.pcap": (["websocket_weak_mask"], ["websocket"], 0),
@@ -190,6 +196,37 @@ final class CaptureCorpusTests: XCTestCase {
             XCTAssertEqual(rules.sorted(), expected.rules, name)
             XCTAssertEqual(switches.sorted(), expected.switches, name)
             XCTAssertEqual(declined, expected.declined, name)
+        }
+    }
+
+    /// The `requests` of the HTTP/2 connections (issue #15): stream id, kind, method, path and
+    /// status per request, as tshark's http2 dissector shows them (see Captures/README.md), and
+    /// the upgraded stream 1 marked. `-` is a field the record leaves out.
+    static let http2Requests: [String: [String]] = [
+        "h2c-upgrade-curl.pcap": ["1 upgraded request GET /index.html 200", "3 request GET /second.txt 200"],
+        // nghttp's streams 3-11 carry only PRIORITY frames (its dependency tree), no request.
+        "h2c-upgrade-nghttp-requests.pcap": ["1 upgraded request GET /a.txt 200", "13 request GET /b.txt 200",
+                                             "15 request GET /missing.txt 404"],
+        "http2-extended-connect-websocket.pcap": ["1 request GET / 426", "3 extended_connect:websocket CONNECT /echo 200"],
+        "http2-extended-connect-without-setting.pcap": ["1 extended_connect:websocket CONNECT /chat -"],
+    ]
+
+    func testHTTP2RequestLists() throws {
+        for (name, expected) in Self.http2Requests {
+            let records = analyze(TestPaths.captures.appendingPathComponent(name)).records
+            let record = try XCTUnwrap(records.first { ["switch", "prior_knowledge"].contains($0["type"] as? String) }, name)
+            let http2 = (record["observed"] as? [String: Any])?["http2"] as? [String: Any]
+            let requests = try XCTUnwrap(http2?["requests"] as? [[String: Any]], name)
+            let lines = requests.map { request -> String in
+                let kind = request["kind"] as? String ?? "-"
+                let protocolName = (request["protocol"] as? String).map { ":" + $0 } ?? ""
+                let upgraded = request["upgraded"] as? Bool == true ? "upgraded " : ""
+                let status = (request["status"] as? Int).map(String.init) ?? "-"
+                return "\(request["stream_id"] as? Int ?? -1) \(upgraded)\(kind)\(protocolName) "
+                    + "\(request["method"] as? String ?? "-") \(request["path"] as? String ?? "-") \(status)"
+            }
+            XCTAssertEqual(lines, expected, name)
+            XCTAssertNil(http2?["requests_not_listed"], name)
         }
     }
 

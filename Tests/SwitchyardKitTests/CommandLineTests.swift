@@ -60,6 +60,19 @@ final class CommandLineTests: XCTestCase {
         XCTAssertFalse(off.stdout.contains("tcp_bad_checksum_ignored"), "checksums off believes every packet")
     }
 
+    /// `--max-http2-requests` bounds the HTTP/2 request list (issue #15): nghttp's three
+    /// requests with room for one list stream 1 and count the other two, with one limit finding.
+    func testHTTP2RequestListOption() throws {
+        let capture = TestPaths.captures.appendingPathComponent("h2c-upgrade-nghttp-requests.pcap").path
+        let limited = try run(["analyze", "--quiet", "--fail-on", "never", "--max-http2-requests", "1", capture])
+        XCTAssertEqual(limited.status, 0, limited.stderr)
+        XCTAssertTrue(limited.stdout.contains("\"limit\":\"http2_listed_requests\""), limited.stdout)
+        XCTAssertTrue(limited.stdout.contains("\"requests_not_listed\":2"), limited.stdout)
+        let normal = try run(["analyze", "--quiet", "--fail-on", "never", capture])
+        XCTAssertFalse(normal.stdout.contains("requests_not_listed"))
+        XCTAssertFalse(normal.stdout.contains("http2_listed_requests"))
+    }
+
     func testBadInputsEachGetOneLineAndGoodOnesAreStillAnalysed() throws {
         let missing = scratch.appendingPathComponent("missing.pcap").path
         let emptyDirectory = scratch.appendingPathComponent("empty")

@@ -44,6 +44,16 @@ final class OutputSchemaTests: XCTestCase {
             flows.writeSummary()
             add(flows, "flows \(file.lastPathComponent)")
         }
+        // Fields only a limit produces (as Scripts/output-schema's LIMITED_RUNS): HTTP/2's
+        // requests_not_listed, values_truncated and the http2_listed_requests finding.
+        var limited = PipelineOptions()
+        limited.analysis.http2.maxListedRequests = 2
+        limited.analysis.http2.maxRequestValueBytes = 4
+        let limitedSink = OutputSink(stream: .inMemory(), format: .json)
+        limitedSink.analyzeFile(TestPaths.captures.appendingPathComponent("h2c-upgrade-nghttp-requests.pcap").path,
+                                options: limited)
+        limitedSink.writeSummary()
+        add(limitedSink, "analyze (small HTTP/2 limits) h2c-upgrade-nghttp-requests.pcap")
         var live = PipelineOptions()
         live.analysis.emitSwitchAtResponse = true
         for file in TestPaths.captureFiles(in: TestPaths.captures) where file.lastPathComponent.hasPrefix("websocket-echo")

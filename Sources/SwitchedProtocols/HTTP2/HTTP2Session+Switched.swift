@@ -21,7 +21,8 @@ extension HTTP2Session: SwitchedSession {
     public var evidence: Evidence { ["http2": .object(summary)] }
 
     /// A 101 to `h2c` (RFC 7540 §3.2): the request's `HTTP2-Settings` are checked and become the
-    /// client's first settings; the server's first bytes must be its SETTINGS.
+    /// client's first settings; the server's first bytes must be its SETTINGS. The request
+    /// itself becomes stream 1 of the request list.
     @Sendable static func startAfterUpgrade(_ context: SwitchContext) -> SwitchStart {
         var start = SwitchStart()
         var settings: [HTTP2Setting] = []
@@ -32,7 +33,8 @@ extension HTTP2Session: SwitchedSession {
             start.evidence = check.evidence
             settings = check.settings
         }
-        start.session = HTTP2Session(connection: context.connection, afterUpgrade: true, upgradeSettings: settings)
+        start.session = HTTP2Session(connection: context.connection, afterUpgrade: true, upgradeSettings: settings,
+                                     upgradeRequest: context.request, options: context.limits.http2)
         return start
     }
 }

@@ -3,8 +3,10 @@ import PacketCapture
 
 /// Follows both directions of one HTTP/2 connection — after an h2c upgrade or with prior
 /// knowledge (RFC 9113 §3.3) — decodes frames and HPACK header blocks, and checks:
-/// the client preface (RFC 9113 §3.4), the server's first frame, `:status 101` (§8.6) and
-/// connection-specific fields (§8.2.2).
+/// the client preface (RFC 9113 §3.4), the server's first frame, `:status 101` (§8.6),
+/// connection-specific fields (§8.2.2) and `:protocol` sent before the server allowed it
+/// (RFC 8441 §4). It lists the connection's requests (`HTTP2RequestLog`, bounded) for the
+/// record: what travelled inside an h2c tunnel is what h2c smuggling is about.
 ///
 /// A final class so that the per-direction decoders and HPACK contexts can be reached from
 /// the decoders' event callbacks without copying state.
@@ -15,6 +17,12 @@ public final class HTTP2Session {
         public var maxHeaderListSize = 65_536
         /// Violations reported per rule per connection; later ones are only counted.
         public var maxViolationsPerRule = 8
+        /// Requests listed in the `http2` evidence (`requests`); later ones are counted
+        /// (`requests_not_listed`) and an `analyzer_limit_reached` finding says so once.
+        public var maxListedRequests = 32
+        /// Octets kept of each listed value (`:path`, `:authority`…); longer ones are cut and
+        /// the entry says `values_truncated`.
+        public var maxRequestValueBytes = 512
 
         public init() {}
     }
@@ -40,6 +48,12 @@ public final class HTTP2Session {
     public private(set) var serverHeaderBlocks: UInt64 = 0
     /// `:protocol` values of extended CONNECT requests (RFC 8441 §4), first few distinct.
     public private(set) var extendedConnectProtocols: [String] = []
+    /// The requests of the connection, first `options.maxListedRequests` of them.
+    public private(set) var requests: HTTP2RequestLog
+    /// The server sent SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 §3); last value it sent, if any.
+    public private(set) var serverEnableConnectProtocol: UInt32?
+    var serverEverEnabledConnectProtocol = false
+    var listLimitReported = false
 
     var outbox: [Violation] = []
     var reportedPerRule: [String: Int] = [:]
@@ -48,12 +62,19 @@ public final class HTTP2Session {
     var frame: UInt64 = 0
     var timestamp = Timestamp.zero
 
+    /// `upgradeRequest`: the HTTP/1.1 request that carried the h2c upgrade, which becomes
+    /// stream 1 (RFC 7540 §3.2); nil when its head was not kept (stream 1 is listed without it).
     public init(connection: ConnectionRef? = nil, afterUpgrade: Bool, upgradeSettings: [HTTP2Setting] = [],
-                options: Options = Options()) {
+                upgradeRequest: HandshakeMessage? = nil, options: Options = Options()) {
         self.connection = connection
         self.afterUpgrade = afterUpgrade
         self.upgradeSettings = upgradeSettings
         self.options = options
+        requests = HTTP2RequestLog(maxListed: options.maxListedRequests, maxValueBytes: options.maxRequestValueBytes)
+        if afterUpgrade {
+            requests.openUpgraded(method: upgradeRequest?.method, target: upgradeRequest?.target,
+                                  authority: upgradeRequest?.values("Host").first)
+        }
         client = HTTP2FrameDecoder(isClient: true, options: options.frames)
         server = HTTP2FrameDecoder(isClient: false, options: options.frames)
         clientHPACK = HPACKDecoder(maxHeaderListSize: options.maxHeaderListSize)
@@ -105,6 +126,8 @@ public final class HTTP2Session {
     public func finish() {
         client.finish()
         server.finish()
+        // With no room at all, the upgraded stream 1 was left out before any frame.
+        if requests.notListed > 0 { reportListLimit(1) }
     }
 
     public var hasViolations: Bool { !outbox.isEmpty }
@@ -125,6 +148,7 @@ public final class HTTP2Session {
                    "The client's first bytes after the switch are not the HTTP/2 connection preface.",
                    ["expected": .bytes(HTTP2.clientPreface), "first_bytes": .bytes(first)])
         case .frameStart(let header):
+            if requests.clientFrame(header) { reportListLimit(header.streamID) }
             if !clientFirstFrameChecked {
                 clientFirstFrameChecked = true
                 if header.type != HTTP2FrameType.settings.rawValue {
@@ -139,7 +163,9 @@ public final class HTTP2Session {
             stopHPACK(fromClient: true, "HPACK stopped: \(reason) (stream \(streamID))")
         case .setting(let setting):
             apply(setting, fromClient: true)
-        case .prefaceVerified, .settingsAck, .goAway, .rstStream, .frameComplete:
+        case .rstStream(let streamID, let errorCode):
+            requests.reset(streamID, errorCode: errorCode, byClient: true)
+        case .prefaceVerified, .settingsAck, .goAway, .frameComplete:
             break
         }
     }
@@ -147,6 +173,7 @@ public final class HTTP2Session {
     func serverEvent(_ event: HTTP2FrameDecoder.Event) {
         switch event {
         case .frameStart(let header):
+            requests.serverFrame(header)
             if !serverFirstFrameChecked {
                 serverFirstFrameChecked = true
                 if header.type != HTTP2FrameType.settings.rawValue {
@@ -161,7 +188,9 @@ public final class HTTP2Session {
             stopHPACK(fromClient: false, "HPACK stopped: \(reason) (stream \(streamID))")
         case .setting(let setting):
             apply(setting, fromClient: false)
-        case .prefaceMismatch, .prefaceVerified, .settingsAck, .goAway, .rstStream, .frameComplete:
+        case .rstStream(let streamID, let errorCode):
+            requests.reset(streamID, errorCode: errorCode, byClient: false)
+        case .prefaceMismatch, .prefaceVerified, .settingsAck, .goAway, .frameComplete:
             break
         }
     }
@@ -179,6 +208,9 @@ public final class HTTP2Session {
     func apply(_ setting: HTTP2Setting, fromClient: Bool) {
         guard setting.invalidReason == nil else { return }
         switch setting.id {
+        case HTTP2Setting.enableConnectProtocol where !fromClient:
+            serverEnableConnectProtocol = setting.value
+            if setting.value == 1 { serverEverEnabledConnectProtocol = true }
         case HTTP2Setting.headerTableSize:
             let size = Int(min(setting.value, 1 << 24))
             if fromClient {
@@ -230,6 +262,28 @@ public final class HTTP2Session {
             serverHeaderBlocks &+= 1
         }
         check(block, info, fromClient: fromClient)
+        switch (fromClient, info.frameType) {
+        case (true, .headers):
+            requests.requestHeaders(info.streamID, block.fields)
+        case (false, .headers):
+            requests.responseHeaders(info.streamID, block.fields)
+        case (false, .pushPromise):
+            if let promised = info.promisedStreamID, requests.promised(promised, fields: block.fields) {
+                reportListLimit(promised)
+            }
+        default:
+            break
+        }
+    }
+
+    /// The request list is full: said once per connection; the record counts the rest.
+    func reportListLimit(_ streamID: UInt32) {
+        guard !listLimitReported else { return }
+        listLimitReported = true
+        report(.analyzerLimitReached, nil,
+               "More than \(options.maxListedRequests) HTTP/2 requests on this connection; later ones are counted in the record (requests_not_listed), not listed.",
+               ["limit": .text("http2_listed_requests"), "max": .integer(Int64(options.maxListedRequests)),
+                "stream_id": .integer(Int64(streamID))])
     }
 
     static let connectionSpecific: Set<String> = ["connection", "upgrade", "keep-alive", "transfer-encoding",
@@ -249,9 +303,17 @@ public final class HTTP2Session {
                        "The server sent :status 101 on HTTP/2 stream \(info.streamID), which has no protocol switching.",
                        ["stream_id": .integer(Int64(info.streamID)), "status_field": .text(field.value),
                         "fields": .texts(block.fields.prefix(16).map { "\($0.name): \($0.value)" })])
-            } else if name == ":protocol" && fromClient && extendedConnectProtocols.count < 4
-                        && !extendedConnectProtocols.contains(field.value) {
-                extendedConnectProtocols.append(field.value)
+            } else if name == ":protocol" && fromClient {
+                if extendedConnectProtocols.count < 4 && !extendedConnectProtocols.contains(field.value) {
+                    extendedConnectProtocols.append(field.value)
+                }
+                if !serverEverEnabledConnectProtocol && info.frameType == .headers {
+                    let setting = serverEnableConnectProtocol.map { "ENABLE_CONNECT_PROTOCOL=\($0)" } ?? "not sent"
+                    report(.http2ExtendedConnectWithoutSetting, direction,
+                           "The client sent :protocol \(field.value) on HTTP/2 stream \(info.streamID) although the server has not sent SETTINGS_ENABLE_CONNECT_PROTOCOL = 1.",
+                           ["stream_id": .integer(Int64(info.streamID)), "protocol": .text(field.value),
+                            "server_setting": .text(setting)])
+                }
             }
         }
         if !offending.isEmpty {
@@ -296,6 +358,8 @@ public final class HTTP2Session {
         describe(server, "server", blocks: serverHeaderBlocks, hpackStop: serverHPACKStopReason, into: &evidence)
         evidence.append("total_frames", .integer(Int64(clamping: totalFrames)))
         if !extendedConnectProtocols.isEmpty { evidence.append("extended_connect_protocols", .texts(extendedConnectProtocols)) }
+        evidence.append("requests", .list(requests.exchanges.map { .object($0.evidence) }))
+        if requests.notListed > 0 { evidence.append("requests_not_listed", .integer(Int64(clamping: requests.notListed))) }
         if suppressedViolations > 0 { evidence.append("violations_suppressed", .integer(Int64(clamping: suppressedViolations))) }
         return evidence
     }

@@ -68,7 +68,8 @@ public enum SwitchedProtocolTable {
     }
 
     /// Prior-knowledge HTTP/2 (RFC 9113 §3.3): no upgrade, the connection starts as HTTP/2.
-    public static func startPriorKnowledgeHTTP2(connection: ConnectionRef) -> any SwitchedSession {
-        HTTP2Session(connection: connection, afterUpgrade: false)
+    public static func startPriorKnowledgeHTTP2(connection: ConnectionRef,
+                                                options: HTTP2Session.Options = HTTP2Session.Options()) -> any SwitchedSession {
+        HTTP2Session(connection: connection, afterUpgrade: false, options: options)
     }
 }

@@ -75,6 +75,7 @@ public struct SwitchContext: Sendable {
 /// The limits every switched session is built with (each protocol reads its own part).
 public struct SwitchedSessionLimits: Sendable {
     public var webSocket = WebSocketSession.Limits()
+    public var http2 = HTTP2Session.Options()
     public init() {}
 }
 
